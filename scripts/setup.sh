@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything the renderer and its tests need, on a fresh Debian machine or an existing one.
+# System packages through apt (only those missing), Python packages into ./.venv from requirements.lock.
+# Safe to run again: it skips what is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  ffmpeg                 # encoding, probing, audio conversion
+  libmagickwand-dev      # ImageMagick for Wand (captions and frame backgrounds)
+  imagemagick
+  espeak-ng              # offline narration engine
+  fonts-dejavu-core      # caption font: accented Latin, typographic punctuation
+  fonts-noto-core
+  python3 python3-venv python3-dev
+  ca-certificates
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+
+# Reinstall only when the lock or the project metadata changed.
+stamp=.venv/.installed-lock
+want="$(cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python packages from requirements-dev.lock"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,253 @@
+"""Every ffmpeg and ffprobe call, and the plain functions that build their arguments.
+
+Nothing here runs at import time; binaries are looked up when first used (`FFMPEG_BINARY`,
+`FFPROBE_BINARY` override them). Commands are argument lists, never shell strings.
+
+How a part's clip is made (see `build_clip_command`): each page still is decoded once, converted
+to yuv420p once and repeated with the `loop` filter (an image input with `-loop 1` would decode the
+PNG again for every frame); pages cross-fade with `xfade`; the part fades in from and out to black.
+Timestamps are pinned to 1/fps with `settb`/`setpts=N` so every frame count is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.settings import RenderOptions
+
+AUDIO_SAMPLE_RATE = 48_000  # divisible by every common frame rate, so frame edges fall on samples
+AUDIO_BITRATE = "128k"
+
+
+class FfmpegError(RuntimeError):
+    """ffmpeg or ffprobe failed; the message holds what it printed last."""
+
+
+def _binary(env_name: str, default: str) -> str:
+    name = os.environ.get(env_name, default)
+    found = shutil.which(name)
+    if found is None:
+        raise FfmpegError(f"{name} is not installed (run scripts/setup.sh, or set {env_name})")
+    return found
+
+
+def _run(args: Sequence[str], what: str) -> subprocess.CompletedProcess[bytes]:
+    completed = subprocess.run(list(args), capture_output=True, check=False)
+    if completed.returncode != 0:
+        tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-6:]
+        raise FfmpegError(f"{what} failed (exit {completed.returncode}): " + " | ".join(tail))
+    return completed
+
+
+def ffmpeg(*args: str, what: str = "ffmpeg") -> None:
+    _run([_binary("FFMPEG_BINARY", "ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], what)
+
+
+def probe(path: Path) -> dict:
+    """ffprobe's view of a media file: its streams and format, as parsed JSON."""
+    completed = _run(
+        [
+            _binary("FFPROBE_BINARY", "ffprobe"),
+            "-v", "error",
+            "-print_format", "json",
+            "-show_streams",
+            "-show_format",
+            str(path),
+        ],
+        f"ffprobe {path.name}",
+    )
+    return json.loads(completed.stdout)
+
+
+def count_video_frames(path: Path) -> int:
+    completed = _run(
+        [
+            _binary("FFPROBE_BINARY", "ffprobe"),
+            "-v", "error",
+            "-select_streams", "v:0",
+            "-count_packets",
+            "-show_entries", "stream=nb_read_packets",
+            "-of", "csv=p=0",
+            str(path),
+        ],
+        f"ffprobe {path.name}",
+    )
+    return int(completed.stdout.decode().strip().rstrip(","))
+
+
+def convert_audio_to_wav(source: Path, target: Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> None:
+    """Any audio ffmpeg reads -> mono 16-bit PCM WAV at `sample_rate`."""
+    ffmpeg(
+        "-i", str(source),
+        "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le",
+        "-f", "wav", str(target),
+        what=f"converting {source.name} to WAV",
+    )
+
+
+def extract_frame(video: Path, seconds: float, target: Path) -> None:
+    """One decoded frame at `seconds` as PNG (used by tests and the benchmark to look at output)."""
+    ffmpeg(
+        "-ss", f"{seconds:.4f}", "-i", str(video), "-frames:v", "1", str(target),
+        what=f"extracting a frame of {video.name}",
+    )
+
+
+@dataclass(frozen=True)
+class StillSegment:
+    """One still picture shown for `frames` frames."""
+
+    image: Path
+    frames: int
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """What one part's clip shows, in frames (see services/timeline.py for how it is computed).
+
+    `pages` are the caption pages in order. `crossfades[i]` is the length of the cross-fade between
+    page i and page i+1, centred on their boundary (an even number, 0 for a cut).
+    With `background` set (zoom on), `pages` are transparent caption bands placed at `band_top`
+    over the slowly zooming background; otherwise each page is a full frame.
+    """
+
+    pages: list[StillSegment]
+    crossfades: list[int]
+    fade_frames: int
+    background: Path | None = None
+    band_top: int = 0
+    zoom_amount: float = 0.0
+
+    @property
+    def total_frames(self) -> int:
+        return sum(page.frames for page in self.pages)
+
+
+def _page_chain(plan: ClipPlan, pixel_format: str, first_input: int, fps: int) -> tuple[str, str]:
+    """Filters that turn the page inputs into one stream of pages joined by cross-fades."""
+    filters: list[str] = []
+    count = len(plan.pages)
+    for index, page in enumerate(plan.pages):
+        before = plan.crossfades[index - 1] // 2 if index > 0 else 0
+        after = plan.crossfades[index] // 2 if index < count - 1 else 0
+        length = page.frames + before + after
+        filters.append(
+            f"[{first_input + index}:v]format={pixel_format},"
+            f"loop=loop={length - 1}:size=1,settb=1/{fps},setpts=N[page{index}]"
+        )
+    current = "page0"
+    start = plan.pages[0].frames  # frame where page 1 begins, on the part's timeline
+    for index in range(1, count):
+        fade = plan.crossfades[index - 1]
+        joined = f"joined{index}"
+        if fade == 0:
+            filters.append(f"[{current}][page{index}]concat=n=2:v=1:a=0[{joined}]")
+        else:
+            offset = (start - fade // 2) / fps
+            filters.append(
+                f"[{current}][page{index}]xfade=transition=fade:"
+                f"duration={fade / fps:.6f}:offset={offset:.6f}[{joined}]"
+            )
+        current = joined
+        start += plan.pages[index].frames
+    return ";".join(filters), current
+
+
+def _zoom_corners(amount: float, total_frames: int) -> str:
+    """perspective corners for an eased centre zoom from 1 to 1+amount, evaluated per frame.
+
+    `perspective` samples the source with sub-pixel interpolation, so the slow zoom does not step
+    from whole pixel to whole pixel the way zoompan and crop do.
+    """
+    last = max(total_frames - 1, 1)
+    eased = f"(3*pow(in/{last},2)-2*pow(in/{last},3))"  # smoothstep: starts and ends gently
+    inset = f"(1-1/(1+{amount}*{eased}))/2"
+    return (
+        f"x0='W*{inset}':y0='H*{inset}':"
+        f"x1='W-W*{inset}':y1='H*{inset}':"
+        f"x2='W*{inset}':y2='H-H*{inset}':"
+        f"x3='W-W*{inset}':y3='H-H*{inset}'"
+    )
+
+
+def build_clip_command(plan: ClipPlan, options: RenderOptions, target: Path) -> list[str]:
+    """ffmpeg arguments (without the binary) that encode one part's silent clip to `target`."""
+    fps = options.fps
+    inputs: list[str] = []
+    filters: list[str] = []
+    if plan.background is not None:
+        inputs += ["-framerate", str(fps), "-i", str(plan.background)]
+        for page in plan.pages:
+            inputs += ["-framerate", str(fps), "-i", str(page.image)]
+        chain, bands = _page_chain(plan, "yuva420p", first_input=1, fps=fps)
+        filters.append(chain)
+        filters.append(
+            f"[0:v]format=yuv420p,loop=loop={plan.total_frames - 1}:size=1,"
+            f"settb=1/{fps},setpts=N,"
+            f"perspective={_zoom_corners(plan.zoom_amount, plan.total_frames)}"
+            f":interpolation=linear:eval=frame[background]"
+        )
+        filters.append(f"[background][{bands}]overlay=0:{plan.band_top}:format=yuv420[composed]")
+        current = "composed"
+    else:
+        for page in plan.pages:
+            inputs += ["-framerate", str(fps), "-i", str(page.image)]
+        chain, current = _page_chain(plan, "yuv420p", first_input=0, fps=fps)
+        filters.append(chain)
+
+    last = plan.total_frames
+    fades = []
+    if plan.fade_frames > 0:
+        fades.append(f"fade=t=in:s=0:n={plan.fade_frames}")
+        fades.append(f"fade=t=out:s={last - plan.fade_frames}:n={plan.fade_frames}")
+    tail = ",".join([*fades, "format=yuv420p"])
+    filters.append(f"[{current}]{tail}[video]")
+
+    return [
+        *inputs,
+        "-filter_complex", ";".join(filters),
+        "-map", "[video]",
+        "-frames:v", str(last),
+        "-r", str(fps),
+        "-c:v", "libx264",
+        "-preset", options.preset,
+        "-crf", str(options.crf),
+        "-pix_fmt", "yuv420p",
+        "-an",
+        str(target),
+    ]
+
+
+def encode_clip(plan: ClipPlan, options: RenderOptions, target: Path, what: str) -> None:
+    args = build_clip_command(plan, options, target)
+    _run([_binary("FFMPEG_BINARY", "ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], what)
+
+
+def build_assembly_command(concat_list: Path, narration: Path, target: Path) -> list[str]:
+    """Arguments that join the part clips without re-encoding and add the narration as AAC once."""
+    return [
+        "-f", "concat", "-safe", "0", "-i", str(concat_list),
+        "-i", str(narration),
+        "-map", "0:v:0", "-map", "1:a:0",
+        "-c:v", "copy",
+        "-c:a", "aac", "-b:a", AUDIO_BITRATE,
+        "-movflags", "+faststart",
+        "-f", "mp4",
+        str(target),
+    ]
+
+
+def assemble_video(clips: list[Path], narration: Path, target: Path) -> None:
+    """Join part clips (same encoder settings) and mux the narration track into `target`."""
+    concat_list = target.with_suffix(".concat.txt")
+    concat_list.write_text(
+        "".join("file '{}'\n".format(str(c.resolve()).replace("'", r"'\''")) for c in clips),
+        encoding="utf-8",
+    )
+    ffmpeg(*build_assembly_command(concat_list, narration, target), what="assembling the video")

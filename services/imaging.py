@@ -1,0 +1,216 @@
+"""Every ImageMagick (Wand) call: checking images, frame backgrounds, and caption drawing.
+
+A frame is the story image fitted without distortion over a blurred, darkened fill of itself.
+A caption band is light text with a dark outline and soft shadow over a dark gradient, anchored to
+the bottom of the frame, always the same height so it does not jump between pages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from wand.color import Color
+from wand.drawing import Drawing
+from wand.exceptions import WandException
+from wand.image import Image
+
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf",
+)
+
+
+class ImageProblem(ValueError):
+    """The picture cannot be used; the message says why."""
+
+
+@lru_cache(maxsize=4)
+def caption_font(preferred: str | None = None) -> str:
+    """Path of the caption font: CAPTION_FONT if set, else a bold sans with wide Latin coverage."""
+    wanted = preferred or os.environ.get("CAPTION_FONT")
+    if wanted:
+        if Path(wanted).is_file():
+            return wanted
+        matcher = shutil.which("fc-match")
+        if matcher:
+            found = subprocess.run(
+                [matcher, "-f", "%{file}", wanted], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            if found and Path(found).is_file():
+                return found
+        raise ImageProblem(f"caption font {wanted!r} was not found")
+    for candidate in _FONT_CANDIDATES:
+        if Path(candidate).is_file():
+            return candidate
+    raise ImageProblem("no caption font installed (fonts-dejavu-core; run scripts/setup.sh)")
+
+
+def check_image(path: Path) -> tuple[int, int]:
+    """Decode the whole image (not just its header); return its upright width and height."""
+    try:
+        with Image(filename=str(path)) as image:
+            image.auto_orient()
+            if image.width < 1 or image.height < 1:
+                raise ImageProblem("the image has no pixels")
+            return image.width, image.height
+    except WandException as error:
+        reason = str(error).split("`")[0].strip().rstrip("@ ").strip()
+        raise ImageProblem(f"does not decode as an image ({reason})") from None
+
+
+def _load_upright_rgb(path: Path) -> Image:
+    """Read any supported image as 8-bit sRGB, turned upright per its EXIF orientation."""
+    image = Image(filename=str(path))
+    image.auto_orient()
+    if image.colorspace in ("cmyk", "gray"):
+        image.transform_colorspace("srgb")
+    image.depth = 8
+    return image
+
+
+def _fit(width: int, height: int, box_width: int, box_height: int, cover: bool) -> tuple[int, int]:
+    """Scaled size that fits inside (or, with cover, fills) the box, aspect ratio kept."""
+    scale_w, scale_h = box_width / width, box_height / height
+    scale = max(scale_w, scale_h) if cover else min(scale_w, scale_h)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def compose_background(source: Path, width: int, height: int, target: Path) -> None:
+    """Write the frame background: the picture fitted, over a blurred and darkened fill of it."""
+    with _load_upright_rgb(source) as picture:
+        with Image(width=width, height=height, background=Color("black")) as frame:
+            # Fill: scale down hard, blur the small copy, scale up. Cheap, and smooth.
+            with picture.clone() as fill:
+                fill.background_color = Color("black")
+                fill.alpha_channel = "remove"
+                small_w, small_h = _fit(fill.width, fill.height, width // 12, height // 12, True)
+                fill.resize(small_w, small_h, filter="triangle")
+                fill.blur(radius=0, sigma=2.0)
+                fill.resize(*_fit(small_w, small_h, width, height, True), filter="triangle")
+                fill.modulate(brightness=45, saturation=80)
+                frame.composite(
+                    fill, left=(width - fill.width) // 2, top=(height - fill.height) // 2
+                )
+            fit_w, fit_h = _fit(picture.width, picture.height, width, height, cover=False)
+            picture.resize(fit_w, fit_h, filter="lanczos")
+            frame.composite(picture, left=(width - fit_w) // 2, top=(height - fit_h) // 2)
+            frame.alpha_channel = "remove"
+            _save_png(frame, target)
+
+
+def _save_png(image: Image, target: Path) -> None:
+    image.format = "png"
+    image.compression_quality = 10  # zlib level 1: these files live for seconds
+    image.save(filename=str(target))
+
+
+@dataclass(frozen=True)
+class CaptionLayout:
+    """Caption geometry for one frame size (pure arithmetic; see `caption_layout`)."""
+
+    width: int
+    height: int
+    font_size: int
+    line_height: int
+    max_lines: int
+    text_width: int
+    band_height: int
+    bottom_margin: int
+
+    @property
+    def band_top(self) -> int:
+        return self.height - self.band_height
+
+
+def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
+    """Sizes relative to the frame: legible on a phone, three lines in the bottom third at most."""
+    font_size = max(12, round(min(width * 0.062, height * 0.042)))
+    line_height = round(font_size * 1.28)
+    bottom_margin = round(height * 0.05)
+    fade_room = round(font_size * 1.6)  # gradient ramps up above the text
+    band_height = min(height, fade_room + max_lines * line_height + bottom_margin)
+    band_height += band_height % 2
+    return CaptionLayout(
+        width=width,
+        height=height,
+        font_size=font_size,
+        line_height=line_height,
+        max_lines=max_lines,
+        text_width=round(width * 0.86),
+        band_height=band_height,
+        bottom_margin=bottom_margin,
+    )
+
+
+class TextMeasurer:
+    """Pixel width of a line of caption text, as ImageMagick will draw it."""
+
+    def __init__(self, font: str, font_size: int):
+        self._font = font
+        self._font_size = font_size
+        self._lock = threading.Lock()
+        self._cache: dict[str, float] = {}
+
+    def __call__(self, text: str) -> float:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        with self._lock, Drawing() as draw, Image(width=1, height=1) as canvas:
+            draw.font = self._font
+            draw.font_size = self._font_size
+            width = float(draw.get_font_metrics(canvas, text, multiline=False).text_width)
+        self._cache[text] = width
+        return width
+
+
+def _draw_lines(
+    canvas: Image, lines: list[str], layout: CaptionLayout, font: str, colour: str,
+    stroke: float, offset: int,
+) -> None:
+    with Drawing() as draw:
+        draw.font = font
+        draw.font_size = layout.font_size
+        draw.fill_color = Color(colour)
+        draw.text_alignment = "center"
+        draw.text_antialias = True
+        if stroke > 0:
+            draw.stroke_color = Color(colour)
+            draw.stroke_width = stroke
+            draw.stroke_antialias = True
+        baseline = layout.band_height - layout.bottom_margin - round(layout.font_size * 0.28)
+        first = baseline - (len(lines) - 1) * layout.line_height
+        for index, line in enumerate(lines):
+            draw.text(
+                layout.width // 2 + offset, first + index * layout.line_height + offset, line
+            )
+        draw(canvas)
+
+
+def draw_caption_band(lines: list[str], layout: CaptionLayout, font: str, target: Path) -> None:
+    """A transparent band the width of the frame: gradient, shadow, outline, then the text."""
+    width, band = layout.width, layout.band_height
+    with Image(width=width, height=band, pseudo="gradient:rgba(0,0,0,0)-rgba(0,0,0,0.82)") as canvas:
+        # The gradient reaches full strength 60 % down the band and stays there.
+        canvas.level(black=0.0, white=0.6, channel="alpha")
+        with Image(width=width, height=band, background=Color("transparent")) as shadow:
+            _draw_lines(shadow, lines, layout, font, "black", 0, max(1, layout.font_size // 14))
+            shadow.blur(radius=0, sigma=max(1.0, layout.font_size / 10))
+            canvas.composite(shadow, 0, 0)
+        outline = max(1.0, layout.font_size / 11)
+        _draw_lines(canvas, lines, layout, font, "rgb(20,20,20)", outline, 0)
+        _draw_lines(canvas, lines, layout, font, "white", 0, 0)
+        _save_png(canvas, target)
+
+
+def compose_page(background: Path, band: Path, band_top: int, target: Path) -> None:
+    """A full frame: the background with a caption band laid over its bottom."""
+    with Image(filename=str(background)) as frame, Image(filename=str(band)) as overlay:
+        frame.composite(overlay, left=0, top=band_top)
+        frame.alpha_channel = "remove"
+        _save_png(frame, target)

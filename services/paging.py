@@ -1,0 +1,99 @@
+"""Caption paging: wrap a caption to the frame, and split one too long to show at once into pages.
+
+Pure functions over a `measure(text) -> width in pixels` callable, so they are tested without fonts.
+A caption that wraps to more lines than allowed is split at sentence ends first, then at clause
+marks (, ; : — –), then between words; consecutive pieces are packed back together while they fit.
+No page is ever empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+Measure = Callable[[str], float]
+
+# A sentence ends after . ! ? … (and any closing quotes or brackets) followed by a space.
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'»”’)\]]*\s+")
+# A clause ends after , ; : or before a spaced dash.
+_CLAUSE_END = re.compile(r"(?<=[,;:，、；：])\s+|\s+(?=[—–-]\s)")
+
+
+def wrap(text: str, measure: Measure, max_width: float) -> list[str]:
+    """Greedy word wrap. A word wider than the line is broken between characters."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if measure(candidate) <= max_width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+            current = ""
+        if measure(word) <= max_width:
+            current = word
+            continue
+        # Break an over-long word (a URL, or CJK text without spaces) between characters.
+        for char in word:
+            if current and measure(current + char) > max_width:
+                lines.append(current)
+                current = ""
+            current += char
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _split_keeping(text: str, pattern: re.Pattern[str]) -> list[str]:
+    pieces = [piece.strip() for piece in pattern.split(text)]
+    return [piece for piece in pieces if piece]
+
+
+def _pack(pieces: list[str], fits: Callable[[str], bool], joiner: str = " ") -> list[str]:
+    """Join consecutive pieces into as few pages as fit."""
+    pages: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current}{joiner}{piece}" if current else piece
+        if fits(candidate):
+            current = candidate
+        else:
+            if current:
+                pages.append(current)
+            current = piece
+    if current:
+        pages.append(current)
+    return pages
+
+
+def paginate(text: str, measure: Measure, max_width: float, max_lines: int) -> list[str]:
+    """The pages of one caption, in reading order. Each page wraps to at most `max_lines`."""
+    text = " ".join(text.split())
+    if not text:
+        return []
+
+    def fits(candidate: str) -> bool:
+        return len(wrap(candidate, measure, max_width)) <= max_lines
+
+    if fits(text):
+        return [text]
+
+    def split_to_fit(piece: str, level: int) -> list[str]:
+        if fits(piece):
+            return [piece]
+        if level == 0:
+            smaller = _split_keeping(piece, _SENTENCE_END)
+        elif level == 1:
+            smaller = _split_keeping(piece, _CLAUSE_END)
+        elif level == 2:
+            smaller = piece.split()
+        else:
+            # One word longer than a whole page (CJK text has no spaces): split between characters.
+            return _pack(list(piece), fits, joiner="")
+        if len(smaller) <= 1:
+            return split_to_fit(piece, level + 1)
+        pieces = [part for chunk in smaller for part in split_to_fit(chunk, level + 1)]
+        return _pack(pieces, fits)
+
+    return split_to_fit(text, 0)

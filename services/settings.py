@@ -1,0 +1,102 @@
+"""The one typed settings object: environment (and `.env`) in, validated values out.
+
+Render options (size, fps, encoder, zoom, narration) are a separate model, `RenderOptions`,
+because they travel with each run as a flow parameter; `Settings` supplies their defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TtsEngineName = Literal["gtts", "espeak"]
+X264Preset = Literal[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+]
+
+
+class Settings(BaseSettings):
+    """Deployment-wide configuration read from the environment (see README, "Environment")."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: Literal["d", "p"] = Field("d", description="d: local folders, p: Google Cloud Storage")
+    creations_bucket: str = "bai-buchai-p-stb-usea1-creations"
+    tts_engine: TtsEngineName | None = Field(
+        None, description="Narration engine; unset means gtts in production, espeak otherwise"
+    )
+    tts_language: str = "en"
+    video_deployment: str = "generate-video/cloud-run"
+    api_token: str | None = None
+    render_workers: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        description="Parts rendered at once",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(
+            os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+        )
+        / "story-video",
+        description="Local cache of synthesized speech",
+    )
+
+    @property
+    def effective_tts_engine(self) -> TtsEngineName:
+        if self.tts_engine is not None:
+            return self.tts_engine
+        return "gtts" if self.env == "p" else "espeak"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings are built on first use, not at import, so tests can set the environment first."""
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()
+
+
+class RenderOptions(BaseModel):
+    """How one video is rendered. Every field has a CLI flag of the same name."""
+
+    width: int = Field(720, ge=64, le=3840, multiple_of=2)
+    height: int = Field(1080, ge=64, le=3840, multiple_of=2)
+    fps: int = Field(24, ge=1, le=60)
+    crf: int = Field(23, ge=0, le=51)
+    preset: X264Preset = "fast"
+    zoom: bool = False
+    tts: TtsEngineName | None = Field(None, description="Narration engine; unset uses TTS_ENGINE")
+    language: str | None = Field(None, description="Narration language, e.g. en, de")
+    fade_seconds: float = Field(0.4, ge=0, le=2)
+    max_caption_lines: int = Field(3, ge=1, le=6)
+
+    @model_validator(mode="after")
+    def _language_is_a_tag(self) -> RenderOptions:
+        if self.language is not None and not self.language.replace("-", "").isalnum():
+            raise ValueError(f"language {self.language!r} is not a language tag such as en or de")
+        return self
+
+    def resolved(self, settings: Settings | None = None) -> RenderOptions:
+        """A copy with engine and language filled in from settings, so caches key on real values."""
+        settings = settings or get_settings()
+        return self.model_copy(
+            update={
+                "tts": self.tts or settings.effective_tts_engine,
+                "language": self.language or settings.tts_language,
+            }
+        )

@@ -1,0 +1,97 @@
+"""Stage 5: join the part clips, lay the narration track under them once, write the outputs.
+
+The narration is joined as PCM and encoded to AAC a single time, so joins have no click, gap or
+drift; the part clips share encoder settings and are joined without re-encoding.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from services import ffmpeg, timeline
+from services.retrying import RETRY_DELAYS, is_transient
+from services.settings import RenderOptions
+from services.sources import OutputNames
+from services.storage import Storage
+from services.timeline import Cue
+from tasks.clips import PartClip
+
+
+class AssembledVideo(BaseModel):
+    video: Path
+    srt: Path
+    vtt: Path
+    duration_seconds: float
+    frames: int
+    cues: list[Cue]
+
+
+def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
+    cues: list[Cue] = []
+    first_frame = 0
+    for clip in clips:
+        times = timeline.cue_times(clip.page_frames, first_frame, fps)
+        cues += [
+            Cue(start=start, end=end, text=text)
+            for (start, end), text in zip(times, clip.page_texts, strict=True)
+        ]
+        first_frame += clip.frames
+    return cues
+
+
+def join_narration(clips: list[PartClip], target: Path) -> None:
+    with wave.open(str(target), "wb") as out:
+        for index, clip in enumerate(clips):
+            with wave.open(str(clip.audio), "rb") as part:
+                if index == 0:
+                    out.setparams(part.getparams())
+                while chunk := part.readframes(1 << 16):
+                    out.writeframes(chunk)
+
+
+def assemble_outputs(clips: list[PartClip], options: RenderOptions, work_dir: Path) -> AssembledVideo:
+    clips = sorted(clips, key=lambda clip: clip.part_number)
+    out_dir = work_dir / "output"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    narration = out_dir / "narration.wav"
+    join_narration(clips, narration)
+    video = out_dir / "video.mp4"
+    ffmpeg.assemble_video([clip.video for clip in clips], narration, video)
+    cues = story_cues(clips, options.fps)
+    srt, vtt = out_dir / "video.srt", out_dir / "video.vtt"
+    srt.write_text(timeline.to_srt(cues), encoding="utf-8")
+    vtt.write_text(timeline.to_vtt(cues), encoding="utf-8")
+    frames = sum(clip.frames for clip in clips)
+    return AssembledVideo(
+        video=video, srt=srt, vtt=vtt, duration_seconds=frames / options.fps,
+        frames=frames, cues=cues,
+    )
+
+
+def publish_outputs(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
+    """Captions first, then the video: each replaces its predecessor in one step."""
+    storage.publish(assembled.srt, names.srt, "application/x-subrip")
+    storage.publish(assembled.vtt, names.vtt, "text/vtt")
+    storage.publish(assembled.video, names.video, "video/mp4")
+
+
+@task(name="assemble-video", cache_policy=NO_CACHE)
+def assemble_video(clips: list[PartClip], options: RenderOptions, work_dir: Path) -> AssembledVideo:
+    return assemble_outputs(clips, options, work_dir)
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="publish-video",
+    retries=4,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=is_transient,
+)
+def publish_video(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
+    publish_outputs(assembled, storage, names)

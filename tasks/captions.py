@@ -1,0 +1,69 @@
+"""Stage 2: page each caption to fit the frame and draw every page (background + caption band)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from services import imaging
+from services.paging import paginate, wrap
+from services.settings import RenderOptions
+from services.story import Part
+
+
+class Page(BaseModel):
+    """One caption page: shown, and narrated, on its own."""
+
+    caption_number: int
+    text: str
+    lines: list[str]
+    image: Path  # a full frame, or (zoom on) a transparent caption band
+
+
+class PartPages(BaseModel):
+    part_number: int
+    pages: list[Page]
+    background: Path | None = None  # set when zoom is on: pages are bands laid over it
+    band_top: int = 0
+
+
+def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPages:
+    """Draw every caption page of one part as an image, in reading order."""
+    part_dir = work_dir / f"part-{part.number:04d}" / "pages"
+    part_dir.mkdir(parents=True, exist_ok=True)
+    layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
+    font = imaging.caption_font()
+    measure = imaging.TextMeasurer(font, layout.font_size)
+
+    background = part_dir / "background.png"
+    imaging.compose_background(part.image_path, options.width, options.height, background)
+
+    pages: list[Page] = []
+    for caption in part.captions:
+        for text in paginate(caption.text, measure, layout.text_width, layout.max_lines):
+            index = len(pages)
+            lines = wrap(text, measure, layout.text_width)
+            band = part_dir / f"band-{index:03d}.png"
+            imaging.draw_caption_band(lines, layout, font, band)
+            if options.zoom:
+                image = band
+            else:
+                image = part_dir / f"page-{index:03d}.png"
+                imaging.compose_page(background, band, layout.band_top, image)
+            pages.append(
+                Page(caption_number=caption.number, text=text, lines=lines, image=image)
+            )
+    return PartPages(
+        part_number=part.number,
+        pages=pages,
+        background=background if options.zoom else None,
+        band_top=layout.band_top,
+    )
+
+
+@task(name="draw-captions", task_run_name="draw-captions-{part.number}", cache_policy=NO_CACHE)
+def draw_captions(part: Part, options: RenderOptions, work_dir: Path) -> PartPages:
+    return lay_out_part(part, options, work_dir)

@@ -1,0 +1,96 @@
+"""Stage 4: one part's clip: frame-exact page timing, its narration track, its silent video."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from services import ffmpeg, timeline
+from services.ffmpeg import ClipPlan, StillSegment
+from services.settings import RenderOptions
+from tasks.captions import PartPages
+from tasks.narration import PartNarration
+
+ZOOM_AMOUNT = 0.08  # the picture grows by 8 % over a part: slow enough not to distract
+
+
+class PartClip(BaseModel):
+    part_number: int
+    video: Path
+    audio: Path
+    frames: int
+    page_frames: list[int]
+    page_texts: list[str]
+
+
+def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) -> ClipPlan:
+    crossfades = [
+        timeline.crossfade_frames(options.fade_seconds, options.fps, left, right)
+        for left, right in zip(page_frames, page_frames[1:], strict=False)
+    ]
+    total = sum(page_frames)
+    return ClipPlan(
+        pages=[
+            StillSegment(image=page.image, frames=frames)
+            for page, frames in zip(pages.pages, page_frames, strict=True)
+        ],
+        crossfades=crossfades,
+        fade_frames=timeline.part_fade_frames(options.fade_seconds, options.fps, total),
+        background=pages.background,
+        band_top=pages.band_top,
+        zoom_amount=ZOOM_AMOUNT if options.zoom else 0.0,
+    )
+
+
+def write_part_audio(narration: PartNarration, page_frames: list[int], fps: int,
+                     target: Path) -> None:
+    """Each page's speech, padded with silence to the sample where its last frame ends."""
+    rate = narration.sample_rate
+    frame = 0
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        for audio, frames in zip(narration.pages, page_frames, strict=True):
+            span = timeline.sample_at_frame(frame + frames, rate, fps) - timeline.sample_at_frame(
+                frame, rate, fps
+            )
+            with wave.open(str(audio.wav), "rb") as spoken:
+                samples = spoken.readframes(min(spoken.getnframes(), span))
+            out.writeframes(samples)
+            out.writeframes(b"\x00\x00" * (span - len(samples) // 2))
+            frame += frames
+
+
+def render_part_clip(pages: PartPages, narration: PartNarration, options: RenderOptions,
+                     work_dir: Path) -> PartClip:
+    rate = narration.sample_rate
+    page_frames = [
+        timeline.frames_for_samples(audio.samples, rate, options.fps) for audio in narration.pages
+    ]
+    part_dir = work_dir / f"part-{pages.part_number:04d}"
+    audio = part_dir / "narration.wav"
+    write_part_audio(narration, page_frames, options.fps, audio)
+    video = part_dir / "clip.mp4"
+    ffmpeg.encode_clip(
+        plan_clip(pages, page_frames, options), options, video,
+        what=f"rendering part {pages.part_number}",
+    )
+    return PartClip(
+        part_number=pages.part_number,
+        video=video,
+        audio=audio,
+        frames=sum(page_frames),
+        page_frames=page_frames,
+        page_texts=[page.text for page in pages.pages],
+    )
+
+
+@task(name="render-clip", task_run_name="render-clip-{pages.part_number}", cache_policy=NO_CACHE)
+def render_clip(pages: PartPages, narration: PartNarration, options: RenderOptions,
+                work_dir: Path) -> PartClip:
+    return render_part_clip(pages, narration, options, work_dir)

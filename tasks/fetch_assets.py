@@ -1,0 +1,76 @@
+"""Stage 1: list the story, fetch each part's files, and check them before anything renders."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from services.imaging import ImageProblem, check_image
+from services.retrying import RETRY_DELAYS, is_transient
+from services.storage import Storage
+from services.story import Caption, Part, PartFiles, StoryError, StoryLayout, plan_story
+from services.story import read_caption, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
+    """Bring one part's files here and check them; raise StoryError naming every bad file."""
+    part_dir = work_dir / f"part-{files.number:04d}" / "source"
+    part_dir.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+
+    image_path = storage.fetch(files.image, part_dir)
+    try:
+        check_image(image_path)
+    except ImageProblem as problem:
+        problems.append(f"part {files.number}: {files.image} {problem}")
+
+    captions: list[Caption] = []
+    for name in files.captions:
+        path = storage.fetch(name, part_dir)
+        try:
+            text = read_caption(path, name, files.number)
+        except StoryError as error:
+            problems.extend(error.problems)
+            continue
+        captions.append(Caption(number=int(Path(name).stem), file=name, text=text))
+
+    if problems:
+        raise StoryError(problems)
+    return Part(
+        number=files.number,
+        image_file=files.image,
+        image_path=image_path,
+        image_sha256=sha256_file(image_path),
+        captions=captions,
+    )
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="list-story",
+    retries=4,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=is_transient,
+)
+def list_story(storage: Storage) -> StoryLayout:
+    """Which parts the story has, from the file listing alone."""
+    return plan_story(storage.list_names())
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="fetch-part",
+    task_run_name="fetch-part-{files.number}",
+    retries=4,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=is_transient,
+)
+def fetch_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
+    return fetch_and_check_part(files, storage, work_dir)

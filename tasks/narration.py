@@ -1,0 +1,54 @@
+"""Stage 3: speak every caption page, in order (cached: identical text is synthesized once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from services.retrying import RETRY_DELAYS, is_transient
+from services.speech import Narrator, SpeechError, wav_sample_count
+from tasks.captions import PartPages
+
+
+class PageAudio(BaseModel):
+    wav: Path
+    samples: int
+
+
+class PartNarration(BaseModel):
+    part_number: int
+    sample_rate: int
+    pages: list[PageAudio]
+
+
+def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNarration:
+    spoken: list[PageAudio] = []
+    for page in pages.pages:
+        try:
+            wav = narrator.narrate(page.text, language)
+        except SpeechError as error:
+            raise SpeechError(
+                f"part {pages.part_number}: narrating caption {page.caption_number}.txt "
+                f"failed: {error}",
+                transient=error.transient,
+            ) from error
+        spoken.append(PageAudio(wav=wav, samples=wav_sample_count(wav)))
+    return PartNarration(
+        part_number=pages.part_number, sample_rate=narrator.sample_rate, pages=spoken
+    )
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="narrate-part",
+    task_run_name="narrate-part-{pages.part_number}",
+    retries=4,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=is_transient,
+)
+def narrate_part(pages: PartPages, narrator: Narrator, language: str) -> PartNarration:
+    return narrate_pages(pages, narrator, language)
