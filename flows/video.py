@@ -87,8 +87,11 @@ def generate_video(
     options = (options or RenderOptions()).resolved(settings)
     target = resolve_target(settings, creation_id=creation_id, assets_dir=assets_dir, out=out)
     record = VideoRecord(
-        status="running", creation_id=creation_id, flow_run_id=str(flow_run.id or "") or None,
-        started_at=now(), video=target.names.video,
+        status="running",
+        creation_id=creation_id,
+        flow_run_id=str(flow_run.id or "") or None,
+        started_at=now(),
+        video=target.names.video,
     )
     # A caller polls the record of a creation from the moment its run starts. A local run that
     # fails its checks writes nothing at all.
@@ -102,8 +105,9 @@ def generate_video(
             layout = list_story(target.assets)
             logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
             story = _gather_story(
-                fetch_part.map(layout.parts, storage=unmapped(target.assets),
-                               work_dir=unmapped(work_dir))
+                fetch_part.map(
+                    layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)
+                )
             )
             record = record.model_copy(update={"parts": len(story.parts)})
             if not record_started:
@@ -111,12 +115,15 @@ def generate_video(
                 record_started = True
 
             narrator = Narrator(make_engine(options.tts or "espeak"), settings.cache_dir)
-            pages = draw_captions.map(story.parts, options=unmapped(options),
-                                      work_dir=unmapped(work_dir))
-            narrations = narrate_part.map(pages, narrator=unmapped(narrator),
-                                          language=unmapped(options.language))
-            clips = render_clip.map(pages, narrations, options=unmapped(options),
-                                    work_dir=unmapped(work_dir))
+            pages = draw_captions.map(
+                story.parts, options=unmapped(options), work_dir=unmapped(work_dir)
+            )
+            narrations = narrate_part.map(
+                pages, narrator=unmapped(narrator), language=unmapped(options.language)
+            )
+            clips = render_clip.map(
+                pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
+            )
             for done, future in enumerate(as_completed(clips), start=1):
                 clip = future.result()  # a failed part fails the run here, naming the part
                 logger.info("part %d ready (%d/%d)", clip.part_number, done, len(story.parts))
@@ -127,19 +134,28 @@ def generate_video(
 
             assembled = assemble_video([future.result() for future in clips], options, work_dir)
             publish_video(assembled, target.outputs, target.names)
-            logger.info("narration synthesized for %d page(s); the rest came from the cache",
-                        narrator.synthesized)
+            logger.info(
+                "narration synthesized for %d page(s); the rest came from the cache",
+                narrator.synthesized,
+            )
     except BaseException as error:
         if record_started:
-            _write_record(target, record.model_copy(
-                update={"status": "failed", "finished_at": now(), "error": str(error)}
-            ))
+            _write_record(
+                target,
+                record.model_copy(
+                    update={"status": "failed", "finished_at": now(), "error": str(error)}
+                ),
+            )
         raise
 
-    record = record.model_copy(update={
-        "status": "completed", "finished_at": now(), "progress": 1.0,
-        "duration_seconds": assembled.duration_seconds,
-    })
+    record = record.model_copy(
+        update={
+            "status": "completed",
+            "finished_at": now(),
+            "progress": 1.0,
+            "duration_seconds": assembled.duration_seconds,
+        }
+    )
     _write_record(target, record)
     video_location = target.outputs.describe(target.names.video)
     logger.info("video written to %s (%.2f s)", video_location, assembled.duration_seconds)
@@ -165,8 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=int, default=defaults.fps)
     parser.add_argument("--crf", type=int, default=defaults.crf)
     parser.add_argument("--preset", default=defaults.preset, help="x264 preset")
-    parser.add_argument("--zoom", action=argparse.BooleanOptionalAction, default=defaults.zoom,
-                        help="slow centre zoom on each picture")
+    parser.add_argument(
+        "--zoom",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.zoom,
+        help="slow centre zoom on each picture",
+    )
     parser.add_argument("--tts", choices=["gtts", "espeak"], help="narration engine")
     parser.add_argument("--language", help="narration language, e.g. en or de")
     return parser
@@ -179,8 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give either --assets-dir DIR or a CREATION_ID")
     try:
         options = RenderOptions(
-            width=args.width, height=args.height, fps=args.fps, crf=args.crf,
-            preset=args.preset, zoom=args.zoom, tts=args.tts, language=args.language,
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            crf=args.crf,
+            preset=args.preset,
+            zoom=args.zoom,
+            tts=args.tts,
+            language=args.language,
         )
     except ValueError as error:
         parser.error(str(error).replace("\n", " "))

@@ -54,8 +54,10 @@ def probe(path: Path) -> dict:
     completed = _run(
         [
             _binary("FFPROBE_BINARY", "ffprobe"),
-            "-v", "error",
-            "-print_format", "json",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
             "-show_streams",
             "-show_format",
             str(path),
@@ -69,11 +71,15 @@ def count_video_frames(path: Path) -> int:
     completed = _run(
         [
             _binary("FFPROBE_BINARY", "ffprobe"),
-            "-v", "error",
-            "-select_streams", "v:0",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
             "-count_packets",
-            "-show_entries", "stream=nb_read_packets",
-            "-of", "csv=p=0",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
             str(path),
         ],
         f"ffprobe {path.name}",
@@ -84,9 +90,18 @@ def count_video_frames(path: Path) -> int:
 def convert_audio_to_wav(source: Path, target: Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> None:
     """Any audio ffmpeg reads -> mono 16-bit PCM WAV at `sample_rate`."""
     ffmpeg(
-        "-i", str(source),
-        "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le",
-        "-f", "wav", str(target),
+        "-i",
+        str(source),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(sample_rate),
+        "-c:a",
+        "pcm_s16le",
+        "-f",
+        "wav",
+        str(target),
         what=f"converting {source.name} to WAV",
     )
 
@@ -94,7 +109,13 @@ def convert_audio_to_wav(source: Path, target: Path, sample_rate: int = AUDIO_SA
 def extract_frame(video: Path, seconds: float, target: Path) -> None:
     """One decoded frame at `seconds` as PNG (used by tests and the benchmark to look at output)."""
     ffmpeg(
-        "-ss", f"{seconds:.4f}", "-i", str(video), "-frames:v", "1", str(target),
+        "-ss",
+        f"{seconds:.4f}",
+        "-i",
+        str(video),
+        "-frames:v",
+        "1",
+        str(target),
         what=f"extracting a frame of {video.name}",
     )
 
@@ -211,14 +232,22 @@ def build_clip_command(plan: ClipPlan, options: RenderOptions, target: Path) -> 
 
     return [
         *inputs,
-        "-filter_complex", ";".join(filters),
-        "-map", "[video]",
-        "-frames:v", str(last),
-        "-r", str(fps),
-        "-c:v", "libx264",
-        "-preset", options.preset,
-        "-crf", str(options.crf),
-        "-pix_fmt", "yuv420p",
+        "-filter_complex",
+        ";".join(filters),
+        "-map",
+        "[video]",
+        "-frames:v",
+        str(last),
+        "-r",
+        str(fps),
+        "-c:v",
+        "libx264",
+        "-preset",
+        options.preset,
+        "-crf",
+        str(options.crf),
+        "-pix_fmt",
+        "yuv420p",
         "-an",
         str(target),
     ]
@@ -232,13 +261,28 @@ def encode_clip(plan: ClipPlan, options: RenderOptions, target: Path, what: str)
 def build_assembly_command(concat_list: Path, narration: Path, target: Path) -> list[str]:
     """Arguments that join the part clips without re-encoding and add the narration as AAC once."""
     return [
-        "-f", "concat", "-safe", "0", "-i", str(concat_list),
-        "-i", str(narration),
-        "-map", "0:v:0", "-map", "1:a:0",
-        "-c:v", "copy",
-        "-c:a", "aac", "-b:a", AUDIO_BITRATE,
-        "-movflags", "+faststart",
-        "-f", "mp4",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(concat_list),
+        "-i",
+        str(narration),
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        AUDIO_BITRATE,
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
         str(target),
     ]
 

@@ -170,8 +170,13 @@ class TextMeasurer:
 
 
 def _draw_lines(
-    canvas: Image, lines: list[str], layout: CaptionLayout, font: str, colour: str,
-    stroke: float, offset: int,
+    canvas: Image,
+    lines: list[str],
+    layout: CaptionLayout,
+    font: str,
+    colour: str,
+    stroke: float,
+    offset: int,
 ) -> None:
     with Drawing() as draw:
         draw.font = font
@@ -186,16 +191,16 @@ def _draw_lines(
         baseline = layout.band_height - layout.bottom_margin - round(layout.font_size * 0.28)
         first = baseline - (len(lines) - 1) * layout.line_height
         for index, line in enumerate(lines):
-            draw.text(
-                layout.width // 2 + offset, first + index * layout.line_height + offset, line
-            )
+            draw.text(layout.width // 2 + offset, first + index * layout.line_height + offset, line)
         draw(canvas)
 
 
 def draw_caption_band(lines: list[str], layout: CaptionLayout, font: str, target: Path) -> None:
     """A transparent band the width of the frame: gradient, shadow, outline, then the text."""
     width, band = layout.width, layout.band_height
-    with Image(width=width, height=band, pseudo="gradient:rgba(0,0,0,0)-rgba(0,0,0,0.82)") as canvas:
+    with Image(
+        width=width, height=band, pseudo="gradient:rgba(0,0,0,0)-rgba(0,0,0,0.82)"
+    ) as canvas:
         # The gradient reaches full strength 60 % down the band and stays there.
         canvas.level(black=0.0, white=0.6, channel="alpha")
         with Image(width=width, height=band, background=Color("transparent")) as shadow:

@@ -19,11 +19,35 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'»”’)\]]*\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:，、；：])\s+|\s+(?=[—–-]\s)")
 
 
+_CLOSING_ONLY = re.compile(r"^[?!:;»”’)\]…,.]+$")
+_OPENING_ONLY = re.compile(r"^[«„“‘(\[¿¡—–-]+$")
+
+
+def _words(text: str) -> list[str]:
+    """Words, with a lone punctuation mark kept on the line of the word it belongs to
+    (French "va ?", "« Oui »"), joined by a no-break space."""
+    words: list[str] = []
+    pending_opening = ""
+    for word in text.split():
+        if _OPENING_ONLY.match(word) and not word.startswith(("—", "–", "-")):
+            pending_opening += word + "\u00a0"
+            continue
+        word = pending_opening + word
+        pending_opening = ""
+        if words and _CLOSING_ONLY.match(word):
+            words[-1] += "\u00a0" + word
+        else:
+            words.append(word)
+    if pending_opening:
+        words.append(pending_opening.rstrip("\u00a0"))
+    return words
+
+
 def wrap(text: str, measure: Measure, max_width: float) -> list[str]:
     """Greedy word wrap. A word wider than the line is broken between characters."""
     lines: list[str] = []
     current = ""
-    for word in text.split():
+    for word in _words(text):
         candidate = f"{current} {word}" if current else word
         if measure(candidate) <= max_width:
             current = candidate
@@ -42,7 +66,7 @@ def wrap(text: str, measure: Measure, max_width: float) -> list[str]:
             current += char
     if current:
         lines.append(current)
-    return lines
+    return [line.replace("\u00a0", " ") for line in lines]
 
 
 def _split_keeping(text: str, pattern: re.Pattern[str]) -> list[str]:

@@ -47,10 +47,9 @@ class Settings(BaseSettings):
         description="Parts rendered at once",
     )
     cache_dir: Path = Field(
-        default_factory=lambda: Path(
-            os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
-        )
-        / "story-video",
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "story-video"
+        ),
         description="Local cache of synthesized speech",
     )
 

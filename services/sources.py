@@ -1,4 +1,4 @@
-"""Where a run reads its story and writes its outputs: a local folder, or a creation in the bucket."""
+"""Where a run reads its story and writes its outputs: a local folder or a creation in a bucket."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def resolve_target(
     if out_path.suffix.lower() != ".mp4":
         raise ValueError(f"--out {out} must name an .mp4 file")
     return RenderTarget(
-        assets, LocalStorage(out_path.parent), OutputNames(video=out_path.name),
+        assets,
+        LocalStorage(out_path.parent),
+        OutputNames(video=out_path.name),
         record_from_start=False,
     )

@@ -57,7 +57,16 @@ class EspeakEngine:
             raise SpeechError("espeak-ng is not installed (run scripts/setup.sh)", transient=False)
         target = target_dir / "espeak.wav"
         completed = subprocess.run(
-            [binary, "-v", language, "-s", str(self.words_per_minute), "-w", str(target), "--stdin"],
+            [
+                binary,
+                "-v",
+                language,
+                "-s",
+                str(self.words_per_minute),
+                "-w",
+                str(target),
+                "--stdin",
+            ],
             input=text.encode("utf-8"),
             capture_output=True,
             check=False,
@@ -118,8 +127,9 @@ def make_engine(name: str) -> SpeechEngine:
 class Narrator:
     """Speaks captions into cached, normalized WAV files."""
 
-    def __init__(self, engine: SpeechEngine, cache_dir: Path,
-                 sample_rate: int = ffmpeg.AUDIO_SAMPLE_RATE):
+    def __init__(
+        self, engine: SpeechEngine, cache_dir: Path, sample_rate: int = ffmpeg.AUDIO_SAMPLE_RATE
+    ):
         self.engine = engine
         self.cache_dir = Path(cache_dir)
         self.sample_rate = sample_rate
@@ -128,9 +138,7 @@ class Narrator:
         self.synthesized = 0  # how many texts were actually sent to the engine
 
     def cache_key(self, text: str, language: str) -> str:
-        identity = "\x1f".join(
-            [self.engine.voice_id(language), str(self.sample_rate), text]
-        )
+        identity = "\x1f".join([self.engine.voice_id(language), str(self.sample_rate), text])
         return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
     def _lock_for(self, key: str) -> threading.Lock:

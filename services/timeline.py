@@ -71,7 +71,5 @@ def to_srt(cues: list[Cue]) -> str:
 
 
 def to_vtt(cues: list[Cue]) -> str:
-    blocks = [
-        f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.text}\n" for cue in cues
-    ]
+    blocks = [f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.text}\n" for cue in cues]
     return "WEBVTT\n\n" + "\n".join(blocks)

@@ -54,7 +54,9 @@ def join_narration(clips: list[PartClip], target: Path) -> None:
                     out.writeframes(chunk)
 
 
-def assemble_outputs(clips: list[PartClip], options: RenderOptions, work_dir: Path) -> AssembledVideo:
+def assemble_outputs(
+    clips: list[PartClip], options: RenderOptions, work_dir: Path
+) -> AssembledVideo:
     clips = sorted(clips, key=lambda clip: clip.part_number)
     out_dir = work_dir / "output"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,8 +70,12 @@ def assemble_outputs(clips: list[PartClip], options: RenderOptions, work_dir: Pa
     vtt.write_text(timeline.to_vtt(cues), encoding="utf-8")
     frames = sum(clip.frames for clip in clips)
     return AssembledVideo(
-        video=video, srt=srt, vtt=vtt, duration_seconds=frames / options.fps,
-        frames=frames, cues=cues,
+        video=video,
+        srt=srt,
+        vtt=vtt,
+        duration_seconds=frames / options.fps,
+        frames=frames,
+        cues=cues,
     )
 
 

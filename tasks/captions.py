@@ -53,9 +53,7 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
             else:
                 image = part_dir / f"page-{index:03d}.png"
                 imaging.compose_page(background, band, layout.band_top, image)
-            pages.append(
-                Page(caption_number=caption.number, text=text, lines=lines, image=image)
-            )
+            pages.append(Page(caption_number=caption.number, text=text, lines=lines, image=image))
     return PartPages(
         part_number=part.number,
         pages=pages,

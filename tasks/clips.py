@@ -46,8 +46,9 @@ def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) 
     )
 
 
-def write_part_audio(narration: PartNarration, page_frames: list[int], fps: int,
-                     target: Path) -> None:
+def write_part_audio(
+    narration: PartNarration, page_frames: list[int], fps: int, target: Path
+) -> None:
     """Each page's speech, padded with silence to the sample where its last frame ends."""
     rate = narration.sample_rate
     frame = 0
@@ -66,8 +67,9 @@ def write_part_audio(narration: PartNarration, page_frames: list[int], fps: int,
             frame += frames
 
 
-def render_part_clip(pages: PartPages, narration: PartNarration, options: RenderOptions,
-                     work_dir: Path) -> PartClip:
+def render_part_clip(
+    pages: PartPages, narration: PartNarration, options: RenderOptions, work_dir: Path
+) -> PartClip:
     rate = narration.sample_rate
     page_frames = [
         timeline.frames_for_samples(audio.samples, rate, options.fps) for audio in narration.pages
@@ -77,7 +79,9 @@ def render_part_clip(pages: PartPages, narration: PartNarration, options: Render
     write_part_audio(narration, page_frames, options.fps, audio)
     video = part_dir / "clip.mp4"
     ffmpeg.encode_clip(
-        plan_clip(pages, page_frames, options), options, video,
+        plan_clip(pages, page_frames, options),
+        options,
+        video,
         what=f"rendering part {pages.part_number}",
     )
     return PartClip(
@@ -91,6 +95,7 @@ def render_part_clip(pages: PartPages, narration: PartNarration, options: Render
 
 
 @task(name="render-clip", task_run_name="render-clip-{pages.part_number}", cache_policy=NO_CACHE)
-def render_clip(pages: PartPages, narration: PartNarration, options: RenderOptions,
-                work_dir: Path) -> PartClip:
+def render_clip(
+    pages: PartPages, narration: PartNarration, options: RenderOptions, work_dir: Path
+) -> PartClip:
     return render_part_clip(pages, narration, options, work_dir)

@@ -11,8 +11,16 @@ from prefect.cache_policies import NO_CACHE
 from services.imaging import ImageProblem, check_image
 from services.retrying import RETRY_DELAYS, is_transient
 from services.storage import Storage
-from services.story import Caption, Part, PartFiles, StoryError, StoryLayout, plan_story
-from services.story import read_caption, sha256_file
+from services.story import (
+    Caption,
+    Part,
+    PartFiles,
+    StoryError,
+    StoryLayout,
+    plan_story,
+    read_caption,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
