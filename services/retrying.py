@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 # Exponential backoff: 1, 2, 4, 8 seconds (tasks add jitter on top).
-RETRY_DELAYS = [1, 2, 4, 8]
+RETRY_DELAYS: list[float] = [1.0, 2.0, 4.0, 8.0]
 
 _TRANSIENT_TYPE_NAMES = {
     "ConnectionError",

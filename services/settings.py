@@ -41,11 +41,6 @@ class Settings(BaseSettings):
     tts_language: str = "en"
     video_deployment: str = "generate-video/cloud-run"
     api_token: str | None = None
-    render_workers: int = Field(
-        default_factory=lambda: max(1, os.cpu_count() or 1),
-        ge=1,
-        description="Parts rendered at once",
-    )
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "story-video"
