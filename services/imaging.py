@@ -51,22 +51,55 @@ def caption_font(preferred: str | None = None) -> str:
     raise ImageProblem("no caption font installed (fonts-dejavu-core; run scripts/setup.sh)")
 
 
-def check_image(path: Path) -> tuple[int, int]:
-    """Decode the whole image (not just its header); return its upright width and height."""
+def _read(path: Path, at_least: tuple[int, int]) -> Image:
+    """Read an image. A JPEG much larger than needed is decoded at a reduced scale (libjpeg's
+    DCT scaling still reads the whole stream), which keeps a 40-megapixel photo from costing
+    hundreds of megabytes per worker."""
+    image = Image()
     try:
-        with Image(filename=str(path)) as image:
+        image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
+        image.read(filename=str(path))
+    except BaseException:
+        image.close()
+        raise
+    return image
+
+
+def _jpeg_is_truncated(path: Path) -> bool:
+    """libjpeg pads a cut-off JPEG with grey and only warns; ImageMagick does not report it.
+    A complete JPEG has an end-of-image marker after its last start-of-scan marker."""
+    data = path.read_bytes()
+    if not data.startswith(b"\xff\xd8"):
+        return False  # not a JPEG: the decoder judges it
+    last_scan = data.rfind(b"\xff\xda")
+    return last_scan == -1 or data.find(b"\xff\xd9", last_scan) == -1
+
+
+def check_image(path: Path) -> tuple[int, int]:
+    """Decode the whole image (not just its header); return the decoded width and height."""
+    if _jpeg_is_truncated(path):
+        raise ImageProblem("is cut off (the JPEG data ends early; upload it again)")
+    try:
+        with _read(path, (256, 256)) as image:
             image.auto_orient()
             if image.width < 1 or image.height < 1:
                 raise ImageProblem("the image has no pixels")
             return image.width, image.height
     except WandException as error:
-        reason = str(error).split("`")[0].strip().rstrip("@ ").strip()
-        raise ImageProblem(f"does not decode as an image ({reason})") from None
+        raise ImageProblem(f"does not decode as an image ({_plain_reason(error)})") from None
 
 
-def _load_upright_rgb(path: Path) -> Image:
+def _plain_reason(error: Exception) -> str:
+    """ImageMagick's reason without its source locations and Wand's internals."""
+    text = str(error)
+    if "MagickReadImage returns false" in text:
+        return "the file is damaged or cut off"
+    return text.split("`")[0].strip().rstrip("@ ").strip() or type(error).__name__
+
+
+def _load_upright_rgb(path: Path, at_least: tuple[int, int]) -> Image:
     """Read any supported image as 8-bit sRGB, turned upright per its EXIF orientation."""
-    image = Image(filename=str(path))
+    image = _read(path, at_least)
     image.auto_orient()
     if image.colorspace in ("cmyk", "gray"):
         image.transform_colorspace("srgb")
@@ -83,7 +116,9 @@ def _fit(width: int, height: int, box_width: int, box_height: int, cover: bool) 
 
 def compose_background(source: Path, width: int, height: int, target: Path) -> None:
     """Write the frame background: the picture fitted, over a blurred and darkened fill of it."""
-    with _load_upright_rgb(source) as picture:
+    # Ask for enough pixels to fill the frame whichever way the picture is turned.
+    side = max(width, height)
+    with _load_upright_rgb(source, (side, side)) as picture:
         with Image(width=width, height=height, background=Color("black")) as frame:
             # Fill: scale down hard, blur the small copy, scale up. Cheap, and smooth.
             with picture.clone() as fill:

@@ -28,6 +28,17 @@ class SpeechError(RuntimeError):
         self.transient = transient
 
 
+class NothingToSay(SpeechError):
+    """The text has no words an engine can speak (e.g. "…" or "—" as a scene break)."""
+
+    def __init__(self, text: str):
+        super().__init__(f"nothing to speak in {text!r}", transient=False)
+
+
+# A page with nothing to speak still stays on screen this long, in silence.
+SILENT_PAGE_SECONDS = 1.5
+
+
 class SpeechEngine(Protocol):
     name: str
 
@@ -108,6 +119,9 @@ class GttsEngine:
         target = target_dir / "gtts.mp3"
         try:
             speech.save(str(target))
+        except AssertionError:
+            # gTTS asserts when its text cleaning leaves nothing to send (punctuation only).
+            raise NothingToSay(text) from None
         except gTTSError as error:
             status = getattr(getattr(error, "rsp", None), "status_code", None)
             # No answer, throttling (429) and server errors may pass; other answers will not.
@@ -154,12 +168,24 @@ class Narrator:
                 return cached
             cached.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="tts-", dir=cached.parent) as scratch:
-                spoken = self.engine.synthesize(text, language, Path(scratch))
                 partial = Path(scratch) / "normalized.wav"
-                ffmpeg.convert_audio_to_wav(spoken, partial, self.sample_rate)
+                try:
+                    spoken = self.engine.synthesize(text, language, Path(scratch))
+                except NothingToSay:
+                    write_silence(partial, SILENT_PAGE_SECONDS, self.sample_rate)
+                else:
+                    ffmpeg.convert_audio_to_wav(spoken, partial, self.sample_rate)
                 os.replace(partial, cached)
             self.synthesized += 1
             return cached
+
+
+def write_silence(target: Path, seconds: float, sample_rate: int) -> None:
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(b"\x00\x00" * round(seconds * sample_rate))
 
 
 def wav_sample_count(path: Path) -> int:
