@@ -1,0 +1,290 @@
+"""Looking at rendered output the way a viewer would: streams, frames, pixels, captions, audio.
+
+Tests use these helpers to assert on what a video shows and says, never on how it was made.
+Frames come out through `services.ffmpeg.extract_frame`; pixels are read with Wand.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from wand.image import Image
+
+from services import ffmpeg
+from services.speech import EspeakEngine
+
+RGB = tuple[int, int, int]
+
+
+# --- streams ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about a rendered video, in the terms a player uses."""
+
+    video_codec: str
+    pixel_format: str
+    width: int
+    height: int
+    frame_rate: Fraction
+    frames: int
+    video_seconds: float
+    audio_codec: str | None
+    audio_seconds: float | None
+    sample_rate: int | None
+    stream_kinds: list[str]
+
+
+def inspect(video: Path) -> MediaInfo:
+    info = ffmpeg.probe(video)
+    streams = info["streams"]
+    picture = next(s for s in streams if s["codec_type"] == "video")
+    sound = next((s for s in streams if s["codec_type"] == "audio"), None)
+    return MediaInfo(
+        video_codec=picture["codec_name"],
+        pixel_format=picture["pix_fmt"],
+        width=int(picture["width"]),
+        height=int(picture["height"]),
+        frame_rate=Fraction(picture["avg_frame_rate"]),
+        frames=ffmpeg.count_video_frames(video),
+        video_seconds=float(picture["duration"]),
+        audio_codec=sound["codec_name"] if sound else None,
+        audio_seconds=float(sound["duration"]) if sound else None,
+        sample_rate=int(sound["sample_rate"]) if sound else None,
+        stream_kinds=sorted(s["codec_type"] for s in streams),
+    )
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    """The MP4 file's top-level box types in file order (ftyp, moov, mdat, ...)."""
+    boxes = []
+    with path.open("rb") as stream:
+        while header := stream.read(8):
+            if len(header) < 8:
+                break
+            size, kind = struct.unpack(">I4s", header)
+            skip = size - 8
+            if size == 1:  # 64-bit size follows the type
+                skip = struct.unpack(">Q", stream.read(8))[0] - 16
+            elif size == 0:  # box runs to the end of the file
+                boxes.append(kind.decode("latin-1"))
+                break
+            boxes.append(kind.decode("latin-1"))
+            stream.seek(skip, 1)
+    return boxes
+
+
+def is_faststart(path: Path) -> bool:
+    """True when the index (moov) comes before the media data, so playback starts at once."""
+    boxes = top_level_boxes(path)
+    return "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
+
+
+def x264_options(path: Path) -> dict[str, str]:
+    """The encoder settings x264 writes into the stream (crf, cabac, subme, ...)."""
+    data = path.read_bytes()
+    found = re.search(rb"x264 - core .*? options: ([^\x00]*)", data)
+    if found is None:
+        return {}
+    pairs = found.group(1).decode("latin-1").split()
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+
+# --- frames and pixels --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame as 8-bit RGB pixels."""
+
+    width: int
+    height: int
+    pixels: bytes
+
+    def pixel(self, x: int, y: int) -> RGB:
+        offset = (y * self.width + x) * 3
+        r, g, b = self.pixels[offset : offset + 3]
+        return (r, g, b)
+
+    def mean(self, x: int, y: int, radius: int = 2) -> RGB:
+        """Average colour of a small square around (x, y): steadier than one pixel."""
+        total = [0, 0, 0]
+        count = 0
+        for yy in range(max(0, y - radius), min(self.height, y + radius + 1)):
+            for xx in range(max(0, x - radius), min(self.width, x + radius + 1)):
+                for channel, value in enumerate(self.pixel(xx, yy)):
+                    total[channel] += value
+                count += 1
+        r, g, b = (round(value / count) for value in total)
+        return (r, g, b)
+
+    def centre(self) -> RGB:
+        return self.mean(self.width // 2, self.height // 2)
+
+    def at(self, fx: float, fy: float) -> RGB:
+        """Mean colour at a point given as fractions of the frame size."""
+        return self.mean(
+            min(self.width - 1, int(fx * self.width)), min(self.height - 1, int(fy * self.height))
+        )
+
+    def brightness(self) -> float:
+        """Mean of all channels of all pixels, 0..255."""
+        return sum(self.pixels) / len(self.pixels)
+
+    def region(self, top: int, bottom: int) -> list[RGB]:
+        return [self.pixel(x, y) for y in range(top, bottom) for x in range(self.width)]
+
+
+def read_png(path: Path) -> Frame:
+    with Image(filename=str(path)) as image:
+        image.alpha_channel = "remove"
+        pixels = bytes(image.export_pixels(channel_map="RGB", storage="char"))
+        return Frame(width=image.width, height=image.height, pixels=pixels)
+
+
+def frame_at(video: Path, seconds: float) -> Frame:
+    """The frame a player shows at `seconds` (the first whose time is not before it)."""
+    with tempfile.TemporaryDirectory(prefix="frame-") as scratch:
+        target = Path(scratch) / "frame.png"
+        ffmpeg.extract_frame(video, max(0.0, seconds), target)
+        if not target.is_file():
+            raise AssertionError(f"no frame at {seconds:.3f} s in {video.name}")
+        return read_png(target)
+
+
+def frame_number(video: Path, index: int, fps: int) -> Frame:
+    """Frame `index` (0-based) of a constant-frame-rate video."""
+    return frame_at(video, index / fps)
+
+
+def distance(a: RGB, b: RGB) -> float:
+    return math.dist(a, b)
+
+
+def closest(colour: RGB, palette: list[RGB]) -> RGB:
+    return min(palette, key=lambda candidate: distance(colour, candidate))
+
+
+def luma(colour: RGB) -> float:
+    r, g, b = colour
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+# --- captions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedCue:
+    index: int
+    start: float
+    end: float
+    text: str
+
+
+_TIME = r"(\d+):(\d\d):(\d\d)[,.](\d\d\d)"
+_TIMING = re.compile(rf"^{_TIME} --> {_TIME}$")
+
+
+def _seconds(h: str, m: str, s: str, ms: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+
+def _parse_blocks(blocks: list[str], numbered: bool) -> list[ParsedCue]:
+    cues = []
+    for position, block in enumerate(blocks, start=1):
+        lines = block.split("\n")
+        index = position
+        if numbered:
+            index = int(lines.pop(0))
+        timing = _TIMING.match(lines[0])
+        if timing is None:
+            raise AssertionError(f"cue {position} has no timing line: {block!r}")
+        parts = timing.groups()
+        cues.append(
+            ParsedCue(
+                index=index,
+                start=_seconds(*parts[:4]),
+                end=_seconds(*parts[4:]),
+                text="\n".join(lines[1:]),
+            )
+        )
+    return cues
+
+
+def parse_srt(text: str) -> list[ParsedCue]:
+    blocks = [block.strip("\n") for block in text.replace("\r\n", "\n").split("\n\n")]
+    return _parse_blocks([block for block in blocks if block], numbered=True)
+
+
+def parse_vtt(text: str) -> list[ParsedCue]:
+    text = text.replace("\r\n", "\n")
+    header, _, body = text.partition("\n\n")
+    if not header.startswith("WEBVTT"):
+        raise AssertionError(f"not a WebVTT file: starts with {header[:20]!r}")
+    blocks = [block.strip("\n") for block in body.split("\n\n")]
+    return _parse_blocks([block for block in blocks if block], numbered=False)
+
+
+# --- audio --------------------------------------------------------------------------------------
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as audio:
+        return audio.getnframes() / audio.getframerate()
+
+
+def read_wav_mono(path: Path) -> tuple[array.array, int]:
+    """16-bit samples of a mono WAV, and its sample rate."""
+    with wave.open(str(path), "rb") as audio:
+        assert audio.getsampwidth() == 2 and audio.getnchannels() == 1
+        samples = array.array("h")
+        samples.frombytes(audio.readframes(audio.getnframes()))
+        return samples, audio.getframerate()
+
+
+def rms(samples: array.array, start: int = 0, end: int | None = None) -> float:
+    window = samples[start:end]
+    if not window:
+        return 0.0
+    return math.sqrt(sum(value * value for value in window) / len(window))
+
+
+def soundtrack(video: Path, target: Path) -> Path:
+    """The video's audio decoded to mono 48 kHz PCM WAV."""
+    ffmpeg.convert_audio_to_wav(video, target)
+    return target
+
+
+def espeak_seconds(text: str, language: str = "en") -> float:
+    """How long espeak-ng speaks `text`, asked of espeak-ng directly (not through our Narrator)."""
+    binary = shutil.which("espeak-ng")
+    assert binary, "espeak-ng is not installed"
+    with tempfile.TemporaryDirectory(prefix="espeak-") as scratch:
+        target = Path(scratch) / "speech.wav"
+        subprocess.run(
+            [
+                binary,
+                "-v",
+                language,
+                "-s",
+                str(EspeakEngine().words_per_minute),
+                "-w",
+                str(target),
+                "--stdin",
+            ],
+            input=text.encode("utf-8"),
+            check=True,
+            capture_output=True,
+        )
+        return wav_seconds(target)
