@@ -42,7 +42,7 @@ os.environ.update(
     }
 )
 
-pytest_plugins = ["tests.stories"]
+pytest_plugins = ["tests.stories", "tests.gcs_emulator"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,315 @@
+"""Google Cloud Storage behind the `Storage` interface: a creation's folder in the bucket.
+
+Uses google-cloud-storage. With STORAGE_EMULATOR_HOST set the client talks to that emulator with
+anonymous credentials; otherwise it uses Application Default Credentials (on Cloud Run: the job's
+service account). Clients are made on first use, one per thread (the HTTP session underneath is
+not documented as safe to share between threads).
+
+Retries: every call here is made ONCE, with a timeout, and the library's own retry is switched
+off. Failures come out as `StorageError` with `transient` set, and the callers' retry layer (the
+Prefect tasks' `retry_condition_fn`, or `services.retrying.call_with_retries`) backs off with
+jitter a bounded number of times. One visible retry policy instead of two nested ones: the
+library's default would retry each call for up to 120 s inside every one of our attempts.
+
+Files move through the disk (`upload_from_filename` / `download_to_filename`), never whole into
+memory; only the small text files (the record) are read as strings.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from services.storage import StorageError
+
+if TYPE_CHECKING:
+    from google.cloud.storage import Bucket, Client
+
+T = TypeVar("T")
+
+# (connect, read) seconds per HTTP request. A read timeout bounds the wait for each answer, not a
+# whole transfer, so a large upload is not cut off while it is making progress.
+TIMEOUT = (10.0, 120.0)
+
+# HTTP answers worth another try (throttling, server trouble, request timeout).
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+
+# Network trouble below HTTP, by class name, so this module does not import requests/urllib3 types.
+_TRANSIENT_TYPE_NAMES = {
+    "ConnectionError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "Timeout",
+    "ChunkedEncodingError",
+    "ProtocolError",
+    "PoolError",
+    "SSLError",
+    "TimeoutError",
+    "TransportError",  # google.auth: the metadata server did not answer
+    "DataCorruption",  # checksum mismatch on download: the bytes got damaged on the way
+    "IncompleteRead",
+    "BadStatusLine",
+    "ResponseNotReady",
+}
+
+_local = threading.local()
+
+
+def make_client() -> Client:
+    """A google-cloud-storage client: the emulator when STORAGE_EMULATOR_HOST is set, else ADC."""
+    from google.cloud import storage
+
+    return storage.Client()
+
+
+def _client() -> Client:
+    """This thread's client, made on first use (and again if the emulator address changes)."""
+    identity = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    cached = getattr(_local, "client", None)
+    if cached is None or _local.identity != identity:
+        cached = make_client()
+        _local.client, _local.identity = cached, identity
+    return cached
+
+
+def _status_of(error: BaseException) -> int | None:
+    code = getattr(error, "code", None)
+    if isinstance(code, int):
+        return code
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_transient(error: BaseException) -> bool:
+    status = _status_of(error)
+    if status is not None:
+        return status in _TRANSIENT_STATUS
+    if isinstance(error, ConnectionError | TimeoutError | http.client.HTTPException):
+        return True
+    return any(cls.__name__ in _TRANSIENT_TYPE_NAMES for cls in type(error).__mro__)
+
+
+def _reason(error: BaseException) -> str:
+    """The gist of a client error, one line, without the request URL noise."""
+    status = _status_of(error)
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    text = " ".join(str(text).split())
+    if "Connection refused" in text or "Failed to establish a new connection" in text:
+        text = "connection refused"
+    elif len(text) > 200:
+        text = text[:200] + "..."
+    if status is not None:
+        name = http.client.responses.get(status, "")
+        return f"HTTP {status} {name}: {text}".strip()
+    return f"{type(error).__name__}: {text}"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """gs://bucket/some/name -> (bucket, some/name)."""
+    if not uri.startswith("gs://"):
+        raise ValueError(f"{uri!r} is not a gs:// URI")
+    bucket, _, name = uri[len("gs://") :].partition("/")
+    return bucket, name
+
+
+class GcsStorage:
+    """Files below `gs://<bucket>/<prefix>/`; names are relative posix paths."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, client: Client | None = None):
+        if not bucket:
+            raise ValueError("no bucket name given (set CREATIONS_BUCKET)")
+        self.bucket_name = bucket
+        self.prefix = prefix.strip("/")
+        self._fixed_client = client
+
+    # -- naming -------------------------------------------------------------------------------
+
+    def object_name(self, name: str) -> str:
+        name = name.strip("/")
+        if not name:
+            return f"{self.prefix}/" if self.prefix else ""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def describe(self, name: str = "") -> str:
+        return f"gs://{self.bucket_name}/{self.object_name(name)}"
+
+    def child(self, prefix: str) -> GcsStorage:
+        """Another folder of the same bucket (shares this one's client, if one was given)."""
+        return GcsStorage(self.bucket_name, prefix, client=self._fixed_client)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _bucket(self) -> Bucket:
+        return (self._fixed_client or _client()).bucket(self.bucket_name)
+
+    def _bucket_exists(self) -> bool | None:
+        """Whether the bucket exists; None when that cannot be told right now."""
+        try:
+            return self._bucket().exists(timeout=TIMEOUT, retry=None)
+        except Exception:  # noqa: BLE001 - only used to word another error
+            return None
+
+    def _call(self, what: str, name: str, action: Callable[[], T]) -> T:
+        """Run one client call; turn its failure into a StorageError a person can act on."""
+        try:
+            return action()
+        except StorageError:
+            raise
+        except Exception as error:  # noqa: BLE001 - classified and re-raised below
+            raise self._translate(error, what, name) from error
+
+    def _translate(self, error: BaseException, what: str, name: str) -> StorageError:
+        location = self.describe(name)
+        status = _status_of(error)
+        if status == 404:
+            if self._bucket_exists() is False:
+                return StorageError(
+                    f"bucket {self.bucket_name} does not exist (check CREATIONS_BUCKET)",
+                    transient=False,
+                )
+            return StorageError(f"{location} does not exist", transient=False)
+        if status in (401, 403):
+            return StorageError(
+                f"no permission to {what} {location} ({_reason(error)}); the service account "
+                f"needs read and write access to bucket {self.bucket_name}",
+                transient=False,
+            )
+        transient = _is_transient(error)
+        hint = " (temporary; will be retried)" if transient else ""
+        return StorageError(
+            f"could not {what} {location}: {_reason(error)}{hint}", transient=transient
+        )
+
+    # -- the Storage interface ----------------------------------------------------------------
+
+    def list_names(self, *, missing_ok: bool = False) -> list[str]:
+        """Every object below the prefix, relative to it. Nothing there is an error unless
+        `missing_ok`: for a creation's assets it means no such creation (or nothing uploaded)."""
+        root = self.object_name("")
+
+        def names() -> list[str]:
+            blobs = self._bucket().list_blobs(prefix=root or None, timeout=TIMEOUT, retry=None)
+            return sorted(blob.name[len(root) :] for blob in blobs if not blob.name.endswith("/"))
+
+        found = self._call("list", "", names)
+        if not found and not missing_ok:
+            raise StorageError(
+                f"nothing found at {self.describe()} (no creation with this id, "
+                f"or its assets are not uploaded yet)",
+                transient=False,
+            )
+        return found
+
+    def fetch(self, name: str, dest_dir: Path) -> Path:
+        """Download `name` to dest_dir/<name>; the file appears only once it is complete."""
+        target = Path(dest_dir) / PurePosixPath(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        blob = self._bucket().blob(self.object_name(name))
+        try:
+            self._call(
+                "download",
+                name,
+                lambda: blob.download_to_filename(str(partial), timeout=TIMEOUT, retry=None),
+            )
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    def publish(self, source: Path, name: str, content_type: str | None = None) -> None:
+        """Upload `source` as `name`. A GCS object changes in one step when its upload completes,
+        so readers see the old object or the new one, never a part (and a failed upload leaves
+        the old one)."""
+        blob = self._bucket().blob(self.object_name(name))
+        self._call(
+            "upload to",
+            name,
+            lambda: blob.upload_from_filename(
+                str(source), content_type=content_type, timeout=TIMEOUT, retry=None
+            ),
+        )
+
+    def publish_together(self, files: Iterable[tuple[Path, str, str | None]]) -> None:
+        """Replace several objects as one set, as nearly as GCS allows: upload every file under a
+        staging name first (the slow part, where failures happen), then copy each into place on
+        the server (quick). A failure while uploading changes none of the published objects."""
+        token = uuid.uuid4().hex[:12]
+        staged: list[tuple[str, str]] = []
+        try:
+            for source, name, content_type in files:
+                staging = f".staging-{token}/{name}"
+                self.publish(source, staging, content_type)
+                staged.append((staging, name))
+            for staging, name in staged:
+                self._copy(staging, name)
+        finally:
+            self.delete([staging for staging, _ in staged], quiet=True)
+
+    def _copy(self, source_name: str, name: str) -> None:
+        bucket = self._bucket()
+        source = bucket.blob(self.object_name(source_name))
+        self._call(
+            "copy into",
+            name,
+            lambda: bucket.copy_blob(
+                source, bucket, self.object_name(name), timeout=TIMEOUT, retry=None
+            ),
+        )
+
+    def read_text(self, name: str) -> str | None:
+        blob = self._bucket().blob(self.object_name(name))
+
+        def read() -> str | None:
+            from google.api_core.exceptions import NotFound
+
+            try:
+                return blob.download_as_bytes(timeout=TIMEOUT, retry=None).decode("utf-8")
+            except NotFound:
+                if self._bucket_exists() is False:
+                    raise
+                return None
+
+        return self._call("read", name, read)
+
+    def write_text(self, name: str, text: str, content_type: str | None = None) -> None:
+        blob = self._bucket().blob(self.object_name(name))
+        self._call(
+            "write",
+            name,
+            lambda: blob.upload_from_string(
+                text.encode("utf-8"),
+                content_type=content_type or "text/plain; charset=utf-8",
+                timeout=TIMEOUT,
+                retry=None,
+            ),
+        )
+
+    # -- beyond the interface -----------------------------------------------------------------
+
+    def delete(self, names: Iterable[str], *, quiet: bool = False) -> None:
+        """Delete objects; a missing one is not an error. `quiet` swallows every failure
+        (for clean-up that must not hide the error being handled)."""
+        from google.api_core.exceptions import NotFound
+
+        bucket = self._bucket()
+        for name in names:
+            blob = bucket.blob(self.object_name(name))
+
+            def remove(blob: Any = blob) -> None:
+                try:
+                    blob.delete(timeout=TIMEOUT, retry=None)
+                except NotFound:
+                    pass
+
+            try:
+                self._call("delete", name, remove)
+            except StorageError:
+                if not quiet:
+                    raise
