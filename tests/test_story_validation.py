@@ -1,0 +1,258 @@
+"""Story validation: which parts exist, in which order, and every way a story can be wrong.
+
+`plan_story` works on a file listing alone; `fetch_and_check_part` checks one part's real files.
+Both report every problem, each naming the part and the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import pytest
+
+from services.storage import LocalStorage
+from services.story import StoryError, plan_story, read_caption
+from tasks.fetch_assets import fetch_and_check_part
+from tests.stories import PartSpec
+
+# --- plan_story: order --------------------------------------------------------------------------
+
+
+def listing(parts: dict[str, list[str]]) -> list[str]:
+    return [f"{folder}/{name}" for folder, names in parts.items() for name in names]
+
+
+def test_parts_are_ordered_as_numbers_not_as_strings() -> None:
+    names = listing({str(n): ["image.png", "1.txt"] for n in range(1, 12)})
+    random.Random(3).shuffle(names)
+    layout = plan_story(names)
+    assert [part.number for part in layout.parts] == list(range(1, 12))
+    assert [part.image for part in layout.parts][:3] == [
+        "1/image.png",
+        "2/image.png",
+        "3/image.png",
+    ]
+
+
+def test_two_before_ten() -> None:
+    layout = plan_story(["10/image.png", "10/1.txt", "2/image.png", "2/1.txt"])
+    assert [part.number for part in layout.parts] == [2, 10]
+
+
+def test_captions_are_ordered_as_numbers() -> None:
+    layout = plan_story(["1/image.png", "1/10.txt", "1/2.txt", "1/1.txt", "1/11.txt", "1/3.txt"])
+    assert layout.parts[0].captions == ["1/1.txt", "1/2.txt", "1/3.txt", "1/10.txt", "1/11.txt"]
+
+
+def test_leading_zeros_are_the_same_numbers() -> None:
+    layout = plan_story(["010/image.png", "010/01.txt", "9/image.png", "9/1.txt"])
+    assert [part.number for part in layout.parts] == [9, 10]
+    assert layout.parts[1].captions == ["010/01.txt"]
+
+
+@pytest.mark.parametrize(
+    "image", ["image.png", "image.PNG", "IMAGE.jpg", "image.JPEG", "Image.jpeg", "image.webp"]
+)
+def test_image_extensions_in_any_case(image: str) -> None:
+    assert plan_story([f"1/{image}", "1/1.txt"]).parts[0].image == f"1/{image}"
+
+
+def test_entries_that_are_not_parts_are_ignored_with_a_log_line(caplog) -> None:
+    names = [
+        ".DS_Store",
+        "video.mp4",
+        "video.json",
+        "notes/plan.txt",
+        "notes/1/image.png",
+        "draft-3/image.png",
+        "1/image.png",
+        "1/1.txt",
+        "1/.DS_Store",
+        "1/notes.txt",
+        "1/thumb.png",
+        "2/image.jpg",
+        "2/1.txt",
+    ]
+    with caplog.at_level(logging.INFO, logger="services.story"):
+        layout = plan_story(names)
+    assert [(p.number, p.image, p.captions) for p in layout.parts] == [
+        (1, "1/image.png", ["1/1.txt"]),
+        (2, "2/image.jpg", ["2/1.txt"]),
+    ]
+    logged = caplog.text
+    for entry in (".DS_Store", "video.mp4", "notes/", "draft-3/", "1/thumb.png", "1/notes.txt"):
+        assert entry in logged, f"no log line for {entry}"
+
+
+# --- plan_story: problems -----------------------------------------------------------------------
+
+
+def problems_of(names: list[str]) -> list[str]:
+    with pytest.raises(StoryError) as raised:
+        plan_story(names)
+    error = raised.value
+    # The message carries every problem, so the one-line CLI/record error is complete.
+    for problem in error.problems:
+        assert problem in str(error)
+    return error.problems
+
+
+@pytest.mark.parametrize(
+    "names", [[], [".DS_Store", "video.mp4", "notes/a.txt"], ["cover/image.png", "cover/1.txt"]]
+)
+def test_no_parts_at_all(names: list[str]) -> None:
+    (problem,) = problems_of(names)
+    assert "no story parts found" in problem
+    assert "1/" in problem  # says what a part looks like
+
+
+def test_a_part_without_an_image_names_the_part_and_folder() -> None:
+    (problem,) = problems_of(["1/image.png", "1/1.txt", "2/1.txt", "2/picture.png"])
+    assert problem.startswith("part 2: no image in 2/")
+    assert "image.png" in problem  # says which names count
+
+
+def test_a_gif_is_not_an_accepted_image() -> None:
+    (problem,) = problems_of(["1/image.gif", "1/1.txt"])
+    assert problem.startswith("part 1: no image")
+
+
+def test_a_part_with_two_images_names_both_files() -> None:
+    (problem,) = problems_of(["3/image.png", "3/image.jpg", "3/1.txt"])
+    assert problem == "part 3: more than one image: 3/image.jpg, 3/image.png"
+
+
+def test_a_part_without_captions_names_the_part() -> None:
+    (problem,) = problems_of(["4/image.png", "4/notes.txt"])
+    assert problem.startswith("part 4: no caption files in 4/")
+
+
+def test_two_captions_with_the_same_number() -> None:
+    (problem,) = problems_of(["1/image.png", "1/1.txt", "1/01.txt"])
+    assert problem.startswith("part 1: captions")
+    assert "1/01.txt" in problem and "1/1.txt" in problem
+
+
+def test_two_folders_with_the_same_number() -> None:
+    problems = problems_of(["2/image.png", "2/1.txt", "02/image.png", "02/1.txt"])
+    assert any("02/" in p and "2/" in p and p.startswith("part 2:") for p in problems)
+
+
+def test_several_problems_are_all_reported_at_once() -> None:
+    names = ["1/image.png", "1/1.txt", "2/1.txt", "3/image.png", "3/image.webp", "3/1.txt"]
+    names.append("4/image.png")
+    problems = problems_of(names)
+    assert [p.split(":")[0] for p in problems] == ["part 2", "part 3", "part 4"]
+    with pytest.raises(StoryError, match=r"^story has 3 problems: part 2: .*; part 3: .*; part 4"):
+        plan_story(names)
+
+
+# --- read_caption -------------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "1.txt"
+    path.write_bytes(data)
+    return path
+
+
+def test_caption_with_bom_and_crlf_reads_as_plain_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "\ufeffZoë’s café —\r\n«déjà vu»…\r\n\r\n".encode())
+    assert read_caption(path, "2/1.txt", 2) == "Zoë’s café — «déjà vu»…"
+
+
+def test_caption_whitespace_is_folded(tmp_path: Path) -> None:
+    path = write(tmp_path, b"  One\ttwo\n\n  three  ")
+    assert read_caption(path, "1/1.txt", 1) == "One two three"
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\t \r\n", "\ufeff".encode(), "\u3000\n".encode()])
+def test_empty_or_whitespace_caption_names_part_and_file(tmp_path: Path, data: bytes) -> None:
+    with pytest.raises(StoryError) as raised:
+        read_caption(write(tmp_path, data), "5/2.txt", 5)
+    assert raised.value.problems == ["part 5: 5/2.txt is empty"]
+
+
+def test_caption_that_is_not_utf8_names_part_file_and_byte(tmp_path: Path) -> None:
+    with pytest.raises(StoryError) as raised:
+        read_caption(write(tmp_path, "Café crème".encode("latin-1")), "7/1.txt", 7)
+    (problem,) = raised.value.problems
+    assert problem.startswith("part 7: 7/1.txt is not UTF-8")
+    assert "0xe9" in problem and "offset 3" in problem
+
+
+# --- fetch_and_check_part: the real files -------------------------------------------------------
+
+
+def checked(story: Path, number: int, tmp_path: Path):
+    layout = plan_story(LocalStorage(story).list_names())
+    files = next(part for part in layout.parts if part.number == number)
+    return fetch_and_check_part(files, LocalStorage(story), tmp_path / "work")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        PartSpec(["Hello."], image_name="image.png", variant="rgba"),
+        PartSpec(["Hello."], image_name="image.png", variant="palette"),
+        PartSpec(["Hello."], image_name="image.jpg", variant="cmyk"),
+        PartSpec(["Hello."], image_name="image.jpg", variant="exif-rotated", size=(240, 320)),
+        PartSpec(["Hello."], image_name="image.webp"),
+        PartSpec(["Hello."], image_name="IMAGE.JPEG"),
+        PartSpec(["Hello."], size=(8, 6)),
+    ],
+    ids=["rgba", "palette", "cmyk", "exif", "webp", "upper-case", "tiny"],
+)
+def test_every_supported_kind_of_image_passes_the_check(make_story, tmp_path, spec) -> None:
+    story = make_story({1: spec})
+    part = checked(story, 1, tmp_path)
+    assert part.image_file == f"1/{spec.image_name}"
+    assert part.image_path.is_file()
+    assert len(part.image_sha256) == 64
+    assert [c.text for c in part.captions] == ["Hello."]
+
+
+def test_captions_of_a_part_come_back_in_numeric_order(make_story, tmp_path) -> None:
+    story = make_story({1: PartSpec(["first", "second", "tenth"], caption_numbers=[1, 2, 10])})
+    part = checked(story, 1, tmp_path)
+    assert [(c.number, c.file, c.text) for c in part.captions] == [
+        (1, "1/1.txt", "first"),
+        (2, "1/2.txt", "second"),
+        (10, "1/10.txt", "tenth"),
+    ]
+
+
+def test_random_bytes_named_image_png_do_not_decode(make_story, tmp_path) -> None:
+    story = make_story({1: ["Hello."]})
+    (story / "1" / "image.png").write_bytes(random.Random(1).randbytes(4000))
+    with pytest.raises(StoryError) as raised:
+        checked(story, 1, tmp_path)
+    (problem,) = raised.value.problems
+    assert problem.startswith("part 1: 1/image.png does not decode")
+
+
+def test_a_cut_off_jpeg_is_rejected(make_story, tmp_path) -> None:
+    story = make_story({1: PartSpec(["Hello."], image_name="image.jpg", size=(300, 200))})
+    image = story / "1" / "image.jpg"
+    image.write_bytes(image.read_bytes()[: image.stat().st_size // 2])
+    with pytest.raises(StoryError) as raised:
+        checked(story, 1, tmp_path)
+    (problem,) = raised.value.problems
+    assert problem.startswith("part 1: 1/image.jpg ")
+    assert "cut off" in problem
+
+
+def test_every_bad_file_of_a_part_is_reported(make_story, tmp_path) -> None:
+    story = make_story({6: ["Fine.", "x", "y", "Also fine."]})
+    (story / "6" / "image.png").write_bytes(b"not a picture at all")
+    (story / "6" / "2.txt").write_bytes(b"  \n ")
+    (story / "6" / "3.txt").write_bytes("Ünïcödé".encode("cp1252"))
+    with pytest.raises(StoryError) as raised:
+        checked(story, 6, tmp_path)
+    problems = raised.value.problems
+    assert len(problems) == 3, problems
+    assert problems[0].startswith("part 6: 6/image.png does not decode")
+    assert problems[1] == "part 6: 6/2.txt is empty"
+    assert problems[2].startswith("part 6: 6/3.txt is not UTF-8")
