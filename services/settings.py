@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     tts_language: str = "en"
     video_deployment: str = "generate-video/cloud-run"
     api_token: str | None = None
+    video_link_seconds: int = Field(
+        3600, ge=60, le=604800, description="Lifetime of the signed video links the API answers"
+    )
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "story-video"
