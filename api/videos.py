@@ -1,0 +1,133 @@
+"""The API's side of the bucket: a creation's record, whether it has a story, links to its video.
+
+Links to the video: production answers a V4 signed URL that expires (lifetime from settings), so
+the story app's browser fetches the MP4 straight from Cloud Storage, with range requests and
+without the API in the way. Signing needs a private key: with a service-account key file the
+library signs locally; on Cloud Run (token-only credentials) it asks IAM to sign
+(iam.serviceAccounts.signBlob), which needs the API's service account to hold "Service Account
+Token Creator" on itself, besides read access to the bucket (roles/storage.objectViewer).
+Against the emulator (STORAGE_EMULATOR_HOST) the link is the emulator's plain object URL: it
+serves objects without checking signatures.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from services.gcs import GcsStorage, make_client
+from services.record import VideoRecord
+from services.storage import StorageError
+
+if TYPE_CHECKING:
+    from google.cloud.storage import Blob, Client
+
+RECORD_NAME = "video.json"
+VIDEO_NAME = "video.mp4"
+
+_local = threading.local()
+
+
+class LinkError(RuntimeError):
+    """A link to the video could not be made (a configuration problem, for an operator)."""
+
+
+def _client() -> Client:
+    """This thread's storage client: one per thread, as in services.gcs."""
+    identity = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    if getattr(_local, "client", None) is None or _local.identity != identity:
+        _local.client, _local.identity = make_client(), identity
+    return _local.client
+
+
+class CreationFiles:
+    """A creation's folder, `gs://<bucket>/<creation_id>/assets/`, as the API reads it."""
+
+    def __init__(self, bucket: str, link_lifetime: timedelta):
+        self.bucket = bucket
+        self.link_lifetime = link_lifetime
+
+    def folder(self, creation_id: str) -> GcsStorage:
+        return GcsStorage(self.bucket, f"{creation_id}/assets")
+
+    def read_record(self, creation_id: str) -> VideoRecord | None:
+        """The creation's video.json, or None when there is none (or it cannot be parsed)."""
+        text = self.folder(creation_id).read_text(RECORD_NAME)
+        if text is None:
+            return None
+        try:
+            return VideoRecord.from_json(text)
+        except ValueError:
+            # A record we cannot read says nothing reliable; Prefect's state still answers.
+            return None
+
+    def has_story(self, creation_id: str) -> bool:
+        """Whether anything was uploaded for the creation (its numbered parts, normally)."""
+        return bool(self.folder(creation_id).list_names(missing_ok=True))
+
+    def video_link(self, creation_id: str, name: str = VIDEO_NAME, *, check: bool) -> str | None:
+        """A link to the creation's video; with `check`, None when no video exists."""
+        folder = self.folder(creation_id)
+        blob = _client().bucket(self.bucket).blob(folder.object_name(name))
+        if check and not self._exists(blob, folder, name):
+            return None
+        return self._link(blob)
+
+    def _exists(self, blob: Blob, folder: GcsStorage, name: str) -> bool:
+        from services.gcs import TIMEOUT
+
+        try:
+            return bool(blob.exists(timeout=TIMEOUT, retry=None))
+        except Exception as error:  # noqa: BLE001 - worded like every other storage failure
+            raise StorageError(
+                f"could not look for {folder.describe(name)}: {error}", transient=True
+            ) from error
+
+    def _link(self, blob: Blob) -> str:
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+        if emulator:
+            base = emulator if "://" in emulator else f"http://{emulator}"
+            return f"{base.rstrip('/')}/{self.bucket}/{quote(blob.name, safe='/')}"
+        return self._signed_link(blob)
+
+    def _signed_link(self, blob: Blob) -> str:
+        from google.auth.credentials import Signing
+
+        credentials = _client()._credentials
+        try:
+            if isinstance(credentials, Signing):
+                # A service-account key (or impersonation): the library signs, no extra setup.
+                return str(
+                    blob.generate_signed_url(
+                        version="v4", expiration=self.link_lifetime, method="GET"
+                    )
+                )
+            if not credentials.valid:
+                from google.auth.transport.requests import Request
+
+                credentials.refresh(Request())  # also learns the account's email on Cloud Run
+            email = getattr(credentials, "service_account_email", None)
+            if not email or email == "default":
+                raise LinkError(
+                    "video links need a service account to sign them; these credentials "
+                    "have none (run as a service account, e.g. the Cloud Run service's own)"
+                )
+            # Token-only credentials (Cloud Run): IAM signs (iam.serviceAccounts.signBlob).
+            return str(
+                blob.generate_signed_url(
+                    version="v4",
+                    expiration=self.link_lifetime,
+                    method="GET",
+                    service_account_email=email,
+                    access_token=credentials.token,
+                )
+            )
+        except LinkError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one clear error for the operator's log
+            raise LinkError(
+                f"could not sign a link to gs://{self.bucket}/{blob.name}: {error}"
+            ) from error
