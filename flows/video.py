@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,24 @@ from typing import Any
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow, get_run_logger, unmapped  # noqa: E402
-from prefect.futures import as_completed  # noqa: E402
+from prefect.futures import as_completed, wait  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
+from services import imaging  # noqa: E402
+from services.part_store import PartStore, part_key, store_for  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
+from services.retrying import call_with_retries  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
 from services.sources import RenderTarget, resolve_target  # noqa: E402
 from services.speech import Narrator, make_engine  # noqa: E402
+from services.storage import StorageError  # noqa: E402
 from services.story import Story, StoryError  # noqa: E402
-from tasks.assembly import assemble_video, publish_video  # noqa: E402
+from tasks.assembly import AssembledVideo, assemble_video, publish_video  # noqa: E402
 from tasks.captions import draw_captions  # noqa: E402
-from tasks.clips import render_clip  # noqa: E402
+from tasks.clips import PartClip, render_clip  # noqa: E402
 from tasks.fetch_assets import fetch_part, list_story  # noqa: E402
 from tasks.narration import narrate_part  # noqa: E402
+from tasks.reuse import keep_part, reuse_part  # noqa: E402
 
 
 def _flow_run_name() -> str:
@@ -59,8 +65,71 @@ def _gather_story(fetches: list[Any]) -> Story:
     return Story(parts=parts)
 
 
-def _write_record(target: RenderTarget, record: VideoRecord) -> None:
-    target.outputs.write_text(target.names.record, record.to_json(), "application/json")
+class RunRecord:
+    """This run's `video.json`: what callers poll. Written at the start (creations), after each
+    finished part, and at the end, with retries where it matters (start and end)."""
+
+    # The end of a run is the one write a caller cannot do without: try for about a minute.
+    FINAL_DELAYS = [1.0, 2.0, 4.0, 8.0, 15.0, 30.0]
+
+    def __init__(self, target: RenderTarget, record: VideoRecord, logger: Any):
+        self.target = target
+        self.record = record
+        self.logger = logger
+        self.written = False
+
+    @property
+    def where(self) -> str:
+        return self.target.outputs.describe(self.target.names.record)
+
+    def _write(self) -> None:
+        self.target.outputs.write_text(
+            self.target.names.record, self.record.to_json(), "application/json"
+        )
+        self.written = True
+
+    def start(self) -> None:
+        call_with_retries(self._write, what=f"write {self.where}", logger=self.logger)
+
+    def update(self, **changes: Any) -> None:
+        """Progress: one attempt; a missed update is logged, and the next one catches up."""
+        self.record = self.record.model_copy(update=changes)
+        try:
+            self._write()
+        except StorageError as error:
+            self.logger.warning("progress not recorded in %s: %s", self.where, error)
+
+    def complete(self, **changes: Any) -> None:
+        self.record = self.record.model_copy(
+            update={"status": "completed", "finished_at": now(), "progress": 1.0, **changes}
+        )
+        call_with_retries(
+            self._write, what=f"write {self.where}", delays=self.FINAL_DELAYS, logger=self.logger
+        )
+
+    def fail(self, error: BaseException) -> None:
+        """Record the failure; if even that cannot be written, say so in the log and go on
+        (the original error is what the caller must see)."""
+        self.record = self.record.model_copy(
+            update={"status": "failed", "finished_at": now(), "error": failure_message(error)}
+        )
+        try:
+            call_with_retries(
+                self._write,
+                what=f"record the failure in {self.where}",
+                delays=self.FINAL_DELAYS,
+                logger=self.logger,
+            )
+        except Exception as problem:  # noqa: BLE001 - logged; the run's own error is raised
+            self.logger.error("the failure could not be recorded in %s: %s", self.where, problem)
+
+
+def failure_message(error: BaseException) -> str:
+    """One line a person can act on."""
+    if isinstance(error, KeyboardInterrupt):
+        return "the run was interrupted (stopped or timed out) before it finished"
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 @flow(
@@ -79,6 +148,7 @@ def generate_video(
 
     Give `creation_id` (a creation in the configured bucket, production) or `assets_dir`
     (a local folder of numbered parts). `out` moves the local outputs elsewhere.
+    Parts rendered by an earlier run with the same content are re-used, not rendered again.
     """
     from prefect.runtime import flow_run
 
@@ -86,85 +156,155 @@ def generate_video(
     settings = get_settings()
     options = (options or RenderOptions()).resolved(settings)
     target = resolve_target(settings, creation_id=creation_id, assets_dir=assets_dir, out=out)
-    record = VideoRecord(
-        status="running",
-        creation_id=creation_id,
-        flow_run_id=str(flow_run.id or "") or None,
-        started_at=now(),
-        video=target.names.video,
+    run = RunRecord(
+        target,
+        VideoRecord(
+            status="running",
+            creation_id=creation_id,
+            flow_run_id=str(flow_run.id or "") or None,
+            started_at=now(),
+            video=target.names.video,
+        ),
+        logger,
     )
     # A caller polls the record of a creation from the moment its run starts. A local run that
     # fails its checks writes nothing at all.
-    record_started = target.record_from_start
-    if record_started:
-        _write_record(target, record)
+    if target.record_from_start:
+        run.start()
 
     try:
+        # Everything intermediate lives here and goes when the run ends, however it ends.
         with tempfile.TemporaryDirectory(prefix="story-video-") as scratch:
-            work_dir = Path(scratch)
-            layout = list_story(target.assets)
-            logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
-            story = _gather_story(
-                fetch_part.map(
-                    layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)
-                )
-            )
-            record = record.model_copy(update={"parts": len(story.parts)})
-            if not record_started:
-                _write_record(target, record)
-                record_started = True
+            outcome = _render(target, options, store_for(settings, creation_id), Path(scratch), run)
+        run.complete(
+            duration_seconds=outcome.assembled.duration_seconds,
+            parts_reused=outcome.reused,
+        )
+    except BaseException as error:
+        if run.written:
+            run.fail(error)
+        raise
 
-            narrator = Narrator(make_engine(options.tts or "espeak"), settings.cache_dir)
+    if creation_id is not None:
+        _prune_store(store_for(settings, creation_id), outcome.keys, logger)
+    video_location = target.outputs.describe(target.names.video)
+    logger.info(
+        "video written to %s (%.2f s; %d part(s) rendered, %d re-used)",
+        video_location,
+        outcome.assembled.duration_seconds,
+        outcome.parts - outcome.reused,
+        outcome.reused,
+    )
+    return {
+        "video": video_location,
+        "duration_seconds": outcome.assembled.duration_seconds,
+        "parts": outcome.parts,
+        "pages": len(outcome.assembled.cues),
+        "parts_rendered": outcome.parts - outcome.reused,
+        "parts_reused": outcome.reused,
+    }
+
+
+@dataclass
+class RenderOutcome:
+    assembled: AssembledVideo
+    parts: int
+    reused: int
+    keys: set[str]
+
+
+def _render(
+    target: RenderTarget, options: RenderOptions, store: PartStore, work_dir: Path, run: RunRecord
+) -> RenderOutcome:
+    """Check the story, re-use or render each part, join them, publish the outputs."""
+    logger = run.logger
+    layout = list_story(target.assets)
+    logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
+    story = _gather_story(
+        fetch_part.map(layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir))
+    )
+    total = len(story.parts)
+    run.update(parts=total)
+
+    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
+    assert options.language is not None  # resolved() filled it in
+    font = imaging.caption_font()
+    voice = narrator.engine.voice_id(options.language)
+    keys = {
+        part.number: part_key(part, options, voice, narrator.sample_rate, font)
+        for part in story.parts
+    }
+
+    lookups = reuse_part.map(
+        [part.number for part in story.parts],
+        [keys[part.number] for part in story.parts],
+        store=unmapped(store),
+        work_dir=unmapped(work_dir),
+    )
+    clips: dict[int, PartClip] = {}
+    for part, lookup in zip(story.parts, lookups, strict=True):
+        found = lookup.result()
+        if found is not None:
+            clips[part.number] = found
+            logger.info("part %d re-used (key %s)", part.number, keys[part.number][:12])
+    reused = len(clips)
+    if reused:
+        run.update(parts_done=reused, progress=round(reused / total, 4), parts_reused=reused)
+
+    misses = [part for part in story.parts if part.number not in clips]
+    futures: list[Any] = []
+    try:
+        if misses:
             pages = draw_captions.map(
-                story.parts, options=unmapped(options), work_dir=unmapped(work_dir)
+                misses, options=unmapped(options), work_dir=unmapped(work_dir)
             )
             narrations = narrate_part.map(
                 pages, narrator=unmapped(narrator), language=unmapped(options.language)
             )
-            clips = render_clip.map(
+            rendered = render_clip.map(
                 pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
             )
-            for done, future in enumerate(as_completed(clips), start=1):
+            kept = keep_part.map(
+                rendered, [keys[part.number] for part in misses], store=unmapped(store)
+            )
+            futures = [*pages, *narrations, *rendered, *kept]
+            for future in as_completed(kept):
                 clip = future.result()  # a failed part fails the run here, naming the part
-                logger.info("part %d ready (%d/%d)", clip.part_number, done, len(story.parts))
-                record = record.model_copy(
-                    update={"parts_done": done, "progress": round(done / len(story.parts), 4)}
+                clips[clip.part_number] = clip
+                logger.info(
+                    "part %d rendered (key %s) (%d/%d)",
+                    clip.part_number,
+                    keys[clip.part_number][:12],
+                    len(clips),
+                    total,
                 )
-                _write_record(target, record)
-
-            assembled = assemble_video([future.result() for future in clips], options, work_dir)
-            publish_video(assembled, target.outputs, target.names)
-            logger.info(
-                "narration synthesized for %d page(s); the rest came from the cache",
-                narrator.synthesized,
-            )
-    except BaseException as error:
-        if record_started:
-            _write_record(
-                target,
-                record.model_copy(
-                    update={"status": "failed", "finished_at": now(), "error": str(error)}
-                ),
-            )
+                run.update(parts_done=len(clips), progress=round(len(clips) / total, 4))
+    except Exception:
+        # Let parts still in flight finish before the work area goes: they keep their clips in
+        # the store, so the next run does not render them again.
+        wait(futures)
         raise
-
-    record = record.model_copy(
-        update={
-            "status": "completed",
-            "finished_at": now(),
-            "progress": 1.0,
-            "duration_seconds": assembled.duration_seconds,
-        }
+    logger.info(
+        "parts: %d re-used, %d rendered; narration synthesized for %d page(s)",
+        reused,
+        total - reused,
+        narrator.synthesized,
     )
-    _write_record(target, record)
-    video_location = target.outputs.describe(target.names.video)
-    logger.info("video written to %s (%.2f s)", video_location, assembled.duration_seconds)
-    return {
-        "video": video_location,
-        "duration_seconds": assembled.duration_seconds,
-        "parts": len(story.parts),
-        "pages": len(assembled.cues),
-    }
+
+    assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
+    publish_video(assembled, target.outputs, target.names)
+    return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=set(keys.values()))
+
+
+def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:
+    """Drop a creation's stored parts that its story no longer has (edited captions, images)."""
+    try:
+        removed = store.prune(keep)
+    except Exception as error:  # noqa: BLE001 - tidying up must not fail a finished run
+        logger.warning("could not tidy %s: %s", store.describe(), error)
+        return
+    if removed:
+        logger.info("removed %d stored part(s) no longer in the story", removed)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,9 @@ class VideoRecord(BaseModel):
     finished_at: datetime | None = None
     parts: int | None = Field(None, description="story parts rendered")
     parts_done: int = 0
+    parts_reused: int | None = Field(
+        None, description="parts taken from an earlier run (same content), not rendered again"
+    )
     progress: float = Field(0.0, ge=0, le=1)
     duration_seconds: float | None = None
     video: str | None = Field(None, description="file name of the video, beside the record")

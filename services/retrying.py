@@ -6,7 +6,13 @@ libraries are transient by nature. Everything else (a bad story, a missing file)
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Exponential backoff: 1, 2, 4, 8 seconds (tasks add jitter on top).
 RETRY_DELAYS: list[float] = [1.0, 2.0, 4.0, 8.0]
@@ -44,3 +50,33 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
     except BaseException as error:  # noqa: BLE001 - we classify, not handle
         return exception_is_transient(error)
     return False
+
+
+def call_with_retries(
+    action: Callable[[], T],
+    *,
+    what: str,
+    delays: Sequence[float] = RETRY_DELAYS,
+    jitter: float = 0.5,
+    logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+) -> T:
+    """Run `action`; after a transient failure wait (backoff plus up to `jitter` more) and try
+    again, at most len(delays) more times. For calls outside a Prefect task (the run record)."""
+    log = logger or logging.getLogger(__name__)
+    for attempt, delay in enumerate([*delays, None], start=1):
+        try:
+            return action()
+        except Exception as error:
+            if delay is None or not exception_is_transient(error):
+                raise
+            wait = delay * random.uniform(1.0, 1.0 + jitter)
+            log.warning(
+                "could not %s (attempt %d of %d): %s; trying again in %.1f s",
+                what,
+                attempt,
+                len(delays) + 1,
+                error,
+                wait,
+            )
+            time.sleep(wait)
+    raise AssertionError("unreachable")

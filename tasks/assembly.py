@@ -80,10 +80,22 @@ def assemble_outputs(
 
 
 def publish_outputs(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
-    """Captions first, then the video: each replaces its predecessor in one step."""
-    storage.publish(assembled.srt, names.srt, "application/x-subrip")
-    storage.publish(assembled.vtt, names.vtt, "text/vtt")
-    storage.publish(assembled.video, names.video, "video/mp4")
+    """Captions first, then the video: each replaces its predecessor in one step.
+
+    A bucket uploads all three under staging names before replacing any (`publish_together`),
+    so a failed upload leaves the previous video and its captions as they were.
+    """
+    files: list[tuple[Path, str, str | None]] = [
+        (assembled.srt, names.srt, "application/x-subrip"),
+        (assembled.vtt, names.vtt, "text/vtt"),
+        (assembled.video, names.video, "video/mp4"),
+    ]
+    publish_together = getattr(storage, "publish_together", None)
+    if publish_together is not None:
+        publish_together(files)
+        return
+    for source, name, content_type in files:
+        storage.publish(source, name, content_type)
 
 
 @task(name="assemble-video", cache_policy=NO_CACHE)

@@ -1,0 +1,188 @@
+"""Finished parts, kept by content, so a re-run renders only what changed.
+
+A part's key is a sha256 over everything that decides its clip and narration: the image bytes,
+the caption texts, the render options that shape the clip, the narration voice and language,
+the caption font, and the source of the code that draws, speaks and encodes (any change there
+invalidates every key, so a deployment never mixes clips of two renderer versions). The part's
+number is not in the key: the clip does not depend on where the part sits in the story.
+
+An entry is three files under `<key>/`: `clip.mp4` (the part's silent H.264 segment),
+`narration.wav` (its mono PCM track, padded to the clip's length) and `part.json` (frames, page
+timing and texts). `part.json` is written last: an entry without it is unfinished and ignored.
+
+Where entries live: production, in the bucket beside the creation
+(`gs://<bucket>/<creation_id>/render-cache/`), because every Cloud Run execution starts in a new
+container; development, in the local cache folder (`<cache_dir>/parts/`).
+
+Why not Prefect's task cache: persisting Prefect results across containers needs a GcsBucket
+block registered on the Prefect server, stores pickles tied to the Prefect version, and does not
+work when the container runs as a plain Cloud Run job without a server. This store is a few plain
+files in the bucket we already use, readable and deletable by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from services.settings import RenderOptions, Settings
+from services.storage import LocalStorage, Storage, StorageError
+from services.story import Part, sha256_file
+
+log = logging.getLogger(__name__)
+
+# Bump when the stored entry's layout changes (files, part.json fields).
+PART_FORMAT_VERSION = 1
+
+_ROOT = Path(__file__).resolve().parent.parent
+# The code that decides a part's pixels, sound and timing.
+RENDER_CODE = (
+    "services/ffmpeg.py",
+    "services/imaging.py",
+    "services/paging.py",
+    "services/speech.py",
+    "services/timeline.py",
+    "tasks/captions.py",
+    "tasks/clips.py",
+    "tasks/narration.py",
+)
+
+CACHE_FOLDER = "render-cache"  # gs://<bucket>/<creation_id>/render-cache/<key>/...
+CLIP_NAME = "clip.mp4"
+AUDIO_NAME = "narration.wav"
+META_NAME = "part.json"
+
+
+@lru_cache(maxsize=1)
+def render_code_version() -> str:
+    digest = hashlib.sha256(f"format {PART_FORMAT_VERSION}".encode())
+    for relative in RENDER_CODE:
+        digest.update(relative.encode())
+        digest.update((_ROOT / relative).read_bytes())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str) -> str:
+    return sha256_file(Path(path))
+
+
+def part_key(
+    part: Part, options: RenderOptions, voice_id: str, sample_rate: int, font_path: str
+) -> str:
+    """The content key of one part's rendered clip and narration."""
+    identity = {
+        "code": render_code_version(),
+        "image": part.image_sha256,
+        "captions": [caption.text for caption in part.captions],
+        # Every option shapes the clip except the narration engine and language, which the
+        # voice id already names.
+        "options": options.model_dump(mode="json", exclude={"tts", "language"}),
+        "voice": voice_id,
+        "sample_rate": sample_rate,
+        "font": _file_digest(font_path),
+    }
+    text = json.dumps(identity, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class StoredPart(BaseModel):
+    """part.json: what a clip needs besides its two media files."""
+
+    key: str
+    format: int = PART_FORMAT_VERSION
+    frames: int
+    page_frames: list[int]
+    page_texts: list[str]
+    rendered_as_part: int  # for people browsing the bucket; not used when re-using
+
+
+class PartFiles(BaseModel):
+    """A stored part fetched for this run: local files plus its timing."""
+
+    video: Path
+    audio: Path
+    meta: StoredPart
+
+
+class PartStore:
+    """Finished parts by key, in any `Storage` (a bucket prefix or a local folder)."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def describe(self, key: str = "") -> str:
+        return self.storage.describe(key)
+
+    def load(self, key: str, work_dir: Path) -> PartFiles | None:
+        """The stored part for `key`, fetched into work_dir, or None when there is none.
+
+        An entry that is unfinished, damaged or vanishes while being read is a miss, not an
+        error: the part is simply rendered again. Transient storage errors are raised, so the
+        caller's retry can ask again.
+        """
+        text = self.storage.read_text(f"{key}/{META_NAME}")
+        if text is None:
+            return None
+        try:
+            meta = StoredPart.model_validate_json(text)
+        except ValidationError as error:
+            log.warning("stored part %s is damaged, rendering again: %s", key[:12], error)
+            return None
+        if meta.key != key or meta.format != PART_FORMAT_VERSION:
+            return None
+        target = work_dir / "reused" / key[:16]
+        try:
+            video = self.storage.fetch(f"{key}/{CLIP_NAME}", target)
+            audio = self.storage.fetch(f"{key}/{AUDIO_NAME}", target)
+        except StorageError as error:
+            if error.transient:
+                raise
+            log.warning("stored part %s is incomplete, rendering again: %s", key[:12], error)
+            return None
+        return PartFiles(video=video, audio=audio, meta=meta)
+
+    def save(self, key: str, video: Path, audio: Path, meta: StoredPart) -> None:
+        """Store a finished part; the entry counts only once part.json is written, last."""
+        self.storage.publish(video, f"{key}/{CLIP_NAME}", "video/mp4")
+        self.storage.publish(audio, f"{key}/{AUDIO_NAME}", "audio/wav")
+        self.storage.write_text(f"{key}/{META_NAME}", meta.model_dump_json(indent=2) + "\n")
+
+    def keys(self) -> set[str]:
+        """Keys with a finished entry."""
+        names = self._names()
+        return {name.split("/", 1)[0] for name in names if name.endswith(f"/{META_NAME}")}
+
+    def _names(self) -> list[str]:
+        try:
+            return self.storage.list_names()
+        except StorageError as error:
+            if error.transient:
+                raise
+            return []  # no store yet
+
+    def prune(self, keep: set[str]) -> int:
+        """Delete entries whose key is not in `keep` (a creation's parts that were edited away).
+
+        Only for storages that can delete (the bucket). Returns how many entries went.
+        """
+        delete = getattr(self.storage, "delete", None)
+        if delete is None:
+            return 0
+        stale = sorted({name for name in self._names() if name.split("/", 1)[0] not in keep})
+        delete(stale, quiet=True)
+        return len({name.split("/", 1)[0] for name in stale})
+
+
+def store_for(settings: Settings, creation_id: str | None) -> PartStore:
+    """Production: beside the creation in the bucket (not under assets/). Local: the cache."""
+    if creation_id is not None:
+        from services.gcs import GcsStorage
+
+        return PartStore(GcsStorage(settings.creations_bucket, f"{creation_id}/{CACHE_FOLDER}"))
+    return PartStore(LocalStorage(settings.cache_dir / "parts"))

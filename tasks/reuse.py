@@ -1,0 +1,73 @@
+"""Re-use of finished parts: look a part up by its content key before rendering, keep it after.
+
+See services/part_store.py for the key and where entries live.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from services.part_store import PartStore, StoredPart
+from services.retrying import RETRY_DELAYS, is_transient
+from tasks.clips import PartClip
+
+
+def load_part_clip(part_number: int, key: str, store: PartStore, work_dir: Path) -> PartClip | None:
+    found = store.load(key, work_dir)
+    if found is None:
+        return None
+    return PartClip(
+        part_number=part_number,
+        video=found.video,
+        audio=found.audio,
+        frames=found.meta.frames,
+        page_frames=found.meta.page_frames,
+        page_texts=found.meta.page_texts,
+    )
+
+
+def save_part_clip(clip: PartClip, key: str, store: PartStore) -> PartClip:
+    store.save(
+        key,
+        clip.video,
+        clip.audio,
+        StoredPart(
+            key=key,
+            frames=clip.frames,
+            page_frames=clip.page_frames,
+            page_texts=clip.page_texts,
+            rendered_as_part=clip.part_number,
+        ),
+    )
+    return clip
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="reuse-part",
+    task_run_name="reuse-part-{part_number}",
+    retries=4,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=is_transient,
+)
+def reuse_part(part_number: int, key: str, store: PartStore, work_dir: Path) -> PartClip | None:
+    """The part's clip from an earlier run with the same content, or None."""
+    return load_part_clip(part_number, key, store, work_dir)
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="keep-part",
+    task_run_name="keep-part-{clip.part_number}",
+    retries=4,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=is_transient,
+)
+def keep_part(clip: PartClip, key: str, store: PartStore) -> PartClip:
+    """Persist a freshly rendered part so later runs can re-use it; passes the clip on."""
+    return save_part_clip(clip, key, store)
