@@ -13,11 +13,15 @@ from collections.abc import Callable
 
 Measure = Callable[[str], float]
 
-# A sentence ends after . ! ? … (and any closing quotes or brackets) followed by a space.
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'»”’)\]]*\s+")
-# A clause ends after , ; : or before a spaced dash.
-_CLAUSE_END = re.compile(r"(?<=[,;:，、；：])\s+|\s+(?=[—–-]\s)")
-
+# A sentence ends after . ! ? … (and any closing quotes or brackets) followed by a space, or right
+# after a CJK full stop, question or exclamation mark (CJK text puts no space after them).
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?…])[\"'»”’)\]]*\s+"
+    r"|(?<=[。！？])(?![」』”’）])\s*"
+    r"|(?<=[。！？][」』”’）])\s*"
+)
+# A clause ends after , ; : (or their CJK forms), or before a spaced dash.
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|(?<=[，、；：])\s*|\s+(?=[—–-]\s)")
 
 _CLOSING_ONLY = re.compile(r"^[?!:;»”’)\]…,.]+$")
 _OPENING_ONLY = re.compile(r"^[«„“‘(\[¿¡—–-]+$")
@@ -43,6 +47,25 @@ def _words(text: str) -> list[str]:
     return words
 
 
+def _break_word(word: str, measure: Measure, max_width: float) -> list[str]:
+    """Cut a word wider than the line into pieces that fit. A cut never leaves a space or a
+    closing mark at the start of the next piece (a word glued to its marks is one "word")."""
+    pieces: list[str] = []
+    rest = word
+    while rest:
+        fit = 1
+        while fit < len(rest) and measure(rest[: fit + 1]) <= max_width:
+            fit += 1
+        cut = fit
+        while 1 < cut < len(rest) and (rest[cut].isspace() or _CLOSING_ONLY.match(rest[cut])):
+            cut -= 1
+        if cut <= 1 < fit:
+            cut = fit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return pieces
+
+
 def wrap(text: str, measure: Measure, max_width: float) -> list[str]:
     """Greedy word wrap. A word wider than the line is broken between characters."""
     lines: list[str] = []
@@ -58,12 +81,10 @@ def wrap(text: str, measure: Measure, max_width: float) -> list[str]:
         if measure(word) <= max_width:
             current = word
             continue
-        # Break an over-long word (a URL, or CJK text without spaces) between characters.
-        for char in word:
-            if current and measure(current + char) > max_width:
-                lines.append(current)
-                current = ""
-            current += char
+        # An over-long word (a URL, CJK text without spaces) is broken between characters.
+        pieces = _break_word(word, measure, max_width)
+        lines.extend(pieces[:-1])
+        current = pieces[-1]
     if current:
         lines.append(current)
     return [line.replace("\u00a0", " ") for line in lines]
@@ -111,7 +132,7 @@ def paginate(text: str, measure: Measure, max_width: float, max_lines: int) -> l
         elif level == 1:
             smaller = _split_keeping(piece, _CLAUSE_END)
         elif level == 2:
-            smaller = piece.split()
+            smaller = _words(piece)  # punctuation stays with its word
         else:
             # One word longer than a whole page (CJK text has no spaces): split between characters.
             return _pack(list(piece), fits, joiner="")
@@ -120,4 +141,4 @@ def paginate(text: str, measure: Measure, max_width: float, max_lines: int) -> l
         pieces = [part for chunk in smaller for part in split_to_fit(chunk, level + 1)]
         return _pack(pieces, fits)
 
-    return split_to_fit(text, 0)
+    return [page.replace("\u00a0", " ") for page in split_to_fit(text, 0)]

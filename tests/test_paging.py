@@ -59,11 +59,6 @@ def test_wrap_never_strands_lone_punctuation(text: str, width: int) -> None:
         assert not set(last) <= OPENING, f"line ends with a lone {last!r}: {line!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a word glued to its marks that is wider than the line is broken between "
-    "characters, so a line can start with a space or a lone mark (services/paging.py wrap)",
-)
 def test_wrap_of_a_word_with_marks_wider_than_the_line_breaks_at_the_marks() -> None:
     # "« Bonjour » ;" is 13 characters, the line 9: it must break, but at its spaces.
     for line in wrap("« Bonjour » ; puis", chars, 90):
@@ -132,21 +127,11 @@ def test_cjk_text_without_spaces_splits_between_characters() -> None:
     assert all(len(lines_of(page, 50)) <= 2 for page in pages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CJK sentence/clause marks only split when followed by a space, which CJK "
-    "text never has, so pages break mid-sentence (services/paging.py _SENTENCE_END/_CLAUSE_END)",
-)
 def test_cjk_text_splits_at_its_own_sentence_marks() -> None:
     text = "这是第一句话。这是第二句话。"
     assert paginate(text, chars, 80, 1) == ["这是第一句话。", "这是第二句话。"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: paginate's word level uses str.split(), so a French '?' or '»' that wrap keeps "
-    "with its word can start the next page (services/paging.py split_to_fit level 2)",
-)
 def test_pages_never_start_with_lone_closing_punctuation() -> None:
     text = "Tu viens ? « Oui » dit-il ! Alors ?"
     for page in paginate(text, chars, 90, 1):
