@@ -9,8 +9,6 @@ that user may render and poll the creation. A user who may not gets exactly the 
 for a creation that does not exist: nothing tells them it does.
 """
 
-from __future__ import annotations
-
 import asyncio
 import inspect
 import logging
