@@ -176,6 +176,14 @@ def closest(colour: RGB, palette: list[RGB]) -> RGB:
     return min(palette, key=lambda candidate: distance(colour, candidate))
 
 
+def picture_top(frame: Frame, colour: RGB, tolerance: float = 45) -> int:
+    """First row (from the top, centre column) that shows the picture's colour."""
+    for y in range(frame.height):
+        if distance(frame.mean(frame.width // 2, y, radius=1), colour) < tolerance:
+            return y
+    raise AssertionError(f"no {colour} in the centre column")
+
+
 def luma(colour: RGB) -> float:
     r, g, b = colour
     return 0.299 * r + 0.587 * g + 0.114 * b

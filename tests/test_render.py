@@ -395,14 +395,6 @@ def zoomed(prefect_harness, tmp_path_factory) -> Rendered:
     return render(story, ZOOM_STORY, options)
 
 
-def _picture_top(frame: media.Frame, colour: media.RGB) -> int:
-    """First row (from the top, centre column) that shows the picture's colour."""
-    for y in range(frame.height):
-        if media.distance(frame.mean(frame.width // 2, y, radius=1), colour) < 45:
-            return y
-    raise AssertionError("picture not found")
-
-
 def test_zoom_makes_the_picture_bigger_as_the_part_goes_on(zoomed: Rendered) -> None:
     colour = ZOOM_STORY.parts[1].colour
     assert colour is not None
@@ -410,7 +402,7 @@ def test_zoom_makes_the_picture_bigger_as_the_part_goes_on(zoomed: Rendered) -> 
     fade = round(0.4 * ZOOM_FPS)
     early = zoomed.frame(start + fade + 1)
     late = zoomed.frame(end - fade - 2)
-    assert _picture_top(late, colour) <= _picture_top(early, colour) - 4
+    assert media.picture_top(late, colour) <= media.picture_top(early, colour) - 4
     # Still the same picture, still centred.
     assert media.distance(late.centre(), colour) < 40
 

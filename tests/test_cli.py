@@ -1,0 +1,251 @@
+"""The command line, end to end: `python flows/video.py --assets-dir DIR ...` as a subprocess.
+
+Success prints the video's path on stdout and exits 0; failure exits non-zero with a one-line
+`error: ...` as the last line on stderr. Most runs talk to the session's Prefect test server (set
+through PREFECT_API_URL) because a temporary server per run costs 12-20 s here; the runs marked
+"no server" check the plain local command a developer types.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.video import build_parser, main
+from tests import media
+from tests.stories import PartSpec
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--width", "160", "--height", "240", "--fps", "10", "--preset", "ultrafast"]
+
+
+def run_cli(*args: str, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return subprocess.run(
+        [sys.executable, str(ROOT / "flows" / "video.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="module")
+def api_url(prefect_harness) -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url, "the test harness did not set an API URL"
+    return url
+
+
+def outputs_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("video."))
+
+
+# --- success ------------------------------------------------------------------------------------
+
+
+def test_no_server_default_options_render_the_predecessor_like_video(make_story) -> None:
+    """The plain developer command, nothing running, every option at its default."""
+    story = make_story({1: ["Hello from the command line."]})
+    done = run_cli("--assets-dir", str(story))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str(story / "video.mp4")
+
+    video = story / "video.mp4"
+    info = media.inspect(video)
+    assert (info.video_codec, info.pixel_format, info.audio_codec) == ("h264", "yuv420p", "aac")
+    assert (info.width, info.height, info.frame_rate) == (720, 1080, 24)
+    assert media.is_faststart(video)
+    assert abs(info.audio_seconds - info.video_seconds) <= 1 / 24
+    spoken = media.espeak_seconds("Hello from the command line.")
+    assert spoken <= info.frames / 24 <= spoken + 1 / 24 + 0.0015
+    encoder = media.x264_options(video)
+    assert encoder["crf"] == "23.0"
+    assert (encoder["subme"], encoder["me"], encoder["ref"]) == ("6", "hex", "2")  # preset fast
+    assert outputs_in(story) == ["video.json", "video.mp4", "video.srt", "video.vtt"]
+
+
+def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, tmp_path) -> None:
+    caption = "Der Leuchtturm leuchtet über dem Meer."
+    story = make_story(
+        {
+            1: PartSpec([caption], colour=(40, 80, 220), size=(320, 200)),
+            2: PartSpec(["Gute Nacht."], colour=(230, 200, 30)),
+        }
+    )
+    out = tmp_path / "elsewhere" / "my-film.mp4"
+    out.parent.mkdir()
+    args = ["--assets-dir", str(story), "--out", str(out)]
+    args += ["--width", "160", "--height", "240", "--fps", "12", "--crf", "30"]
+    args += ["--preset", "ultrafast", "--zoom", "--tts", "espeak", "--language", "de"]
+    done = run_cli(*args, api_url=api_url)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str(out)
+
+    # Captions and record beside the video, same stem; nothing written into the story.
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "my-film.json",
+        "my-film.mp4",
+        "my-film.srt",
+        "my-film.vtt",
+    ]
+    assert outputs_in(story) == []
+    record = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert (record["status"], record["video"], record["parts"]) == ("completed", "my-film.mp4", 2)
+
+    info = media.inspect(out)
+    assert (info.width, info.height, info.frame_rate) == (160, 240, 12)
+    encoder = media.x264_options(out)
+    assert encoder["crf"] == "30.0"
+    assert (encoder["subme"], encoder["cabac"]) == ("0", "0")  # preset ultrafast
+
+    # German narration: the pages last as long as espeak-ng's German voice speaks them.
+    cues = media.parse_srt(out.with_suffix(".srt").read_text(encoding="utf-8"))
+    assert [cue.text for cue in cues] == [caption, "Gute Nacht."]
+    for cue in cues:
+        german = media.espeak_seconds(cue.text, "de")
+        assert german - 0.0015 <= cue.end - cue.start <= german + 1 / 12 + 0.0015, cue
+    english = media.espeak_seconds(caption, "en")
+    assert abs(english - (cues[0].end - cues[0].start)) > 1 / 12, "spoken in English?"
+
+    # Zoom: the picture is bigger late in the part than early on.
+    start, end = round(cues[0].start * 12), round(cues[0].end * 12)
+    early = media.frame_number(out, start + 6, 12)
+    late = media.frame_number(out, end - 7, 12)
+    assert media.picture_top(late, (40, 80, 220)) < media.picture_top(early, (40, 80, 220))
+
+
+def test_no_zoom_and_zoom_flags_parse() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["--assets-dir", "x", "--zoom"]).zoom is True
+    assert parser.parse_args(["--assets-dir", "x", "--zoom", "--no-zoom"]).zoom is False
+    assert parser.parse_args(["--assets-dir", "x"]).zoom is False
+
+
+# --- failure ------------------------------------------------------------------------------------
+
+
+def test_bad_story_exits_non_zero_with_one_line_naming_part_and_file(make_story, api_url) -> None:
+    story = make_story({1: ["One."], 2: ["Two."]})
+    (story / "2" / "1.txt").write_text("  \n", encoding="utf-8")
+    earlier = b"the video from last week"
+    (story / "video.mp4").write_bytes(earlier)
+
+    done = run_cli("--assets-dir", str(story), *TINY, api_url=api_url)
+    assert done.returncode != 0
+    assert last_line(done.stderr) == "error: story is not valid: part 2: 2/1.txt is empty"
+    assert done.stdout.strip() == ""
+    assert (story / "video.mp4").read_bytes() == earlier
+    assert outputs_in(story) == ["video.mp4"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: with no server, Prefect logs 'Stopping temporary server ...' to stderr after "
+    "main() printed the error, so the reason is not the last stderr line (flows/video.py main)",
+)
+def test_no_server_failure_ends_stderr_with_the_reason(make_story) -> None:
+    story = make_story({1: ["One."]})
+    (story / "1" / "image.png").unlink()
+    done = run_cli("--assets-dir", str(story), *TINY)
+    assert done.returncode != 0
+    assert "error: story is not valid: part 1: no image in 1/" in done.stderr
+    assert last_line(done.stderr).startswith("error: story is not valid: part 1: no image")
+
+
+def test_an_odd_width_is_rejected_before_anything_runs(make_story) -> None:
+    story = make_story({1: ["One."]})
+    done = run_cli("--assets-dir", str(story), "--width", "161")
+    assert done.returncode != 0
+    line = last_line(done.stderr)
+    assert "error:" in line and re.search(r"width.*multiple of 2", line), line
+    assert outputs_in(story) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--preset", "warp-speed"], "preset"),
+        (["--height", "100000"], "height"),
+        (["--fps", "0"], "fps"),
+        (["--crf", "52"], "crf"),
+        (["--tts", "polly"], "--tts"),
+        (["--language", "en us"], "language"),
+        ([], "give either --assets-dir DIR or a CREATION_ID"),
+    ],
+    ids=[
+        "unknown preset",
+        "huge height",
+        "zero fps",
+        "crf over 51",
+        "unknown engine",
+        "bad language",
+        "no source",
+    ],
+)
+def test_option_errors_name_the_option(make_story, capsys, args, expected) -> None:
+    story = make_story({1: ["One."]})
+    source = ["--assets-dir", str(story)] if args else []
+    with pytest.raises(SystemExit) as exited:
+        main([*source, *args])
+    assert exited.value.code != 0
+    line = last_line(capsys.readouterr().err)
+    assert "error:" in line and expected in line, line
+    assert outputs_in(story) == []
+
+
+def test_out_must_name_an_mp4(make_story, prefect_harness, capsys, tmp_path) -> None:
+    story = make_story({1: ["One."]})
+    code = main(["--assets-dir", str(story), *TINY, "--out", str(tmp_path / "film.mov")])
+    assert code != 0
+    line = last_line(capsys.readouterr().err)
+    assert line == f"error: --out {tmp_path / 'film.mov'} must name an .mp4 file", line
+    assert outputs_in(story) == [] and list(tmp_path.glob("film.*")) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: when a part's narration (or caption drawing) fails, the flow reports the "
+    "downstream render-clip future instead: 'error: Run is in PENDING state, its result is not "
+    "available.' (flows/video.py: as_completed(clips) -> future.result() on a NotReady run)",
+)
+def test_a_failed_narration_is_reported_with_its_reason(
+    make_story, prefect_harness, capsys
+) -> None:
+    story = make_story({1: ["One."]})
+    code = main(["--assets-dir", str(story), *TINY, "--language", "xx"])
+    assert code != 0
+    line = last_line(capsys.readouterr().err)
+    assert outputs_in(story) in ([], ["video.json"])
+    if (story / "video.json").exists():
+        record = json.loads((story / "video.json").read_text(encoding="utf-8"))
+        assert record["status"] == "failed"
+        assert "part 1: narrating caption 1.txt failed: espeak-ng" in record["error"]
+    assert line.startswith("error: part 1: narrating caption 1.txt failed: espeak-ng"), line
+
+
+def test_a_creation_id_that_is_not_a_uuid_is_refused(prefect_harness, capsys) -> None:
+    code = main(["../../etc", *TINY])
+    assert code != 0
+    line = last_line(capsys.readouterr().err)
+    assert line.startswith("error: creation id '../../etc' is not a UUID"), line
