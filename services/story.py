@@ -42,7 +42,8 @@ class PartFiles(BaseModel):
 
 
 class StoryLayout(BaseModel):
-    parts: list[PartFiles] = Field(min_length=1, description="ordered by part number")
+    parts: list[PartFiles] = Field(description="usable parts, ordered by part number")
+    problems: list[str] = Field(default_factory=list, description="what is wrong, part by part")
 
 
 class Caption(BaseModel):
@@ -70,10 +71,20 @@ def _numeric_name(name: str) -> int | None:
 
 
 def plan_story(names: list[str]) -> StoryLayout:
-    """Group a flat listing of relative file paths into ordered parts, or raise StoryError.
+    """Group a flat listing of relative file paths into ordered parts, or raise StoryError."""
+    layout = survey_story(names)
+    if layout.problems:
+        raise StoryError(layout.problems)
+    return layout
 
-    Folders whose name is not a number, and loose files at the top, are not parts: they are
-    skipped with a log line. Parts and captions are ordered as numbers (2 before 10).
+
+def survey_story(names: list[str]) -> StoryLayout:
+    """Group a flat listing of relative file paths into ordered parts, and list what is wrong.
+
+    The usable parts are returned beside the problems, so their files can still be checked and
+    every problem of the story reported at once. Folders whose name is not a number, and loose
+    files at the top, are not parts: they are skipped with a log line. Parts and captions are
+    ordered as numbers (2 before 10).
     """
     by_part: dict[int, dict[str, list[str]]] = {}
     folder_names: dict[int, str] = {}
@@ -141,9 +152,7 @@ def plan_story(names: list[str]) -> StoryLayout:
             "no story parts found (expected numbered folders 1/, 2/, ... "
             "each with an image and 1.txt)"
         )
-    if problems:
-        raise StoryError(problems)
-    return StoryLayout(parts=parts)
+    return StoryLayout(parts=parts, problems=problems)
 
 
 def read_caption(path: Path, display_name: str, part_number: int) -> str:
