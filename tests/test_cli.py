@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,14 @@ def run_cli(*args: str, api_url: str | None = None) -> subprocess.CompletedProce
 def last_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+@pytest.fixture(autouse=True)
+def _keep_signal_handlers():
+    """main() installs a SIGTERM handler for the process; in-process calls must not leak it."""
+    before = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, before)
 
 
 @pytest.fixture(scope="module")
