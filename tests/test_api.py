@@ -51,7 +51,12 @@ def api_deployment(prefect_harness: None) -> str:
     with get_client(sync_client=True) as client:
         with contextlib.suppress(ObjectAlreadyExists):
             client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
-    deployment = generate_video.to_deployment(name="api-test", parameters={"options": SMALL})
+    # From this checkout as its source, so a process worker runs the code here (a plain
+    # to_deployment would record "." and the worker would look in a temporary folder).
+    source = generate_video.from_source(
+        source=str(REPO), entrypoint="flows/video.py:generate_video"
+    )
+    deployment = source.to_deployment(name="api-test", parameters={"options": SMALL})
     deployment.apply(work_pool_name=POOL)
     return DEPLOYMENT
 

@@ -1,0 +1,177 @@
+"""The API end to end: a real process worker renders what the API triggers, from the emulator.
+
+Trigger -> pending/running -> completed, with a link that serves the MP4; a broken story ->
+failed, with the message that names its part and file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services import ffmpeg
+from services.record import VideoRecord
+from tests.gcs_emulator import GcsEmulator, emulator_env
+from tests.test_api import (  # noqa: F401 - api_deployment is a fixture
+    POOL,
+    REPO,
+    TOKEN,
+    LiveServer,
+    api_deployment,
+    status_path,
+    trigger_path,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ORDER = ["pending", "running", "completed"]
+
+
+@pytest.fixture(scope="module")
+def render_bucket(gcs_emulator: GcsEmulator) -> str:
+    return gcs_emulator.create_bucket()
+
+
+@pytest.fixture(scope="module")
+def worker(
+    api_deployment: str,  # noqa: F811
+    gcs_emulator: GcsEmulator,
+    render_bucket: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`prefect worker start` on the test pool; its flow runs read and write the emulator."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = emulator_env(gcs_emulator, render_bucket)
+    env.update(
+        {"PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    )
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL]
+    command += ["--type", "process", "--limit", "1"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        # The worker and any flow run it started share its session: stop them together.
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def api(
+    worker: subprocess.Popen[bytes],
+    api_deployment: str,  # noqa: F811
+    gcs_emulator: GcsEmulator,
+    render_bucket: str,
+) -> Iterator[httpx.Client]:
+    from api.app import create_app
+    from services.settings import reset_settings_cache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+        patch.setenv("CREATIONS_BUCKET", render_bucket)
+        patch.setenv("VIDEO_DEPLOYMENT", api_deployment)
+        patch.setenv("API_TOKEN", TOKEN)
+        reset_settings_cache()
+        with LiveServer(create_app()) as live:
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            with httpx.Client(base_url=live.url, headers=headers, timeout=60) as client:
+                yield client
+    reset_settings_cache()
+
+
+def follow(
+    api: httpx.Client, creation_id: str, worker: subprocess.Popen[bytes]
+) -> list[dict[str, Any]]:
+    """Poll the status until the render ends; every answer, in order."""
+    answers: list[dict[str, Any]] = []
+    for _ in range(3000):  # a bound, not a timing assertion: a hung render fails the test
+        answer = api.get(status_path(creation_id))
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json())
+        if answers[-1]["status"] in ("completed", "failed"):
+            return answers
+        assert worker.poll() is None, "the worker died"
+        time.sleep(0.2)
+    raise AssertionError(f"the render did not end; last answer: {answers[-1]}")
+
+
+def test_trigger_renders_and_the_link_serves_the_video(
+    api: httpx.Client,
+    worker: subprocess.Popen[bytes],
+    gcs_emulator: GcsEmulator,
+    render_bucket: str,
+    make_story: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    story = make_story({1: ["Once upon a time."], 2: ["A fox.", "The end."]})
+    creation_id = gcs_emulator.upload_story(story, render_bucket)
+
+    started = api.get(trigger_path(creation_id)).json()
+    assert started["status"] == "pending"
+    answers = [started, *follow(api, creation_id, worker)]
+
+    final = answers[-1]
+    assert final["status"] == "completed", final
+    statuses = [answer["status"] for answer in answers]
+    assert statuses == sorted(statuses, key=ORDER.index), statuses  # never goes backwards
+    assert "running" in statuses  # starting the flow alone takes seconds; polls see it
+    progress = [answer["progress"] for answer in answers]
+    assert progress == sorted(progress)
+    assert final["progress"] == 1.0
+    assert started["video_url"] is None  # no video yet (it appears once published)
+
+    download = httpx.get(final["video_url"])
+    assert download.status_code == 200
+    video = tmp_path / "downloaded.mp4"
+    video.write_bytes(download.content)
+    info = ffmpeg.probe(video)
+    assert sorted(stream["codec_type"] for stream in info["streams"]) == ["audio", "video"]
+    record_text = gcs_emulator.read_bytes(render_bucket, f"{creation_id}/assets/video.json")
+    assert record_text is not None
+    record = VideoRecord.from_json(record_text)
+    assert record.duration_seconds is not None
+    assert float(info["format"]["duration"]) == pytest.approx(record.duration_seconds, abs=0.1)
+    assert final["message"] == f"The video is ready ({record.duration_seconds:.0f} s)."
+
+
+def test_a_broken_story_fails_with_a_message_naming_part_and_file(
+    api: httpx.Client,
+    worker: subprocess.Popen[bytes],
+    gcs_emulator: GcsEmulator,
+    render_bucket: str,
+    make_story: Callable[..., Path],
+) -> None:
+    story = make_story({1: ["Fine."], 2: ["Also fine."]})
+    (story / "2" / "1.txt").write_text("   \n", encoding="utf-8")
+    creation_id = gcs_emulator.upload_story(story, render_bucket)
+
+    assert api.get(trigger_path(creation_id)).json()["status"] == "pending"
+    final = follow(api, creation_id, worker)[-1]
+    assert final["status"] == "failed"
+    assert final["message"].startswith("The render failed: ")
+    assert "part 2" in final["message"] and "1.txt" in final["message"]
+    assert "Traceback" not in final["message"]
+    assert final["video_url"] is None
