@@ -46,12 +46,16 @@ def _client() -> Client:
 class CreationFiles:
     """A creation's folder, `gs://<bucket>/<creation_id>/assets/`, as the API reads it."""
 
-    def __init__(self, bucket: str, link_lifetime: timedelta):
+    def __init__(self, bucket: str, link_lifetime: timedelta, *, client: Client | None = None):
         self.bucket = bucket
         self.link_lifetime = link_lifetime
+        self._fixed_client = client  # tests give one; otherwise one per thread, from ADC
+
+    def _storage_client(self) -> Client:
+        return self._fixed_client or _client()
 
     def folder(self, creation_id: str) -> GcsStorage:
-        return GcsStorage(self.bucket, f"{creation_id}/assets")
+        return GcsStorage(self.bucket, f"{creation_id}/assets", client=self._fixed_client)
 
     def read_record(self, creation_id: str) -> VideoRecord | None:
         """The creation's video.json, or None when there is none (or it cannot be parsed)."""
@@ -71,7 +75,7 @@ class CreationFiles:
     def video_link(self, creation_id: str, name: str = VIDEO_NAME, *, check: bool) -> str | None:
         """A link to the creation's video; with `check`, None when no video exists."""
         folder = self.folder(creation_id)
-        blob = _client().bucket(self.bucket).blob(folder.object_name(name))
+        blob = self._storage_client().bucket(self.bucket).blob(folder.object_name(name))
         if check and not self._exists(blob, folder, name):
             return None
         return self._link(blob)
@@ -96,7 +100,7 @@ class CreationFiles:
     def _signed_link(self, blob: Blob) -> str:
         from google.auth.credentials import Signing
 
-        credentials = _client()._credentials
+        credentials = self._storage_client()._credentials
         try:
             if isinstance(credentials, Signing):
                 # A service-account key (or impersonation): the library signs, no extra setup.
