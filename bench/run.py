@@ -1,0 +1,685 @@
+"""Benchmark: what a render costs in time, CPU and memory, measured against the encoding floor.
+
+    .venv/bin/python bench/run.py              # 12 and 48 parts, moviepy side by side, cold start
+    .venv/bin/python bench/run.py --repeat 2   # measure each flow case twice (a noisy machine)
+    .venv/bin/python bench/run.py --parts 12 --skip-moviepy --skip-cold-start
+
+Stories are synthetic (plasma-fractal pictures, blurred a little so they look like photographs to
+x264, 1 to 3 captions a part) and are rendered through the real flow at the predecessor's settings
+(480x720, 20 fps, x264 fast, CRF 23, espeak) against a Prefect server that is started and warmed up
+before anything is timed. Each measured render runs in a fresh process with a fresh speech cache,
+so narration is counted and memory figures belong to that render alone. The floor is ffmpeg alone
+re-encoding the finished video at the same settings: a renderer cannot beat it by much, because it
+has to encode the same frames. See bench/README.md for how to read the table.
+
+This is a measurement, not a test: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+# The predecessor's output settings (CONTRACTS.md), used for every measured render.
+WIDTH, HEIGHT, FPS, CRF, PRESET = 480, 720, 20, 23, "fast"
+FLOOR_ARGS = ["-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-pix_fmt", "yuv420p"]
+GOAL_RATIO, GOAL_RSS_MB = 1.5, 300
+
+STORY_VERSION = "3"  # bump when the story generator changes, so cached stories are rebuilt
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+MB = 1024 * 1024
+
+# --- synthetic stories ---------------------------------------------------------------------------
+
+SENTENCES = [
+    "The fog lifted.",
+    "Gulls argued over a crust of bread.",
+    "A boy in muddy boots counted the waves.",
+    "His sister called him home across the dunes.",
+    "The tide turned silver under a sky that could not decide between rain and sunshine.",
+    "Nobody in the village remembered who had painted the boats in such bright colours.",
+    "The baker waved.",
+    "By noon the harbour smelled of tar, salt and warm bread, and the fishermen were mending "
+    "their nets on the quay.",
+    "A dog chased its own shadow along the wall.",
+    "Old Ana said the wind would change before evening, and she was never wrong about the wind.",
+    "They waited.",
+    "Far out, a ship's horn sounded twice.",
+    "The children ran to the end of the pier to see whose boat was coming in first.",
+    "It was their father's.",
+]
+
+
+def caption_text(rng: random.Random) -> str:
+    """One to three sentences: most captions fit one page at 480x720, the longest are paged."""
+    return " ".join(rng.sample(SENTENCES, rng.choice([1, 1, 2, 2, 3])))
+
+
+def draw_picture(target: Path, size: tuple[int, int], seed: int) -> None:
+    """A plasma fractal, blurred a little: smooth but detailed, like a photograph to an encoder."""
+    convert = shutil.which("convert") or sys.exit("ImageMagick's convert is missing")
+    args = ["-seed", str(seed), "-size", f"{size[0]}x{size[1]}", "plasma:fractal"]
+    args += ["-blur", "0x1.5", "-quality", "90", str(target)]
+    subprocess.run([convert, *args], check=True, capture_output=True)
+
+
+def make_story(root: Path, parts: int, seed: int) -> Path:
+    """A story of `parts` parts; built once and kept (rebuilt if the generator changed)."""
+    marker = root / ".bench-story"
+    wanted = f"{STORY_VERSION}:{parts}:{seed}"
+    if marker.is_file() and marker.read_text() == wanted:
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    rng = random.Random(seed)
+    jobs = []
+    for number in range(1, parts + 1):
+        folder = root / str(number)
+        folder.mkdir(parents=True)
+        portrait = number % 3 == 0
+        size = (768, 1024) if portrait else (1024, 768)
+        image = folder / ("image.png" if number % 4 == 0 else "image.jpg")
+        jobs.append((image, size, seed * 1000 + number))
+        for k in range(1, rng.randint(1, 3) + 1):
+            (folder / f"{k}.txt").write_text(caption_text(rng) + "\n", encoding="utf-8")
+    # Two pictures at a time: the machine has two cores.
+    threads = [threading.Thread(target=draw_picture, args=job) for job in jobs]
+    for start in range(0, len(threads), 2):
+        for thread in threads[start : start + 2]:
+            thread.start()
+        for thread in threads[start : start + 2]:
+            thread.join()
+    marker.write_text(wanted)
+    return root
+
+
+def make_tiny_story(root: Path) -> Path:
+    (root / "1").mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            shutil.which("convert") or "convert",
+            "-size",
+            "320x240",
+            "xc:#3060c0",
+            root / "1/image.png",
+        ],
+        check=True,
+    )
+    (root / "1/1.txt").write_text("A tiny story.\n", encoding="utf-8")
+    return root
+
+
+# --- measuring processes -------------------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (field 3 onwards), or None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one pass over /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (fields := _proc_stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def process_tree(root: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """The root and all its descendants."""
+    children = children if children is not None else children_by_parent()
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError):
+        return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of a live process and of its children it has waited for."""
+    fields = _proc_stat(pid)
+    if not fields:
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+class TreeSampler:
+    """Samples the summed resident memory of some process trees every `interval` seconds.
+
+    `peak` is the largest sum over all the trees together, `peaks[root]` that of one tree alone.
+    A sum of RSS counts pages shared between processes (libraries, copy-on-write) once per process,
+    so it is an upper bound of what the trees really occupy.
+    """
+
+    def __init__(self, roots: list[int], interval: float = 0.1):
+        self.roots, self.interval = roots, interval
+        self.peak = 0
+        self.peaks = dict.fromkeys(roots, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            children = children_by_parent()
+            sums = {
+                root: sum(rss_bytes(pid) for pid in process_tree(root, children))
+                for root in self.roots
+            }
+            self.peak = max(self.peak, sum(sums.values()))
+            for root, total in sums.items():
+                self.peaks[root] = max(self.peaks[root], total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_measured(command: list[str], env: dict[str, str], log: Path) -> tuple[float, Any]:
+    """Run a command to the end; its wall time and its rusage (it and its children)."""
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+        raise RuntimeError(f"{command[0]} exited {process.returncode}:\n" + "\n".join(tail))
+    return wall, usage
+
+
+def video_seconds(path: Path) -> float:
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(probe.stdout.strip())
+
+
+def encoding_floor(video: Path, target: Path, env: dict[str, str], log: Path) -> float:
+    """Wall seconds for ffmpeg alone to re-encode `video` at the render's settings."""
+    command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", str(video), *FLOOR_ARGS]
+    wall, _ = run_measured([*command, "-c:a", "copy", str(target)], env, log)
+    return wall
+
+
+# --- the Prefect server --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrefectServer:
+    """`prefect server start` in its own process group, on a free port, with its own home."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 180) -> float:
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        command = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
+        started = time.perf_counter()
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*command, "--analytics-off"],
+                env=self.env,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        while time.perf_counter() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Prefect server exited; see {self.log}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the Prefect server did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)  # our own group: the server and its children
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+# --- worker processes (started by the benchmark, one per measured render) -------------------------
+
+
+def bench_options() -> Any:
+    from services.settings import RenderOptions
+
+    return RenderOptions(
+        width=WIDTH, height=HEIGHT, fps=FPS, crf=CRF, preset=PRESET, tts="espeak", language="en"
+    )
+
+
+def usage_now() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
+
+
+def usage_report(before: tuple[float, float], wall: float, **extra: Any) -> dict[str, Any]:
+    after = usage_now()
+    return {
+        "wall": wall,
+        "cpu_self": after[0] - before[0],
+        "cpu_children": after[1] - before[1],
+        # ru_maxrss is in KiB on Linux; the children figure is the largest single child.
+        "rss_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "rss_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+        **extra,
+    }
+
+
+def render_worker(story: Path, out: Path, result: Path) -> None:
+    """Render `story` through the flow, against the server in PREFECT_API_URL."""
+    from flows.video import generate_video
+
+    options = bench_options()
+    before, started = usage_now(), time.perf_counter()
+    rendered = generate_video(assets_dir=str(story), out=str(out), options=options)
+    report = usage_report(before, time.perf_counter() - started, pages=rendered.get("pages"))
+    result.write_text(json.dumps(report))
+
+
+def moviepy_pages(story: Path, work: Path) -> list[tuple[Any, Any]]:
+    """Each part's caption pages and narration, made by the renderer's own plain functions."""
+    from services.speech import EspeakEngine, Narrator
+    from services.storage import LocalStorage
+    from services.story import plan_story
+    from tasks.captions import lay_out_part
+    from tasks.fetch_assets import fetch_and_check_part
+    from tasks.narration import narrate_pages
+
+    options = bench_options()
+    storage = LocalStorage(story)
+    narrator = Narrator(EspeakEngine(), work / "speech-cache")
+    parts = []
+    for files in plan_story(storage.list_names()).parts:
+        part = fetch_and_check_part(files, storage, work)
+        pages = lay_out_part(part, options, work)
+        parts.append((pages, narrate_pages(pages, narrator, "en")))
+    return parts
+
+
+def moviepy_part(pages: Any, narration: Any, work: Path) -> tuple[Any, Path]:
+    """One part as a moviepy clip (pages cross-fading, fades to black) and its narration WAV."""
+    from moviepy import CompositeVideoClip, ImageClip, vfx
+
+    from services import timeline
+    from tasks.clips import write_part_audio
+
+    frames = [
+        timeline.frames_for_samples(audio.samples, narration.sample_rate, FPS)
+        for audio in narration.pages
+    ]
+    fade = 0.4
+    crossfades = [
+        timeline.crossfade_frames(fade, FPS, left, right)
+        for left, right in zip(frames, frames[1:], strict=False)
+    ]
+    layers, start = [], 0
+    for index, (page, length) in enumerate(zip(pages.pages, frames, strict=True)):
+        # Same timing as the flow: a cross-fade is centred on the boundary between two pages.
+        before = crossfades[index - 1] // 2 if index > 0 else 0
+        after = crossfades[index] // 2 if index < len(frames) - 1 else 0
+        clip = ImageClip(str(page.image)).with_start((start - before) / FPS)
+        clip = clip.with_duration((length + before + after) / FPS)
+        if before:
+            clip = clip.with_effects([vfx.CrossFadeIn(2 * before / FPS)])
+        layers.append(clip)
+        start += length
+    part = CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(start / FPS)
+    edge = timeline.part_fade_frames(fade, FPS, start) / FPS
+    if edge:
+        part = part.with_effects([vfx.FadeIn(edge), vfx.FadeOut(edge)])
+    audio = work / f"part-{pages.part_number:04d}" / "narration.wav"
+    write_part_audio(narration, frames, FPS, audio)
+    return part, audio
+
+
+def moviepy_worker(story: Path, out: Path, result: Path) -> None:
+    """The same story through moviepy 2: pages and narration prepared first, then composited."""
+    from moviepy import AudioFileClip, concatenate_videoclips
+
+    from tasks.assembly import join_narration
+
+    with tempfile.TemporaryDirectory(prefix="bench-moviepy-") as scratch:
+        work = Path(scratch)
+        prep_started = time.perf_counter()
+        prepared = moviepy_pages(story, work)
+        prep = time.perf_counter() - prep_started
+
+        before, started = usage_now(), time.perf_counter()
+        built = [moviepy_part(pages, narration, work) for pages, narration in prepared]
+        narration = work / "narration.wav"
+        join_narration([_Audio(audio) for _, audio in built], narration)
+        video = concatenate_videoclips([clip for clip, _ in built])
+        video = video.with_audio(AudioFileClip(str(narration)))
+        video.write_videofile(
+            str(out),
+            fps=FPS,
+            codec="libx264",
+            preset=PRESET,
+            audio_codec="aac",
+            audio_bitrate="128k",
+            audio_fps=48_000,  # the flow's narration rate
+            ffmpeg_params=["-crf", str(CRF), "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+            logger=None,
+        )
+        report = usage_report(before, time.perf_counter() - started, prep=prep)
+    result.write_text(json.dumps(report))
+
+
+@dataclass
+class _Audio:
+    """What tasks.assembly.join_narration reads from a clip: its narration file."""
+
+    audio: Path
+
+
+# --- the benchmark -------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    video: float = 0.0
+    wall: float = 0.0
+    floor: float = 0.0
+    cpu_self: float = 0.0
+    cpu_children: float = 0.0
+    server_cpu: float | None = None
+    rss_self: int = 0
+    rss_child: int = 0
+    tree_peak: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.floor if self.floor else float("nan")
+
+
+class Bench:
+    def __init__(self, work: Path, keep_outputs: Path | None):
+        self.work = work
+        self.outputs = keep_outputs or work / "outputs"
+        self.outputs.mkdir(parents=True, exist_ok=True)
+        self.log = work / "bench.log"
+        self.base_env = clean_env(work / "prefect-home")
+        self.server: PrefectServer | None = None
+
+    def env(self, api: bool = True, **extra: str) -> dict[str, str]:
+        """Environment of a child: a fresh speech cache each time, the server when `api`."""
+        env = dict(self.base_env)
+        env["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="cache-", dir=self.work)
+        if api and self.server:
+            env["PREFECT_API_URL"] = self.server.url
+        env.update(extra)
+        return env
+
+    def worker(
+        self, mode: str, story: Path, out: Path
+    ) -> tuple[dict[str, Any], TreeSampler, float]:
+        result = self.work / f"{out.stem}.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", mode]
+        command += [str(story), str(out), str(result)]
+        env = self.env()
+        if mode == "moviepy":
+            env["FFMPEG_BINARY"] = shutil.which("ffmpeg") or "ffmpeg"  # the same x264 as ours
+        server_pid = self.server.process.pid if self.server and self.server.process else None
+        server_before = sum(cpu_seconds(p) for p in process_tree(server_pid)) if server_pid else 0
+        with self.log.open("ab") as out_log:
+            process = subprocess.Popen(command, env=env, stdout=out_log, stderr=out_log)
+            roots = [process.pid] + ([server_pid] if server_pid else [])
+            with TreeSampler(roots) as sampler:
+                process.wait()
+        server_after = sum(cpu_seconds(p) for p in process_tree(server_pid)) if server_pid else 0
+        if process.returncode != 0:
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-20:]
+            raise RuntimeError(f"{mode} render of {story.name} failed:\n" + "\n".join(tail))
+        return json.loads(result.read_text()), sampler, server_after - server_before
+
+    def flow_case(self, story: Path, label: str) -> Row:
+        out = self.outputs / f"{label}.mp4"
+        report, sampler, server_cpu = self.worker("render", story, out)
+        floor = encoding_floor(out, self.work / f"{label}-floor.mp4", self.env(api=False), self.log)
+        row = Row(
+            name=label,
+            video=video_seconds(out),
+            wall=report["wall"],
+            floor=floor,
+            cpu_self=report["cpu_self"],
+            cpu_children=report["cpu_children"],
+            server_cpu=server_cpu,
+            rss_self=report["rss_self"],
+            rss_child=report["rss_child"],
+            tree_peak=sampler.peak,
+        )
+        server_peak = sampler.peaks.get(self.server.process.pid, 0) if self.server else 0
+        row.notes.append(
+            f"{report.get('pages')} caption pages; tree peak = render process and its children "
+            f"(alone {sampler.peaks[sampler.roots[0]] / MB:.0f} MB) + Prefect server "
+            f"(alone {server_peak / MB:.0f} MB)"
+        )
+        return row
+
+    def moviepy_case(self, story: Path, floor: float, label: str) -> Row:
+        out = self.outputs / f"{label}.mp4"
+        report, sampler, _ = self.worker("moviepy", story, out)
+        row = Row(
+            name=label,
+            video=video_seconds(out),
+            wall=report["wall"],
+            floor=floor,
+            cpu_self=report["cpu_self"],
+            cpu_children=report["cpu_children"],
+            rss_self=report["rss_self"],
+            rss_child=report["rss_child"],
+            tree_peak=sampler.peak,
+        )
+        with_prep = (report["wall"] + report["prep"]) / floor
+        row.notes.append(
+            f"compositing + encoding only; pages and narration took {report['prep']:.1f} s more "
+            f"(ratio with them {with_prep:.2f})"
+        )
+        return row
+
+    def cold_start(self, tiny: Path) -> str:
+        cli = [sys.executable, str(REPO / "flows/video.py")]
+        helps = []
+        for _ in range(3):
+            wall, _ = run_measured([*cli, "--help"], self.env(api=False), self.log)
+            helps.append(wall)
+        small = ["--width", "240", "--height", "360", "--fps", "12", "--preset", "ultrafast"]
+        render = [*cli, "--assets-dir", str(tiny), "--tts", "espeak", *small]
+        fresh_home = str(Path(tempfile.mkdtemp(prefix="prefect-home-", dir=self.work)))
+        out = ["--out", str(self.work / "tiny.mp4")]
+        first, _ = run_measured([*render, *out], self.env(False, PREFECT_HOME=fresh_home), self.log)
+        again, _ = run_measured([*render, *out], self.env(False, PREFECT_HOME=fresh_home), self.log)
+        served, _ = run_measured([*render, *out], self.env(api=True), self.log)
+        return (
+            f"cold start: `flows/video.py --help` {statistics.median(helps):.2f} s (median of 3); "
+            f"tiny render (1 page, 240x360) {served:.1f} s against the running server, "
+            f"{first:.1f} s with no server configured on a new PREFECT_HOME "
+            f"(+{first - served:.1f} s: temporary server and its database), "
+            f"{again:.1f} s on the second such run (+{again - served:.1f} s)"
+        )
+
+
+def clean_env(prefect_home: Path) -> dict[str, str]:
+    """This machine's environment without Prefect/cloud settings, plus the benchmark's own."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PREFECT_", "GOOGLE_", "STORAGE_EMULATOR"))
+        and name not in {"TTS_ENGINE", "TTS_LANGUAGE", "CAPTION_FONT", "ENV", "XDG_CACHE_HOME"}
+    }
+    env.update(
+        {
+            "ENV": "d",
+            "PREFECT_HOME": str(prefect_home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    return env
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'case':<22}{'video s':>8}{'wall s':>8}{'floor s':>8}{'ratio':>7}"
+        f"{'CPU s':>8}{'(self+child)':>14}{'server':>8}"
+        f"{'RSS MB':>8}{'child':>7}{'tree':>7}  goal"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        cpu = row.cpu_self + row.cpu_children
+        split = f"({row.cpu_self:.1f}+{row.cpu_children:.1f})"
+        server = f"{row.server_cpu:.1f}" if row.server_cpu is not None else "-"
+        ok = row.ratio <= GOAL_RATIO and row.rss_self / MB <= GOAL_RSS_MB
+        print(
+            f"{row.name:<22}{row.video:>8.1f}{row.wall:>8.1f}{row.floor:>8.1f}{row.ratio:>7.2f}"
+            f"{cpu:>8.1f}{split:>14}{server:>8}"
+            f"{row.rss_self / MB:>8.0f}{row.rss_child / MB:>7.0f}{row.tree_peak / MB:>7.0f}"
+            f"  {'met' if ok else 'missed'}"
+        )
+    for row in rows:
+        for note in row.notes:
+            print(f"  {row.name}: {note}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", type=int, nargs="+", default=[12, 48], help="story sizes")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each flow case N times")
+    parser.add_argument("--skip-moviepy", action="store_true")
+    parser.add_argument("--skip-cold-start", action="store_true")
+    parser.add_argument(
+        "--stories", type=Path, default=REPO / "build/bench/stories", help="generated stories"
+    )
+    parser.add_argument("--keep", type=Path, help="keep the rendered videos in this folder")
+    parser.add_argument("--worker", choices=["render", "moviepy"], help=argparse.SUPPRESS)
+    parser.add_argument("worker_args", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        story, out, result = (Path(value) for value in args.worker_args)
+        (render_worker if args.worker == "render" else moviepy_worker)(story, out, result)
+        return 0
+
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
+        f"settings {WIDTH}x{HEIGHT} {FPS} fps, x264 {PRESET} CRF {CRF}, espeak",
+        flush=True,
+    )
+    started = time.perf_counter()
+    stories = {
+        parts: make_story(args.stories / f"{parts}-parts", parts, seed=parts)
+        for parts in args.parts
+    }
+    print(f"stories ready in {time.perf_counter() - started:.1f} s ({args.stories})", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="story-video-bench-") as scratch:
+        bench = Bench(Path(scratch), args.keep)
+        bench.server = PrefectServer(bench.base_env, bench.log)
+        rows: list[Row] = []
+        try:
+            startup = bench.server.start()
+            print(
+                f"Prefect server up in {startup:.1f} s; warming it up with a tiny render",
+                flush=True,
+            )
+            tiny = make_tiny_story(bench.work / "tiny")
+            bench.worker("render", tiny, bench.work / "warm-up.mp4")
+
+            floors: dict[int, float] = {}
+            for parts, story in stories.items():
+                for attempt in range(1, args.repeat + 1):
+                    label = f"flow {parts} parts" + (f" #{attempt}" if args.repeat > 1 else "")
+                    print(f"measuring {label} ...", flush=True)
+                    row = bench.flow_case(story, label)
+                    floors.setdefault(parts, row.floor)
+                    rows.append(row)
+            if not args.skip_moviepy:
+                parts = min(stories)
+                print(f"measuring moviepy 2, {parts} parts ...", flush=True)
+                rows.append(
+                    bench.moviepy_case(stories[parts], floors[parts], f"moviepy {parts} parts")
+                )
+            cold = None if args.skip_cold_start else bench.cold_start(tiny)
+        finally:
+            bench.server.stop()
+
+    print()
+    print_table(rows)
+    if cold:
+        print(cold)
+    print(
+        f"goal: ratio <= {GOAL_RATIO} and render-process RSS <= {GOAL_RSS_MB} MB; "
+        f"load average {os.getloadavg()[0]:.2f} at the end "
+        f"(a shared machine: figures are noisy, repeat with --repeat 2)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
