@@ -11,6 +11,7 @@ concurrently, bounded by the CPU count); then joins the clips and publishes the 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import sys
 import tempfile
@@ -23,13 +24,14 @@ from typing import Any
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow, get_run_logger, unmapped  # noqa: E402
+from prefect.exceptions import TerminationSignal  # noqa: E402
 from prefect.futures import as_completed, wait  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from services import imaging  # noqa: E402
 from services.part_store import PartStore, part_key, store_for  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
-from services.retrying import call_with_retries  # noqa: E402
+from services.retrying import call_with_retries, exception_is_transient  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
 from services.sources import RenderTarget, resolve_target  # noqa: E402
 from services.speech import Narrator, make_engine  # noqa: E402
@@ -126,10 +128,13 @@ class RunRecord:
 
 def failure_message(error: BaseException) -> str:
     """One line a person can act on."""
-    if isinstance(error, KeyboardInterrupt):
-        return "the run was interrupted (stopped or timed out) before it finished"
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
+    if isinstance(error, KeyboardInterrupt | TerminationSignal):
+        # Prefect turns SIGTERM (Cloud Run's timeout or cancel) into TerminationSignal.
+        return "the run was interrupted (stopped, cancelled or timed out) before it finished"
+    text = " ".join(str(error).split()) or type(error).__name__
+    if exception_is_transient(error):
+        text += " (still failing after several tries; run it again later)"
+    return text
 
 
 @flow(
@@ -174,7 +179,9 @@ def generate_video(
 
     try:
         # Everything intermediate lives here and goes when the run ends, however it ends.
-        with tempfile.TemporaryDirectory(prefix="story-video-") as scratch:
+        with tempfile.TemporaryDirectory(
+            prefix="story-video-", ignore_cleanup_errors=True
+        ) as scratch:
             outcome = _render(target, options, store_for(settings, creation_id), Path(scratch), run)
         run.complete(
             duration_seconds=outcome.assembled.duration_seconds,
@@ -280,9 +287,7 @@ def _render(
                 )
                 run.update(parts_done=len(clips), progress=round(len(clips) / total, 4))
     except Exception:
-        # Let parts still in flight finish before the work area goes: they keep their clips in
-        # the store, so the next run does not render them again.
-        wait(futures)
+        _settle(futures)
         raise
     logger.info(
         "parts: %d re-used, %d rendered; narration synthesized for %d page(s)",
@@ -294,6 +299,21 @@ def _render(
     assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
     publish_video(assembled, target.outputs, target.names)
     return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=set(keys.values()))
+
+
+def _settle(futures: list[Any]) -> None:
+    """After a failure: drop the stages not started yet, and let the running ones end before
+    the work area is removed under them (a part that finishes is kept in the store, so the
+    next run does not render it again)."""
+    wrapped = [getattr(future, "wrapped_future", None) for future in futures]
+    for inner in wrapped:
+        if isinstance(inner, concurrent.futures.Future):
+            inner.cancel()  # only succeeds for work that has not started
+    wait([future for future, inner in zip(futures, wrapped, strict=True) if not _cancelled(inner)])
+
+
+def _cancelled(inner: Any) -> bool:
+    return isinstance(inner, concurrent.futures.Future) and inner.cancelled()
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

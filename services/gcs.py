@@ -180,10 +180,8 @@ class GcsStorage:
                 f"needs read and write access to bucket {self.bucket_name}",
                 transient=False,
             )
-        transient = _is_transient(error)
-        hint = " (temporary; will be retried)" if transient else ""
         return StorageError(
-            f"could not {what} {location}: {_reason(error)}{hint}", transient=transient
+            f"could not {what} {location}: {_reason(error)}", transient=_is_transient(error)
         )
 
     # -- the Storage interface ----------------------------------------------------------------
