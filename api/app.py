@@ -63,7 +63,7 @@ async def operator(
     return "operator"
 
 
-def operators_may_act(_user: str, _creation_id: str) -> bool:
+async def operators_may_act(_user: str, _creation_id: str) -> bool:
     return True
 
 
