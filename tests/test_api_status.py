@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -166,3 +167,20 @@ def test_credentials_that_cannot_sign_give_a_clear_error(monkeypatch: pytest.Mon
     files = CreationFiles("creations", timedelta(hours=1), client=client)
     with pytest.raises(LinkError, match="need a service account"):
         files.video_link(str(uuid.uuid4()), check=False)
+
+
+def test_the_default_deployment_is_one_prefect_yaml_declares() -> None:
+    """The API triggers VIDEO_DEPLOYMENT; its default must name a deployment that exists."""
+    import yaml
+
+    from services.settings import Settings
+
+    declared = yaml.safe_load((Path(__file__).parents[1] / "prefect.yaml").read_text())
+    flow_name = "generate-video"
+    names = {
+        f"{flow_name}/{deployment['name']}"
+        for deployment in declared["deployments"]
+        if deployment["entrypoint"] == "flows/video.py:generate_video"
+    }
+    assert Settings(_env_file=None).video_deployment in names
+    assert {"generate-video/cloud-run", "generate-video/local"} <= names
