@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import logging
 import os
 import sys
 import tempfile
@@ -275,8 +276,12 @@ def _render(
                 rendered, [keys[part.number] for part in misses], store=unmapped(store)
             )
             futures = [*pages, *narrations, *rendered, *kept]
+            stages = {
+                id(last): chain
+                for *chain, last in zip(pages, narrations, rendered, kept, strict=True)
+            }
             for future in as_completed(kept):
-                clip = future.result()  # a failed part fails the run here, naming the part
+                clip = _part_result(stages[id(future)], future)  # a failed part fails the run
                 clips[clip.part_number] = clip
                 logger.info(
                     "part %d rendered (key %s) (%d/%d)",
@@ -299,6 +304,17 @@ def _render(
     assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
     publish_video(assembled, target.outputs, target.names)
     return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=set(keys.values()))
+
+
+def _part_result(upstream: list[Any], last: Any) -> PartClip:
+    """The last stage's result; when a part failed, the error of the stage that failed (its
+    later stages never ran and only say they were not ready)."""
+    try:
+        return last.result()
+    except Exception:
+        for stage in upstream:
+            stage.result()  # raises the original error of the first stage that failed
+        raise
 
 
 def _settle(futures: list[Any]) -> None:
@@ -352,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_from_here() -> None:
+    """The reason must be the last line on stderr: silence Prefect's info logs from now on
+    (with no server configured it logs the shutdown of its temporary server at exit)."""
+    logging.getLogger("prefect").setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -378,10 +400,12 @@ def main(argv: list[str] | None = None) -> int:
             options=options,
         )
     except KeyboardInterrupt:
+        _quiet_from_here()
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the CLI reports every failure as one line
         reason = " ".join(str(error).split()) or type(error).__name__
+        _quiet_from_here()
         print(f"error: {reason}", file=sys.stderr)
         return 1
     print(result["video"])
