@@ -141,7 +141,8 @@ def failure_message(error: BaseException) -> str:
 @flow(
     name="generate-video",
     flow_run_name=_flow_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2),
+    # TaskRunner is invariant in its future type, so prefect's own runner does not type-check here.
+    task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2),  # type: ignore[arg-type]
     validate_parameters=True,
 )
 def generate_video(
