@@ -18,6 +18,7 @@ not rely on them.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -161,6 +162,7 @@ def gcs_emulator() -> Iterator[GcsEmulator]:
         yield emulator
     finally:
         emulator.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
