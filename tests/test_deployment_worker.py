@@ -32,16 +32,27 @@ BIN = Path(sys.executable).parent
 TINY = {"width": 240, "height": 360, "fps": 12, "preset": "ultrafast"}
 
 
+def group_alive(process: subprocess.Popen) -> bool:
+    process.poll()  # reap the leader once it has exited, or it keeps the group "alive"
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(process: subprocess.Popen) -> None:
-    """Stop a process started in its own session, and everything it started (the worker's flow
-    run, make's children): SIGTERM to the group, SIGKILL if it has not gone after 20 s."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    """Stop a process started in its own session and everything it started (make's child, the
+    worker's flow run): SIGTERM to the whole group, SIGKILL to what is left after 20 s. Waits
+    for the group, not only its leader: make exits at once, the worker shuts down slowly."""
+    for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
+        if not group_alive(process):
+            break
+        os.killpg(process.pid, sig)
+        deadline = time.monotonic() + grace
+        while group_alive(process) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    process.wait()
 
 
 @contextmanager
