@@ -32,6 +32,7 @@ from prefect import flow, get_run_logger, unmapped  # noqa: E402
 from prefect.exceptions import TerminationSignal  # noqa: E402
 from prefect.futures import as_completed, wait  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 
 from services import imaging  # noqa: E402
 from services.part_store import PartStore, part_key, store_for  # noqa: E402
@@ -59,9 +60,9 @@ def _flow_run_name() -> str:
     return f"video-{Path(parameters.get('assets_dir') or 'story').name}"
 
 
-def _gather_story(fetches: list[Any]) -> Story:
-    """Wait for every part's check; report all bad files together in one StoryError."""
-    parts, problems = [], []
+def _gather_story(listing_problems: list[str], fetches: list[Any]) -> Story:
+    """Wait for every usable part's check; report every problem of the story in one StoryError."""
+    parts, problems = [], list(listing_problems)
     for future in fetches:
         try:
             parts.append(future.result())
@@ -234,7 +235,8 @@ def _render(
     layout = list_story(target.assets)
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
     story = _gather_story(
-        fetch_part.map(layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir))
+        layout.problems,
+        fetch_part.map(layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)),
     )
     total = len(story.parts)
     run.update(parts=total)
@@ -379,6 +381,16 @@ def _quiet_from_here() -> None:
     logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
+def option_errors(error: ValidationError) -> str:
+    """Pydantic's report as CLI words: "--width: must be a multiple of 2; --crf: ..."."""
+    reasons = []
+    for problem in error.errors():
+        field = "-".join(str(part) for part in problem["loc"])
+        message = problem["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+        reasons.append(f"--{field}: {message}" if field else message)
+    return "; ".join(reasons)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -395,8 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             tts=args.tts,
             language=args.language,
         )
-    except ValueError as error:
-        parser.error(str(error).replace("\n", " "))
+    except ValidationError as error:
+        parser.error(option_errors(error))
     try:
         result = generate_video(
             creation_id=args.creation_id,

@@ -287,11 +287,20 @@ def build_assembly_command(concat_list: Path, narration: Path, target: Path) -> 
     ]
 
 
-def assemble_video(clips: list[Path], narration: Path, target: Path) -> None:
-    """Join part clips (same encoder settings) and mux the narration track into `target`."""
-    concat_list = target.with_suffix(".concat.txt")
-    concat_list.write_text(
-        "".join("file '{}'\n".format(str(c.resolve()).replace("'", r"'\''")) for c in clips),
-        encoding="utf-8",
-    )
-    ffmpeg(*build_assembly_command(concat_list, narration, target), what="assembling the video")
+def concat_list(clips: list[tuple[Path, int]], fps: int) -> str:
+    """The concat demuxer's list: each clip with its exact duration. Without `duration` the
+    demuxer uses the duration stored in each MP4, which is rounded to milliseconds, and at frame
+    rates like 12 fps the rounding adds up across parts into a few ticks of drift."""
+    lines = []
+    for path, frames in clips:
+        quoted = str(path.resolve()).replace("'", r"'\''")
+        lines.append(f"file '{quoted}'\nduration {frames / fps:.6f}\n")
+    return "".join(lines)
+
+
+def assemble_video(clips: list[tuple[Path, int]], fps: int, narration: Path, target: Path) -> None:
+    """Join part clips (same encoder settings; each with its frame count) and mux the narration
+    track into `target`."""
+    listing = target.with_suffix(".concat.txt")
+    listing.write_text(concat_list(clips, fps), encoding="utf-8")
+    ffmpeg(*build_assembly_command(listing, narration, target), what="assembling the video")

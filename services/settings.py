@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TtsEngineName = Literal["gtts", "espeak"]
@@ -82,11 +82,12 @@ class RenderOptions(BaseModel):
     fade_seconds: float = Field(0.4, ge=0, le=2)
     max_caption_lines: int = Field(3, ge=1, le=6)
 
-    @model_validator(mode="after")
-    def _language_is_a_tag(self) -> RenderOptions:
-        if self.language is not None and not self.language.replace("-", "").isalnum():
-            raise ValueError(f"language {self.language!r} is not a language tag such as en or de")
-        return self
+    @field_validator("language")
+    @classmethod
+    def _language_is_a_tag(cls, language: str | None) -> str | None:
+        if language is not None and not language.replace("-", "").isalnum():
+            raise ValueError(f"{language!r} is not a language tag such as en or de")
+        return language
 
     def resolved(self, settings: Settings | None = None) -> RenderOptions:
         """A copy with engine and language filled in from settings, so caches key on real values."""

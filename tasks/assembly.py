@@ -63,7 +63,9 @@ def assemble_outputs(
     narration = out_dir / "narration.wav"
     join_narration(clips, narration)
     video = out_dir / "video.mp4"
-    ffmpeg.assemble_video([clip.video for clip in clips], narration, video)
+    ffmpeg.assemble_video(
+        [(clip.video, clip.frames) for clip in clips], options.fps, narration, video
+    )
     cues = story_cues(clips, options.fps)
     srt, vtt = out_dir / "video.srt", out_dir / "video.vtt"
     srt.write_text(timeline.to_srt(cues), encoding="utf-8")

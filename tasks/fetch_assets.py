@@ -17,9 +17,9 @@ from services.story import (
     PartFiles,
     StoryError,
     StoryLayout,
-    plan_story,
     read_caption,
     sha256_file,
+    survey_story,
 )
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
     retry_condition_fn=is_transient,
 )
 def list_story(storage: Storage) -> StoryLayout:
-    """Which parts the story has, from the file listing alone."""
+    """Which parts the story has, and what is wrong with it, from the file listing alone."""
     names = storage.list_names()
     if storage.describe().startswith("gs://") and not any("/" in name for name in names):
         # Nothing in any part folder: only this run's own record (or old outputs) is there.
@@ -76,7 +76,7 @@ def list_story(storage: Storage) -> StoryLayout:
             f"or its assets are not uploaded yet)",
             transient=False,
         )
-    return plan_story(names)
+    return survey_story(names)
 
 
 @task(

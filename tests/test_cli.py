@@ -168,11 +168,6 @@ def test_bad_story_exits_non_zero_with_one_line_naming_part_and_file(make_story,
     assert outputs_in(story) == ["video.mp4"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with no server, Prefect logs 'Stopping temporary server ...' to stderr after "
-    "main() printed the error, so the reason is not the last stderr line (flows/video.py main)",
-)
 def test_no_server_failure_ends_stderr_with_the_reason(make_story) -> None:
     story = make_story({1: ["One."]})
     (story / "1" / "image.png").unlink()
@@ -232,12 +227,6 @@ def test_out_must_name_an_mp4(make_story, prefect_harness, capsys, tmp_path) -> 
     assert outputs_in(story) == [] and list(tmp_path.glob("film.*")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: when a part's narration (or caption drawing) fails, the flow reports the "
-    "downstream render-clip future instead: 'error: Run is in PENDING state, its result is not "
-    "available.' (flows/video.py: as_completed(clips) -> future.result() on a NotReady run)",
-)
 def test_a_failed_narration_is_reported_with_its_reason(
     make_story, prefect_harness, capsys
 ) -> None:

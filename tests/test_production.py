@@ -62,7 +62,7 @@ def assert_shows_story(found: dict, parts: list[tuple[tuple[int, int, int], list
     assert (info.video_codec, info.pixel_format, info.audio_codec) == ("h264", "yuv420p", "aac")
     assert (info.width, info.height) == (240, 360)
     # (The joined stream's average rate can be off by a few timestamp ticks at 12 fps.)
-    assert abs(info.frame_rate - FPS) < 0.01
+    assert info.frame_rate == FPS
     assert info.frames == round(info.video_seconds * FPS)
     assert media.is_faststart(found["video"])
     assert info.audio_seconds is not None

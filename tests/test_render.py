@@ -536,22 +536,9 @@ BAD_STORIES = {
         [r"story has 2 problems", r"part 2: no image", r"part 3: 3/1\.txt is empty"],
     ),
 }
-KNOWN_BUGS = {
-    "problems of both kinds": "bug: a listing problem (part 2 has no image) stops the run before "
-    "the files of the other parts are checked, so part 3's empty caption is only reported by a "
-    "second run (flows/video.py: list_story raises before fetch_part runs)",
-}
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case]))
-        if case in KNOWN_BUGS
-        else case
-        for case in BAD_STORIES
-    ],
-)
+@pytest.mark.parametrize("case", list(BAD_STORIES))
 def test_bad_story_fails_before_rendering_and_leaves_the_old_video(
     prefect_harness, make_story, case: str
 ) -> None:
