@@ -179,7 +179,8 @@ def cpu_seconds(pid: int) -> float:
 class TreeSampler:
     """Samples the summed resident memory of some process trees every `interval` seconds.
 
-    `peak` is the largest sum over all the trees together, `peaks[root]` that of one tree alone.
+    `peak` is the largest sum over all the trees together, `peaks[root]` that of one tree alone,
+    `largest_child[root]` the largest RSS seen of any one process below that root.
     A sum of RSS counts pages shared between processes (libraries, copy-on-write) once per process,
     so it is an upper bound of what the trees really occupy.
     """
@@ -188,19 +189,21 @@ class TreeSampler:
         self.roots, self.interval = roots, interval
         self.peak = 0
         self.peaks = dict.fromkeys(roots, 0)
+        self.largest_child = dict.fromkeys(roots, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             children = children_by_parent()
-            sums = {
-                root: sum(rss_bytes(pid) for pid in process_tree(root, children))
-                for root in self.roots
-            }
-            self.peak = max(self.peak, sum(sums.values()))
-            for root, total in sums.items():
-                self.peaks[root] = max(self.peaks[root], total)
+            total = 0
+            for root in self.roots:
+                sizes = {pid: rss_bytes(pid) for pid in process_tree(root, children)}
+                below = [size for pid, size in sizes.items() if pid != root]
+                self.largest_child[root] = max([self.largest_child[root], *below])
+                self.peaks[root] = max(self.peaks[root], sum(sizes.values()))
+                total += sum(sizes.values())
+            self.peak = max(self.peak, total)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> TreeSampler:
@@ -236,11 +239,13 @@ def video_seconds(path: Path) -> float:
     return float(probe.stdout.strip())
 
 
-def encoding_floor(video: Path, target: Path, env: dict[str, str], log: Path) -> float:
-    """Wall seconds for ffmpeg alone to re-encode `video` at the render's settings."""
+def encoding_floor(
+    video: Path, target: Path, env: dict[str, str], log: Path
+) -> tuple[float, float]:
+    """Wall and CPU seconds for ffmpeg alone to re-encode `video` at the render's settings."""
     command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", str(video), *FLOOR_ARGS]
-    wall, _ = run_measured([*command, "-c:a", "copy", str(target)], env, log)
-    return wall
+    wall, usage = run_measured([*command, "-c:a", "copy", str(target)], env, log)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 # --- the Prefect server --------------------------------------------------------------------------
@@ -335,6 +340,49 @@ def render_worker(story: Path, out: Path, result: Path) -> None:
     rendered = generate_video(assets_dir=str(story), out=str(out), options=options)
     report = usage_report(before, time.perf_counter() - started, pages=rendered.get("pages"))
     result.write_text(json.dumps(report))
+
+
+def stages_worker(story: Path, out: Path, result: Path) -> None:
+    """The flow's stages one after another, without Prefect: where the time and CPU go."""
+    from services.speech import EspeakEngine, Narrator
+    from services.storage import LocalStorage
+    from services.story import plan_story
+    from tasks.assembly import assemble_outputs
+    from tasks.captions import lay_out_part
+    from tasks.clips import render_part_clip
+    from tasks.fetch_assets import fetch_and_check_part
+    from tasks.narration import narrate_pages
+
+    options = bench_options()
+    storage = LocalStorage(story)
+    spent: dict[str, list[float]] = {}
+
+    def timed(stage: str, work: Any) -> Any:
+        before, started = usage_now(), time.perf_counter()
+        done = work()
+        after = usage_now()
+        wall = time.perf_counter() - started
+        spent[stage] = [wall, after[0] - before[0], after[1] - before[1]]
+        return done
+
+    with tempfile.TemporaryDirectory(prefix="bench-stages-") as scratch:
+        work = Path(scratch)
+        narrator = Narrator(EspeakEngine(), work / "speech-cache")
+        layout = plan_story(storage.list_names())
+        parts = timed(
+            "fetch", lambda: [fetch_and_check_part(f, storage, work) for f in layout.parts]
+        )
+        pages = timed("captions", lambda: [lay_out_part(p, options, work) for p in parts])
+        spoken = timed("narration", lambda: [narrate_pages(p, narrator, "en") for p in pages])
+        clips = timed(
+            "clips",
+            lambda: [
+                render_part_clip(p, n, options, work) for p, n in zip(pages, spoken, strict=True)
+            ],
+        )
+        assembled = timed("assembly", lambda: assemble_outputs(clips, options, work))
+        shutil.copyfile(assembled.video, out)
+    result.write_text(json.dumps(spent))
 
 
 def moviepy_pages(story: Path, work: Path) -> list[tuple[Any, Any]]:
@@ -437,22 +485,61 @@ class _Audio:
 
 
 @dataclass
+class Floor:
+    """ffmpeg alone re-encoding a rendered video: the least any renderer can spend on it."""
+
+    wall: float
+    cpu: float
+
+
+@dataclass
 class Row:
     name: str
-    video: float = 0.0
-    wall: float = 0.0
-    floor: float = 0.0
-    cpu_self: float = 0.0
-    cpu_children: float = 0.0
+    video: float
+    wall: float
+    floor: Floor
+    cpu_self: float
+    cpu_children: float
+    rss_self: int
+    rss_child: int  # RUSAGE_CHILDREN ru_maxrss (see the note printed under the table)
+    child_seen: int  # the largest child process sampled from /proc
+    tree_peak: int
     server_cpu: float | None = None
-    rss_self: int = 0
-    rss_child: int = 0
-    tree_peak: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
+    def cpu(self) -> float:
+        return self.cpu_self + self.cpu_children
+
+    @property
     def ratio(self) -> float:
-        return self.wall / self.floor if self.floor else float("nan")
+        return self.wall / self.floor.wall
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.cpu / self.floor.cpu
+
+    @property
+    def goal_met(self) -> bool:
+        return self.ratio <= GOAL_RATIO and self.rss_self / MB <= GOAL_RSS_MB
+
+
+def measured_row(
+    name: str, video: Path, report: dict[str, Any], sampler: TreeSampler, floor: Floor
+) -> Row:
+    render = sampler.roots[0]
+    return Row(
+        name=name,
+        video=video_seconds(video),
+        wall=report["wall"],
+        floor=floor,
+        cpu_self=report["cpu_self"],
+        cpu_children=report["cpu_children"],
+        rss_self=report["rss_self"],
+        rss_child=report["rss_child"],
+        child_seen=sampler.largest_child[render],
+        tree_peak=sampler.peak,
+    )
 
 
 class Bench:
@@ -498,47 +585,38 @@ class Bench:
     def flow_case(self, story: Path, label: str) -> Row:
         out = self.outputs / f"{label}.mp4"
         report, sampler, server_cpu = self.worker("render", story, out)
-        floor = encoding_floor(out, self.work / f"{label}-floor.mp4", self.env(api=False), self.log)
-        row = Row(
-            name=label,
-            video=video_seconds(out),
-            wall=report["wall"],
-            floor=floor,
-            cpu_self=report["cpu_self"],
-            cpu_children=report["cpu_children"],
-            server_cpu=server_cpu,
-            rss_self=report["rss_self"],
-            rss_child=report["rss_child"],
-            tree_peak=sampler.peak,
-        )
-        server_peak = sampler.peaks.get(self.server.process.pid, 0) if self.server else 0
+        floor = Floor(*encoding_floor(out, self.work / "floor.mp4", self.env(api=False), self.log))
+        row = measured_row(label, out, report, sampler, floor)
+        row.server_cpu = server_cpu
+        render, server = sampler.roots[0], sampler.roots[-1]
         row.notes.append(
-            f"{report.get('pages')} caption pages; tree peak = render process and its children "
-            f"(alone {sampler.peaks[sampler.roots[0]] / MB:.0f} MB) + Prefect server "
-            f"(alone {server_peak / MB:.0f} MB)"
+            f"{report.get('pages')} caption pages; tree = render process and its children "
+            f"(peak {sampler.peaks[render] / MB:.0f} MB) + Prefect server "
+            f"(peak {sampler.peaks[server] / MB:.0f} MB)"
         )
         return row
 
-    def moviepy_case(self, story: Path, floor: float, label: str) -> Row:
+    def moviepy_case(self, story: Path, floor: Floor, label: str) -> Row:
         out = self.outputs / f"{label}.mp4"
         report, sampler, _ = self.worker("moviepy", story, out)
-        row = Row(
-            name=label,
-            video=video_seconds(out),
-            wall=report["wall"],
-            floor=floor,
-            cpu_self=report["cpu_self"],
-            cpu_children=report["cpu_children"],
-            rss_self=report["rss_self"],
-            rss_child=report["rss_child"],
-            tree_peak=sampler.peak,
-        )
-        with_prep = (report["wall"] + report["prep"]) / floor
+        row = measured_row(label, out, report, sampler, floor)
+        with_prep = (report["wall"] + report["prep"]) / floor.wall
         row.notes.append(
-            f"compositing + encoding only; pages and narration took {report['prep']:.1f} s more "
-            f"(ratio with them {with_prep:.2f})"
+            f"compositing + encoding only; making its pages and narration first took "
+            f"{report['prep']:.1f} s more (ratio with them {with_prep:.2f})"
         )
         return row
+
+    def stages(self, story: Path, floor: Floor, parts: int) -> str:
+        spent, _, _ = self.worker("stages", story, self.work / "stages.mp4")
+        listed = ", ".join(
+            f"{stage} {wall:.1f} s ({cpu_self + cpu_children:.1f} CPU s)"
+            for stage, (wall, cpu_self, cpu_children) in spent.items()
+        )
+        return (
+            f"stages, {parts} parts, one after another without Prefect: {listed}; "
+            f"the floor re-encodes the whole video in {floor.wall:.1f} s ({floor.cpu:.1f} CPU s)"
+        )
 
     def cold_start(self, tiny: Path) -> str:
         cli = [sys.executable, str(REPO / "flows/video.py")]
@@ -585,26 +663,34 @@ def clean_env(prefect_home: Path) -> dict[str, str]:
 
 def print_table(rows: list[Row]) -> None:
     header = (
-        f"{'case':<22}{'video s':>8}{'wall s':>8}{'floor s':>8}{'ratio':>7}"
-        f"{'CPU s':>8}{'(self+child)':>14}{'server':>8}"
-        f"{'RSS MB':>8}{'child':>7}{'tree':>7}  goal"
+        f"{'case':<18}{'video':>7}{'wall':>7}{'floor':>7}{'ratio':>6} |"
+        f"{'CPU':>7}{'(self+child)':>14}{'floor':>7}{'ratio':>6}{'server':>7} |"
+        f"{'RSS':>5}{'child':>6}{'seen':>6}{'tree':>6} | goal"
     )
+    units = f"{'':<18}{'s':>7}{'s':>7}{'s':>7}{'':>6} |{'s':>7}{'s':>14}{'s':>7}{'':>6}{'s':>7} |"
     print(header)
+    print(units + f"{'MB':>5}{'MB':>6}{'MB':>6}{'MB':>6} |")
     print("-" * len(header))
     for row in rows:
-        cpu = row.cpu_self + row.cpu_children
         split = f"({row.cpu_self:.1f}+{row.cpu_children:.1f})"
         server = f"{row.server_cpu:.1f}" if row.server_cpu is not None else "-"
-        ok = row.ratio <= GOAL_RATIO and row.rss_self / MB <= GOAL_RSS_MB
         print(
-            f"{row.name:<22}{row.video:>8.1f}{row.wall:>8.1f}{row.floor:>8.1f}{row.ratio:>7.2f}"
-            f"{cpu:>8.1f}{split:>14}{server:>8}"
-            f"{row.rss_self / MB:>8.0f}{row.rss_child / MB:>7.0f}{row.tree_peak / MB:>7.0f}"
-            f"  {'met' if ok else 'missed'}"
+            f"{row.name:<18}{row.video:>7.1f}{row.wall:>7.1f}{row.floor.wall:>7.1f}"
+            f"{row.ratio:>6.2f} |{row.cpu:>7.1f}{split:>14}{row.floor.cpu:>7.1f}"
+            f"{row.cpu_ratio:>6.2f}{server:>7} |{row.rss_self / MB:>5.0f}{row.rss_child / MB:>6.0f}"
+            f"{row.child_seen / MB:>6.0f}{row.tree_peak / MB:>6.0f} | "
+            f"{'met' if row.goal_met else 'missed'}"
         )
     for row in rows:
         for note in row.notes:
             print(f"  {row.name}: {note}")
+    print(
+        "  RSS: the render process's ru_maxrss; child: RUSAGE_CHILDREN ru_maxrss, which Linux"
+        " also charges with the parent's pages when it forks a child, so it is never much below"
+        " RSS; seen: the largest child actually sampled in /proc; tree: the sampled peak of all"
+        " the render's processes plus the Prefect server (an upper bound: shared pages count"
+        " once per process)"
+    )
 
 
 def main() -> int:
@@ -613,17 +699,19 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="measure each flow case N times")
     parser.add_argument("--skip-moviepy", action="store_true")
     parser.add_argument("--skip-cold-start", action="store_true")
+    parser.add_argument("--skip-stages", action="store_true", help="no per-stage breakdown")
     parser.add_argument(
         "--stories", type=Path, default=REPO / "build/bench/stories", help="generated stories"
     )
     parser.add_argument("--keep", type=Path, help="keep the rendered videos in this folder")
-    parser.add_argument("--worker", choices=["render", "moviepy"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["render", "moviepy", "stages"], help=argparse.SUPPRESS)
     parser.add_argument("worker_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
         story, out, result = (Path(value) for value in args.worker_args)
-        (render_worker if args.worker == "render" else moviepy_worker)(story, out, result)
+        workers = {"render": render_worker, "moviepy": moviepy_worker, "stages": stages_worker}
+        workers[args.worker](story, out, result)
         return 0
 
     print(
@@ -642,6 +730,7 @@ def main() -> int:
         bench = Bench(Path(scratch), args.keep)
         bench.server = PrefectServer(bench.base_env, bench.log)
         rows: list[Row] = []
+        lines: list[str] = []
         try:
             startup = bench.server.start()
             print(
@@ -651,7 +740,7 @@ def main() -> int:
             tiny = make_tiny_story(bench.work / "tiny")
             bench.worker("render", tiny, bench.work / "warm-up.mp4")
 
-            floors: dict[int, float] = {}
+            floors: dict[int, Floor] = {}
             for parts, story in stories.items():
                 for attempt in range(1, args.repeat + 1):
                     label = f"flow {parts} parts" + (f" #{attempt}" if args.repeat > 1 else "")
@@ -665,14 +754,19 @@ def main() -> int:
                 rows.append(
                     bench.moviepy_case(stories[parts], floors[parts], f"moviepy {parts} parts")
                 )
-            cold = None if args.skip_cold_start else bench.cold_start(tiny)
+            if not args.skip_stages:
+                parts = min(stories)
+                print(f"measuring the stages, {parts} parts ...", flush=True)
+                lines.append(bench.stages(stories[parts], floors[parts], parts))
+            if not args.skip_cold_start:
+                lines.append(bench.cold_start(tiny))
         finally:
             bench.server.stop()
 
     print()
     print_table(rows)
-    if cold:
-        print(cold)
+    for line in lines:
+        print(line)
     print(
         f"goal: ratio <= {GOAL_RATIO} and render-process RSS <= {GOAL_RSS_MB} MB; "
         f"load average {os.getloadavg()[0]:.2f} at the end "
