@@ -550,6 +550,7 @@ class Bench:
         self.log = work / "bench.log"
         self.base_env = clean_env(work / "prefect-home")
         self.server: PrefectServer | None = None
+        self.failures: list[str] = []
 
     def env(self, api: bool = True, **extra: str) -> dict[str, str]:
         """Environment of a child: a fresh speech cache each time, the server when `api`."""
@@ -584,7 +585,14 @@ class Bench:
 
     def flow_case(self, story: Path, label: str) -> Row:
         out = self.outputs / f"{label}.mp4"
-        report, sampler, server_cpu = self.worker("render", story, out)
+        try:
+            report, sampler, server_cpu = self.worker("render", story, out)
+        except RuntimeError as error:
+            # Worth knowing (a render should not fail), but not worth losing the whole run for.
+            reason = str(error).strip().splitlines()[-1]
+            print(f"  FAILED: {reason}; measuring {label} again", flush=True)
+            self.failures.append(f"{label}: a render failed and was measured again: {reason}")
+            report, sampler, server_cpu = self.worker("render", story, out)
         floor = Floor(*encoding_floor(out, self.work / "floor.mp4", self.env(api=False), self.log))
         row = measured_row(label, out, report, sampler, floor)
         row.server_cpu = server_cpu
@@ -765,7 +773,7 @@ def main() -> int:
 
     print()
     print_table(rows)
-    for line in lines:
+    for line in [*lines, *bench.failures]:
         print(line)
     print(
         f"goal: ratio <= {GOAL_RATIO} and render-process RSS <= {GOAL_RSS_MB} MB; "
