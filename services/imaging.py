@@ -26,6 +26,12 @@ _FONT_CANDIDATES = (
 )
 
 
+# Colours by number, never by name: ImageMagick loads its table of colour names lazily, and
+# two threads doing that at once have been seen to fail ("Unrecognized color string").
+BLACK = "rgb(0,0,0)"
+CLEAR = "rgba(0,0,0,0)"
+
+
 class ImageProblem(ValueError):
     """The picture cannot be used; the message says why."""
 
@@ -119,10 +125,10 @@ def compose_background(source: Path, width: int, height: int, target: Path) -> N
     # Ask for enough pixels to fill the frame whichever way the picture is turned.
     side = max(width, height)
     with _load_upright_rgb(source, (side, side)) as picture:
-        with Image(width=width, height=height, background=Color("black")) as frame:
+        with Image(width=width, height=height, background=Color(BLACK)) as frame:
             # Fill: scale down hard, blur the small copy, scale up. Cheap, and smooth.
             with picture.clone() as fill:
-                fill.background_color = Color("black")
+                fill.background_color = Color(BLACK)
                 fill.alpha_channel = "remove"
                 small_w, small_h = _fit(fill.width, fill.height, width // 12, height // 12, True)
                 fill.resize(small_w, small_h, filter="triangle")
@@ -136,7 +142,16 @@ def compose_background(source: Path, width: int, height: int, target: Path) -> N
             picture.resize(fit_w, fit_h, filter="lanczos")
             frame.composite(picture, left=(width - fit_w) // 2, top=(height - fit_h) // 2)
             frame.alpha_channel = "remove"
-            _save_png(frame, target)
+            _save_frame(frame, target)
+
+
+def _save_frame(image: Image, target: Path) -> None:
+    """An opaque frame for ffmpeg, uncompressed (.ppm) or PNG, by the target's suffix."""
+    if target.suffix == ".ppm":
+        image.format = "ppm"
+        image.save(filename=str(target))
+    else:
+        _save_png(image, target)
 
 
 def _save_png(image: Image, target: Path) -> None:
@@ -211,7 +226,6 @@ def _draw_lines(
     font: str,
     colour: str,
     stroke: float,
-    offset: int,
 ) -> None:
     with Drawing() as draw:
         draw.font = font
@@ -226,31 +240,45 @@ def _draw_lines(
         baseline = layout.band_height - layout.bottom_margin - round(layout.font_size * 0.28)
         first = baseline - (len(lines) - 1) * layout.line_height
         for index, line in enumerate(lines):
-            draw.text(layout.width // 2 + offset, first + index * layout.line_height + offset, line)
+            draw.text(layout.width // 2, first + index * layout.line_height, line)
         draw(canvas)
 
 
-def draw_caption_band(lines: list[str], layout: CaptionLayout, font: str, target: Path) -> None:
-    """A transparent band the width of the frame: gradient, shadow, outline, then the text."""
+def _caption_band(lines: list[str], layout: CaptionLayout, font: str) -> Image:
+    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text."""
     width, band = layout.width, layout.band_height
-    with Image(
-        width=width, height=band, pseudo="gradient:rgba(0,0,0,0)-rgba(0,0,0,0.82)"
-    ) as canvas:
-        # The gradient reaches full strength 60 % down the band and stays there.
-        canvas.level(black=0.0, white=0.6, channel="alpha")
-        with Image(width=width, height=band, background=Color("transparent")) as shadow:
-            _draw_lines(shadow, lines, layout, font, "black", 0, max(1, layout.font_size // 14))
-            shadow.blur(radius=0, sigma=max(1.0, layout.font_size / 10))
-            canvas.composite(shadow, 0, 0)
-        outline = max(1.0, layout.font_size / 11)
-        _draw_lines(canvas, lines, layout, font, "rgb(20,20,20)", outline, 0)
-        _draw_lines(canvas, lines, layout, font, "white", 0, 0)
-        _save_png(canvas, target)
+    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-rgba(0,0,0,0.82)")
+    # The gradient reaches full strength 60 % down the band and stays there.
+    canvas.level(black=0.0, white=0.6, channel="alpha")
+    with Image(width=width, height=band, background=Color(CLEAR)) as outline:
+        _draw_lines(outline, lines, layout, font, "rgb(20,20,20)", max(1.0, layout.font_size / 11))
+        # The shadow is the outline, softened: blurred at half size (a quarter of the work).
+        with outline.clone() as shadow:
+            shadow.resize(max(1, width // 2), max(1, band // 2), filter="triangle")
+            shadow.blur(radius=0, sigma=max(0.5, layout.font_size / 20))
+            shadow.resize(width, band, filter="triangle")
+            offset = max(1, layout.font_size // 14)
+            canvas.composite(shadow, offset, offset)
+        canvas.composite(outline, 0, 0)
+    _draw_lines(canvas, lines, layout, font, "rgb(255,255,255)", 0)
+    return canvas
 
 
-def compose_page(background: Path, band: Path, band_top: int, target: Path) -> None:
-    """A full frame: the background with a caption band laid over its bottom."""
-    with Image(filename=str(background)) as frame, Image(filename=str(band)) as overlay:
-        frame.composite(overlay, left=0, top=band_top)
-        frame.alpha_channel = "remove"
-        _save_png(frame, target)
+def draw_caption_band(lines: list[str], layout: CaptionLayout, font: str, target: Path) -> None:
+    """The caption band alone, as a transparent PNG (laid over a moving picture by ffmpeg)."""
+    with _caption_band(lines, layout, font) as band:
+        _save_png(band, target)
+
+
+def compose_pages(
+    background: Path, pages: list[list[str]], layout: CaptionLayout, font: str, targets: list[Path]
+) -> None:
+    """Full frames, one per caption page: the background with the page's band over its bottom.
+
+    Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
+    with Image(filename=str(background)) as frame:
+        for lines, target in zip(pages, targets, strict=True):
+            with frame.clone() as page, _caption_band(lines, layout, font) as band:
+                page.composite(band, left=0, top=layout.band_top)
+                page.alpha_channel = "remove"
+                _save_frame(page, target)

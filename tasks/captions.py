@@ -38,22 +38,26 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
     font = imaging.caption_font()
     measure = imaging.TextMeasurer(font, layout.font_size)
 
-    background = part_dir / "background.png"
+    background = part_dir / "background.ppm"
     imaging.compose_background(part.image_path, options.width, options.height, background)
 
-    pages: list[Page] = []
-    for caption in part.captions:
-        for text in paginate(caption.text, measure, layout.text_width, layout.max_lines):
-            index = len(pages)
-            lines = wrap(text, measure, layout.text_width)
-            band = part_dir / f"band-{index:03d}.png"
+    laid_out = [
+        (caption.number, text, wrap(text, measure, layout.text_width))
+        for caption in part.captions
+        for text in paginate(caption.text, measure, layout.text_width, layout.max_lines)
+    ]
+    if options.zoom:
+        # Bands alone: ffmpeg lays them over the slowly zooming background.
+        images = [part_dir / f"band-{index:03d}.png" for index in range(len(laid_out))]
+        for (_, _, lines), band in zip(laid_out, images, strict=True):
             imaging.draw_caption_band(lines, layout, font, band)
-            if options.zoom:
-                image = band
-            else:
-                image = part_dir / f"page-{index:03d}.png"
-                imaging.compose_page(background, band, layout.band_top, image)
-            pages.append(Page(caption_number=caption.number, text=text, lines=lines, image=image))
+    else:
+        images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
+        imaging.compose_pages(background, [lines for *_, lines in laid_out], layout, font, images)
+    pages = [
+        Page(caption_number=number, text=text, lines=lines, image=image)
+        for (number, text, lines), image in zip(laid_out, images, strict=True)
+    ]
     return PartPages(
         part_number=part.number,
         pages=pages,
