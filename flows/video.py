@@ -147,7 +147,9 @@ def failure_message(error: BaseException) -> str:
     name="generate-video",
     flow_run_name=_flow_run_name,
     # TaskRunner is invariant in its future type, so prefect's own runner does not type-check here.
-    task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2),  # type: ignore[arg-type]
+    task_runner=ThreadPoolTaskRunner(  # type: ignore[arg-type]
+        max_workers=get_settings().effective_render_workers
+    ),
     validate_parameters=True,
 )
 def generate_video(

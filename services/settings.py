@@ -51,6 +51,17 @@ class Settings(BaseSettings):
         description="Local cache of synthesized speech",
     )
 
+    render_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Stage tasks run at once; unset means twice the CPU count, because a stage "
+        "spends part of its time starting subprocesses or in Python, and ffmpeg fills the gaps",
+    )
+
+    @property
+    def effective_render_workers(self) -> int:
+        return self.render_workers or 2 * (os.cpu_count() or 1)
+
     @property
     def effective_tts_engine(self) -> TtsEngineName:
         if self.tts_engine is not None:
