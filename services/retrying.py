@@ -80,3 +80,13 @@ def call_with_retries(
             )
             time.sleep(wait)
     raise AssertionError("unreachable")
+
+
+# Declared on every task that talks to storage or a speech service: a transient failure is tried
+# again, 1-2-4-8 s apart with jitter; a permanent one fails at once.
+TRANSIENT_RETRIES: dict[str, Any] = {
+    "retries": len(RETRY_DELAYS),
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": is_transient,
+}

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from services import ffmpeg, timeline
-from services.retrying import RETRY_DELAYS, is_transient
+from services.retrying import TRANSIENT_RETRIES
 from services.settings import RenderOptions
 from services.sources import OutputNames
 from services.storage import Storage
@@ -108,10 +108,7 @@ def assemble_video(clips: list[PartClip], options: RenderOptions, work_dir: Path
 @task(
     cache_policy=NO_CACHE,
     name="publish-video",
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **TRANSIENT_RETRIES,
 )
 def publish_video(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
     publish_outputs(assembled, storage, names)

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from services.imaging import ImageProblem, check_image
-from services.retrying import RETRY_DELAYS, is_transient
+from services.retrying import TRANSIENT_RETRIES
 from services.storage import Storage, StorageError
 from services.story import (
     Caption,
@@ -61,10 +61,7 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
 @task(
     cache_policy=NO_CACHE,
     name="list-story",
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **TRANSIENT_RETRIES,
 )
 def list_story(storage: Storage) -> StoryLayout:
     """Which parts the story has, and what is wrong with it, from the file listing alone."""
@@ -83,10 +80,7 @@ def list_story(storage: Storage) -> StoryLayout:
     cache_policy=NO_CACHE,
     name="fetch-part",
     task_run_name="fetch-part-{files.number}",
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **TRANSIENT_RETRIES,
 )
 def fetch_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
     return fetch_and_check_part(files, storage, work_dir)

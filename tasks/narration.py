@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services.retrying import RETRY_DELAYS, is_transient
+from services.retrying import TRANSIENT_RETRIES
 from services.speech import Narrator, SpeechError, wav_sample_count
 from tasks.captions import PartPages
 
@@ -45,10 +45,7 @@ def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNa
     cache_policy=NO_CACHE,
     name="narrate-part",
     task_run_name="narrate-part-{pages.part_number}",
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **TRANSIENT_RETRIES,
 )
 def narrate_part(pages: PartPages, narrator: Narrator, language: str) -> PartNarration:
     return narrate_pages(pages, narrator, language)

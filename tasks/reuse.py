@@ -11,7 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from services.part_store import PartStore, StoredPart
-from services.retrying import RETRY_DELAYS, is_transient
+from services.retrying import TRANSIENT_RETRIES
 from tasks.clips import PartClip
 
 
@@ -49,10 +49,7 @@ def save_part_clip(clip: PartClip, key: str, store: PartStore) -> PartClip:
     cache_policy=NO_CACHE,
     name="reuse-part",
     task_run_name="reuse-part-{part_number}",
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **TRANSIENT_RETRIES,
 )
 def reuse_part(part_number: int, key: str, store: PartStore, work_dir: Path) -> PartClip | None:
     """The part's clip from an earlier run with the same content, or None."""
@@ -63,10 +60,7 @@ def reuse_part(part_number: int, key: str, store: PartStore, work_dir: Path) -> 
     cache_policy=NO_CACHE,
     name="keep-part",
     task_run_name="keep-part-{clip.part_number}",
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **TRANSIENT_RETRIES,
 )
 def keep_part(clip: PartClip, key: str, store: PartStore) -> PartClip:
     """Persist a freshly rendered part so later runs can re-use it; passes the clip on."""
