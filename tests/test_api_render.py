@@ -6,8 +6,6 @@ failed, with the message that names its part and file.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ import pytest
 from services import ffmpeg
 from services.record import VideoRecord
 from tests.gcs_emulator import GcsEmulator, emulator_env
+from tests.processes import running
 from tests.test_api import (  # noqa: F401 - api_deployment is a fixture
     POOL,
     REPO,
@@ -58,25 +57,9 @@ def worker(
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL]
     command += ["--type", "process", "--limit", "1"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    # The worker and any flow run it started share its session: they are stopped together.
+    with running(command, env, log) as process:
         yield process
-    finally:
-        # The worker and any flow run it started share its session: stop them together.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")

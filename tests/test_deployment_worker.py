@@ -11,18 +11,17 @@ the story. Every process started here is stopped at the end, pass or fail.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.gcs_emulator import emulator_env, free_port
+from tests.processes import running
 from tests.test_deployment_image import STORY, assert_video_shows_story, creation_outputs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,46 +29,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = {"width": 240, "height": 360, "fps": 12, "preset": "ultrafast"}
-
-
-def group_alive(process: subprocess.Popen) -> bool:
-    process.poll()  # reap the leader once it has exited, or it keeps the group "alive"
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a process started in its own session and everything it started (make's child, the
-    worker's flow run): SIGTERM to the whole group, SIGKILL to what is left after 20 s. Waits
-    for the group, not only its leader: make exits at once, the worker shuts down slowly."""
-    for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-        if not group_alive(process):
-            break
-        os.killpg(process.pid, sig)
-        deadline = time.monotonic() + grace
-        while group_alive(process) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    process.wait()
-
-
-@contextmanager
-def running(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        stop(process)
 
 
 def tail(path: Path, characters: int = 4000) -> str:
