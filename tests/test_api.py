@@ -103,6 +103,25 @@ class LiveServer:
         self.thread.join(timeout=30)
 
 
+@contextlib.contextmanager
+def live_operators_app(emulator: GcsEmulator, bucket: str, deployment: str) -> Iterator[str]:
+    """The operators' app on a loopback port, configured for `bucket` and `deployment`."""
+    from api.app import create_app
+    from services.settings import reset_settings_cache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
+        patch.setenv("CREATIONS_BUCKET", bucket)
+        patch.setenv("VIDEO_DEPLOYMENT", deployment)
+        patch.setenv("API_TOKEN", TOKEN)
+        reset_settings_cache()
+        try:
+            with LiveServer(create_app()) as live:
+                yield live.url
+        finally:
+            reset_settings_cache()
+
+
 @pytest.fixture
 def operators(api_env: str) -> Iterator[httpx.Client]:
     """The standalone operators' app, live, and a client that sends the token."""

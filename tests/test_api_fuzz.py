@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from api.app import create_app
 from tests.gcs_emulator import GcsEmulator
 from tests.stories import PartSpec, StorySpec, build_story
-from tests.test_api import TOKEN, LiveServer, api_deployment  # noqa: F401 - a fixture
+from tests.test_api import TOKEN, api_deployment, live_operators_app  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
@@ -29,21 +29,12 @@ def fuzz_server(
     gcs_emulator: GcsEmulator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    from services.settings import reset_settings_cache
-
     bucket = gcs_emulator.create_bucket()
     story = StorySpec(parts={1: PartSpec(captions=["Hello."])})
     folder = build_story(tmp_path_factory.mktemp("fuzz") / "story", story)
     gcs_emulator.upload_story(folder, bucket, EXAMPLE_CREATION)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-        patch.setenv("CREATIONS_BUCKET", bucket)
-        patch.setenv("VIDEO_DEPLOYMENT", api_deployment)
-        patch.setenv("API_TOKEN", TOKEN)
-        reset_settings_cache()
-        with LiveServer(create_app()) as live:
-            yield live.url
-    reset_settings_cache()
+    with live_operators_app(gcs_emulator, bucket, api_deployment) as url:
+        yield url
 
 
 @schema.parametrize()

@@ -22,10 +22,9 @@ from tests.gcs_emulator import GcsEmulator, emulator_env
 from tests.processes import running
 from tests.test_api import (  # noqa: F401 - api_deployment is a fixture
     POOL,
-    REPO,
     TOKEN,
-    LiveServer,
     api_deployment,
+    live_operators_app,
     status_path,
     trigger_path,
 )
@@ -69,20 +68,10 @@ def api(
     gcs_emulator: GcsEmulator,
     render_bucket: str,
 ) -> Iterator[httpx.Client]:
-    from api.app import create_app
-    from services.settings import reset_settings_cache
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-        patch.setenv("CREATIONS_BUCKET", render_bucket)
-        patch.setenv("VIDEO_DEPLOYMENT", api_deployment)
-        patch.setenv("API_TOKEN", TOKEN)
-        reset_settings_cache()
-        with LiveServer(create_app()) as live:
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            with httpx.Client(base_url=live.url, headers=headers, timeout=60) as client:
-                yield client
-    reset_settings_cache()
+    with live_operators_app(gcs_emulator, render_bucket, api_deployment) as url:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            yield client
 
 
 def follow(
