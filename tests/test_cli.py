@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.video import build_parser, main
+from flows.cli import build_parser, main
 from tests import media
 from tests.stories import PartSpec
 

@@ -1,0 +1,97 @@
+"""The command line: `python flows/video.py --assets-dir DIR` or `... CREATION_ID`.
+
+Exit status 0 with the video's location on stdout; non-zero with `error: <reason>` as the last
+line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from services.settings import RenderOptions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = RenderOptions()
+    parser = argparse.ArgumentParser(
+        prog="python flows/video.py",
+        description="Render an illustrated story into a narrated MP4 with burned-in captions.",
+    )
+    parser.add_argument("creation_id", nargs="?", help="render this creation from the bucket")
+    parser.add_argument("--assets-dir", type=Path, help="a local story folder (numbered parts)")
+    parser.add_argument("--out", type=Path, help="write the video here instead of DIR/video.mp4")
+    parser.add_argument("--width", type=int, default=defaults.width)
+    parser.add_argument("--height", type=int, default=defaults.height)
+    parser.add_argument("--fps", type=int, default=defaults.fps)
+    parser.add_argument("--crf", type=int, default=defaults.crf)
+    parser.add_argument("--preset", default=defaults.preset, help="x264 preset")
+    parser.add_argument(
+        "--zoom",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.zoom,
+        help="slow centre zoom on each picture",
+    )
+    parser.add_argument("--tts", choices=["gtts", "espeak"], help="narration engine")
+    parser.add_argument("--language", help="narration language, e.g. en or de")
+    return parser
+
+
+def quiet_from_here() -> None:
+    """The reason must be the last line on stderr: silence Prefect's info logs from now on
+    (with no server configured it logs the shutdown of its temporary server at exit)."""
+    logging.getLogger("prefect").setLevel(logging.WARNING)
+
+
+def option_errors(error: ValidationError) -> str:
+    """Pydantic's report as CLI words: "--width: must be a multiple of 2; --crf: ..."."""
+    reasons = []
+    for problem in error.errors():
+        field = "-".join(str(part) for part in problem["loc"])
+        message = problem["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+        reasons.append(f"--{field}: {message}" if field else message)
+    return "; ".join(reasons)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.creation_id is None) == (args.assets_dir is None):
+        parser.error("give either --assets-dir DIR or a CREATION_ID")
+    try:
+        options = RenderOptions(
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            crf=args.crf,
+            preset=args.preset,
+            zoom=args.zoom,
+            tts=args.tts,
+            language=args.language,
+        )
+    except ValidationError as error:
+        parser.error(option_errors(error))
+    from flows.video import generate_video  # imports Prefect: after the arguments are checked
+
+    try:
+        result = generate_video(
+            creation_id=args.creation_id,
+            assets_dir=str(args.assets_dir) if args.assets_dir else None,
+            out=str(args.out) if args.out else None,
+            options=options,
+        )
+    except KeyboardInterrupt:
+        quiet_from_here()
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the CLI reports every failure as one line
+        reason = " ".join(str(error).split()) or type(error).__name__
+        quiet_from_here()
+        print(f"error: {reason}", file=sys.stderr)
+        return 1
+    print(result["video"])
+    return 0

@@ -1,0 +1,83 @@
+"""The run's record, `video.json`, as the flow keeps it: written at the start (creations), after
+each finished part, and at the end, with retries where a caller cannot do without it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.exceptions import TerminationSignal
+
+from services.record import VideoRecord, now
+from services.retrying import call_with_retries, exception_is_transient
+from services.sources import RenderTarget
+from services.storage import StorageError
+
+
+class RunRecord:
+    """This run's `video.json`: what callers poll. Written at the start (creations), after each
+    finished part, and at the end, with retries where it matters (start and end)."""
+
+    # The end of a run is the one write a caller cannot do without: try for about a minute.
+    FINAL_DELAYS = [1.0, 2.0, 4.0, 8.0, 15.0, 30.0]
+
+    def __init__(self, target: RenderTarget, record: VideoRecord, logger: Any):
+        self.target = target
+        self.record = record
+        self.logger = logger
+        self.written = False
+
+    @property
+    def where(self) -> str:
+        return self.target.outputs.describe(self.target.names.record)
+
+    def _write(self) -> None:
+        self.target.outputs.write_text(
+            self.target.names.record, self.record.to_json(), "application/json"
+        )
+        self.written = True
+
+    def start(self) -> None:
+        call_with_retries(self._write, what=f"write {self.where}", logger=self.logger)
+
+    def update(self, **changes: Any) -> None:
+        """Progress: one attempt; a missed update is logged, and the next one catches up."""
+        self.record = self.record.model_copy(update=changes)
+        try:
+            self._write()
+        except StorageError as error:
+            self.logger.warning("progress not recorded in %s: %s", self.where, error)
+
+    def complete(self, **changes: Any) -> None:
+        self.record = self.record.model_copy(
+            update={"status": "completed", "finished_at": now(), "progress": 1.0, **changes}
+        )
+        call_with_retries(
+            self._write, what=f"write {self.where}", delays=self.FINAL_DELAYS, logger=self.logger
+        )
+
+    def fail(self, error: BaseException) -> None:
+        """Record the failure; if even that cannot be written, say so in the log and go on
+        (the original error is what the caller must see)."""
+        self.record = self.record.model_copy(
+            update={"status": "failed", "finished_at": now(), "error": failure_message(error)}
+        )
+        try:
+            call_with_retries(
+                self._write,
+                what=f"record the failure in {self.where}",
+                delays=self.FINAL_DELAYS,
+                logger=self.logger,
+            )
+        except Exception as problem:  # noqa: BLE001 - logged; the run's own error is raised
+            self.logger.error("the failure could not be recorded in %s: %s", self.where, problem)
+
+
+def failure_message(error: BaseException) -> str:
+    """One line a person can act on."""
+    if isinstance(error, KeyboardInterrupt | TerminationSignal):
+        # Prefect turns SIGTERM (Cloud Run's timeout or cancel) into TerminationSignal.
+        return "the run was interrupted (stopped, cancelled or timed out) before it finished"
+    text = " ".join(str(error).split()) or type(error).__name__
+    if exception_is_transient(error):
+        text += " (still failing after several tries; run it again later)"
+    return text
