@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from services import zoom
 from services.settings import RenderOptions
 
 AUDIO_SAMPLE_RATE = 48_000  # divisible by every common frame rate, so frame edges fall on samples
@@ -206,21 +207,51 @@ def _repeat(source: str, frames: int, fps: int, label: str) -> str:
     return f"[{source}]loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N[{label}]"
 
 
-def _zoom_corners(amount: float, total_frames: int) -> str:
-    """perspective corners for an eased centre zoom from 1 to 1+amount, evaluated per frame.
+def zoom_commands(plan: ClipPlan, options: RenderOptions) -> str:
+    """The zoom as `sendcmd` commands: each frame's crop and scale (services/zoom.py).
 
-    `perspective` samples the source with sub-pixel interpolation, so the slow zoom does not step
-    from whole pixel to whole pixel the way zoompan and crop do.
-    """
-    last = max(total_frames - 1, 1)
-    eased = f"(3*pow(in/{last},2)-2*pow(in/{last},3))"  # smoothstep: starts and ends gently
-    inset = f"(1-1/(1+{amount}*{eased}))/2"
+    ffmpeg's `crop` takes its size only from a command, so the sizes go in one command file;
+    each line fires half a frame before its frame, so rounding never delays it a frame."""
+    canvas = zoom.zoom_canvas(options.width, options.height, plan.zoom_amount)
+    lines = []
+    for frame, step in enumerate(zoom.zoom_steps(canvas, plan.total_frames, plan.zoom_amount)):
+        start = max(0.0, (frame - 0.5) / options.fps)
+        lines.append(
+            f"{start:.6f} crop@zoomcrop w {step.crop_width}, crop@zoomcrop h {step.crop_height}, "
+            f"scale@zoomscale w {step.scale_width}, scale@zoomscale h {step.scale_height}, "
+            f"crop@zoomframe x {(step.scale_width - options.width) // 2}, "
+            f"crop@zoomframe y {(step.scale_height - options.height) // 2};\n"
+        )
+    return "".join(lines)
+
+
+def _zoom_filters(plan: ClipPlan, options: RenderOptions, commands: Path) -> str:
+    """The zooming background: the canvas still, repeated, then per frame a centred crop, a
+    scale and the centred frame (`zoom_commands` sets the sizes; the sizes here are the first
+    frame's, replaced before any frame passes)."""
+    canvas = zoom.zoom_canvas(options.width, options.height, plan.zoom_amount)
+    fps = options.fps
     return (
-        f"x0='W*{inset}':y0='H*{inset}':"
-        f"x1='W-W*{inset}':y1='H*{inset}':"
-        f"x2='W*{inset}':y2='H-H*{inset}':"
-        f"x3='W-W*{inset}':y3='H-H*{inset}'"
+        f"[0:v]format=yuv420p,loop=loop={plan.total_frames - 1}:size=1,settb=1/{fps},setpts=N,"
+        f"sendcmd=f={_filter_path(commands)},"
+        f"crop@zoomcrop=w={canvas.view_width}:h={canvas.view_height},"
+        f"scale@zoomscale=w={options.width}:h={options.height}:flags=bicubic,"
+        f"crop@zoomframe=w={options.width}:h={options.height}:x=0:y=0[background]"
     )
+
+
+def _filter_path(path: Path) -> str:
+    """A file name as a filter option value: escaped for the option, then for the graph."""
+    value = str(path)
+    for special in ("\\", "'", ":"):
+        value = value.replace(special, "\\" + special)
+    for special in ("\\", "'", "[", "]", ",", ";"):
+        value = value.replace(special, "\\" + special)
+    return value
+
+
+def zoom_commands_path(target: Path) -> Path:
+    return target.with_name(target.stem + ".zoom-commands.txt")
 
 
 def build_clip_command(plan: ClipPlan, options: RenderOptions, target: Path) -> list[str]:
@@ -234,12 +265,7 @@ def build_clip_command(plan: ClipPlan, options: RenderOptions, target: Path) -> 
             inputs += ["-framerate", str(fps), "-i", str(page.image)]
         chain, bands = _page_chain(plan, "yuva420p", first_input=1, fps=fps)
         filters.append(chain)
-        filters.append(
-            f"[0:v]format=yuv420p,loop=loop={plan.total_frames - 1}:size=1,"
-            f"settb=1/{fps},setpts=N,"
-            f"perspective={_zoom_corners(plan.zoom_amount, plan.total_frames)}"
-            f":interpolation=linear:eval=frame[background]"
-        )
+        filters.append(_zoom_filters(plan, options, zoom_commands_path(target)))
         filters.append(f"[background][{bands}]overlay=0:{plan.band_top}:format=yuv420[composed]")
         current = "composed"
     else:
@@ -281,6 +307,8 @@ def build_clip_command(plan: ClipPlan, options: RenderOptions, target: Path) -> 
 
 def encode_clip(plan: ClipPlan, options: RenderOptions, target: Path, what: str) -> None:
     args = build_clip_command(plan, options, target)
+    if plan.background is not None:
+        zoom_commands_path(target).write_text(zoom_commands(plan, options), encoding="utf-8")
     _run([_binary("FFMPEG_BINARY", "ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], what)
 
 

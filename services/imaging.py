@@ -120,12 +120,19 @@ def _fit(width: int, height: int, box_width: int, box_height: int, cover: bool) 
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def compose_background(source: Path, width: int, height: int, target: Path) -> None:
-    """Write the frame background: the picture fitted, over a blurred and darkened fill of it."""
+def compose_background(
+    source: Path, width: int, height: int, target: Path, canvas: tuple[int, int] | None = None
+) -> None:
+    """Write the frame background: the picture fitted, over a blurred and darkened fill of it.
+
+    With `canvas` (the zoom's larger background, see services/zoom.py) the image is that size:
+    the fill covers all of it and the picture is fitted into the width x height view centred on
+    it."""
+    canvas_w, canvas_h = canvas or (width, height)
     # Ask for enough pixels to fill the frame whichever way the picture is turned.
-    side = max(width, height)
+    side = max(canvas_w, canvas_h)
     with _load_upright_rgb(source, (side, side)) as picture:
-        with Image(width=width, height=height, background=Color(BLACK)) as frame:
+        with Image(width=canvas_w, height=canvas_h, background=Color(BLACK)) as frame:
             # Fill: scale down hard, blur the small copy, scale up. Cheap, and smooth.
             with picture.clone() as fill:
                 fill.background_color = Color(BLACK)
@@ -133,14 +140,14 @@ def compose_background(source: Path, width: int, height: int, target: Path) -> N
                 small_w, small_h = _fit(fill.width, fill.height, width // 12, height // 12, True)
                 fill.resize(small_w, small_h, filter="triangle")
                 fill.blur(radius=0, sigma=2.0)
-                fill.resize(*_fit(small_w, small_h, width, height, True), filter="triangle")
+                fill.resize(*_fit(small_w, small_h, canvas_w, canvas_h, True), filter="triangle")
                 fill.modulate(brightness=45, saturation=80)
                 frame.composite(
-                    fill, left=(width - fill.width) // 2, top=(height - fill.height) // 2
+                    fill, left=(canvas_w - fill.width) // 2, top=(canvas_h - fill.height) // 2
                 )
             fit_w, fit_h = _fit(picture.width, picture.height, width, height, cover=False)
             picture.resize(fit_w, fit_h, filter="lanczos")
-            frame.composite(picture, left=(width - fit_w) // 2, top=(height - fit_h) // 2)
+            frame.composite(picture, left=(canvas_w - fit_w) // 2, top=(canvas_h - fit_h) // 2)
             frame.alpha_channel = "remove"
             _save_frame(frame, target)
 

@@ -47,6 +47,7 @@ RENDER_CODE = (
     "services/paging.py",
     "services/speech.py",
     "services/timeline.py",
+    "services/zoom.py",
     "tasks/captions.py",
     "tasks/clips.py",
     "tasks/narration.py",

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services import imaging
+from services import imaging, zoom
 from services.paging import paginate, wrap
 from services.settings import RenderOptions
 from services.story import Part
@@ -39,7 +39,18 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
     measure = imaging.TextMeasurer(font, layout.font_size)
 
     background = part_dir / "background.ppm"
-    imaging.compose_background(part.image_path, options.width, options.height, background)
+    if options.zoom:
+        # Drawn larger than the frame, with room around it: see services/zoom.py.
+        canvas = zoom.zoom_canvas(options.width, options.height, zoom.ZOOM_AMOUNT)
+        imaging.compose_background(
+            part.image_path,
+            canvas.view_width,
+            canvas.view_height,
+            background,
+            canvas=(canvas.canvas_width, canvas.canvas_height),
+        )
+    else:
+        imaging.compose_background(part.image_path, options.width, options.height, background)
 
     laid_out = [
         (caption.number, text, wrap(text, measure, layout.text_width))

@@ -9,13 +9,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services import ffmpeg, timeline
+from services import ffmpeg, timeline, zoom
 from services.ffmpeg import ClipPlan, StillSegment
 from services.settings import RenderOptions
 from tasks.captions import PartPages
 from tasks.narration import PartNarration
-
-ZOOM_AMOUNT = 0.08  # the picture grows by 8 % over a part: slow enough not to distract
 
 
 class PartClip(BaseModel):
@@ -42,7 +40,7 @@ def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) 
         fade_frames=timeline.part_fade_frames(options.fade_seconds, options.fps, total),
         background=pages.background,
         band_top=pages.band_top,
-        zoom_amount=ZOOM_AMOUNT if options.zoom else 0.0,
+        zoom_amount=zoom.ZOOM_AMOUNT if options.zoom else 0.0,
     )
 
 

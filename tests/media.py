@@ -296,3 +296,37 @@ def espeak_seconds(text: str, language: str = "en") -> float:
             capture_output=True,
         )
         return wav_seconds(target)
+
+
+# --- motion -------------------------------------------------------------------------------------
+
+
+def grey_frames(video: Path) -> tuple[int, int, list[bytes]]:
+    """Every frame of a video as 8-bit grey pixels: width, height and one bytes per frame."""
+    info = inspect(video)
+    with tempfile.TemporaryDirectory(prefix="grey-") as scratch:
+        raw = Path(scratch) / "frames.grey"
+        ffmpeg.ffmpeg("-i", str(video), "-f", "rawvideo", "-pix_fmt", "gray", str(raw))
+        data = raw.read_bytes()
+    size = info.width * info.height
+    return info.width, info.height, [data[at : at + size] for at in range(0, len(data), size)]
+
+
+def bright_centroid(
+    pixels: bytes, width: int, box: tuple[int, int, int, int], floor: int = 24
+) -> tuple[float, float]:
+    """Brightness-weighted centre (x, y) of what is brighter than `floor` in box (x0, y0, x1, y1):
+    a blurred dot's position to a small fraction of a pixel."""
+    x0, y0, x1, y1 = box
+    total = sum_x = sum_y = 0.0
+    for y in range(y0, y1):
+        row = pixels[y * width + x0 : y * width + x1]
+        for offset, value in enumerate(row):
+            weight = value - floor
+            if weight > 0:
+                total += weight
+                sum_x += weight * (x0 + offset)
+                sum_y += weight * y
+    if total == 0:
+        raise AssertionError(f"nothing bright in {box}")
+    return sum_x / total, sum_y / total
