@@ -7,8 +7,12 @@ line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -47,6 +51,54 @@ def quiet_from_here() -> None:
     logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
+def local_server_url() -> str:
+    """Where `prefect server start` listens by default (PREFECT_SERVER_API_HOST/PORT)."""
+    host = os.environ.get("PREFECT_SERVER_API_HOST", "127.0.0.1")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    port = os.environ.get("PREFECT_SERVER_API_PORT", "4200")
+    return f"http://{host}:{port}/api"
+
+
+def answers_as_prefect(api_url: str) -> bool:
+    """True when a Prefect server answers its health check at api_url (within half a second)."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=0.5) as answer:
+            return answer.status == 200 and answer.read().strip() == b"true"
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def prefect_server() -> Iterator[None]:
+    """The Prefect server this run reports to.
+
+    With no API URL configured, Prefect would start a temporary server for the run (about ten
+    seconds here). A server already running on the local default port is used instead, and the
+    log says so; otherwise the log says how to keep one running for later runs."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    url = local_server_url()
+    if answers_as_prefect(url):
+        print(
+            f"using the Prefect server running at {url} (PREFECT_API_URL is not set)",
+            file=sys.stderr,
+        )
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield
+        return
+    print(
+        f"no Prefect server at {url}: starting a temporary one for this run; "
+        "`.venv/bin/prefect server start --background` keeps one running for later runs "
+        "(`.venv/bin/prefect server stop` ends it)",
+        file=sys.stderr,
+    )
+    yield
+
+
 def option_errors(error: ValidationError) -> str:
     """Pydantic's report as CLI words: "--width: must be a multiple of 2; --crf: ..."."""
     reasons = []
@@ -78,12 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     from flows.video import generate_video  # imports Prefect: after the arguments are checked
 
     try:
-        result = generate_video(
-            creation_id=args.creation_id,
-            assets_dir=str(args.assets_dir) if args.assets_dir else None,
-            out=str(args.out) if args.out else None,
-            options=options,
-        )
+        with prefect_server():
+            result = generate_video(
+                creation_id=args.creation_id,
+                assets_dir=str(args.assets_dir) if args.assets_dir else None,
+                out=str(args.out) if args.out else None,
+                options=options,
+            )
     except KeyboardInterrupt:
         quiet_from_here()
         print("error: interrupted", file=sys.stderr)

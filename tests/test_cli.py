@@ -20,6 +20,7 @@ import pytest
 
 from flows.cli import build_parser, main
 from tests import media
+from tests.gcs_emulator import free_port
 from tests.stories import PartSpec
 
 pytestmark = pytest.mark.slow
@@ -28,11 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--width", "160", "--height", "240", "--fps", "10", "--preset", "ultrafast"]
 
 
-def run_cli(*args: str, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, api_url: str | None = None, local_port: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line. Without `api_url` it looks for a server on `local_port`; by default
+    on a port where nothing listens, so a server someone runs on 4200 does not count."""
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
+    env["PREFECT_SERVER_API_PORT"] = str(local_port or free_port())
     return subprocess.run(
         [sys.executable, str(ROOT / "flows" / "video.py"), *args],
         cwd=ROOT,
@@ -168,11 +174,30 @@ def test_bad_story_exits_non_zero_with_one_line_naming_part_and_file(make_story,
     assert outputs_in(story) == ["video.mp4"]
 
 
+def test_a_server_running_on_the_local_port_is_used_instead_of_a_temporary_one(
+    make_story, api_url
+) -> None:
+    """No PREFECT_API_URL, but a Prefect server where `prefect server start` puts one: the run
+    reports to it (and says so) instead of starting a temporary server."""
+    from prefect.client.orchestration import get_client
+
+    story = make_story({1: ["Found a server."]})
+    port = int(api_url.rsplit(":", 1)[1].split("/")[0])
+    done = run_cli("--assets-dir", str(story), *TINY, local_port=port)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"using the Prefect server running at http://127.0.0.1:{port}/api" in done.stderr
+    assert "temporary server" not in done.stderr.lower()
+    with get_client(sync_client=True) as client:
+        names = {run.name for run in client.read_flow_runs()}
+    assert f"video-{story.name}" in names
+
+
 def test_no_server_failure_ends_stderr_with_the_reason(make_story) -> None:
     story = make_story({1: ["One."]})
     (story / "1" / "image.png").unlink()
     done = run_cli("--assets-dir", str(story), *TINY)
     assert done.returncode != 0
+    assert "starting a temporary one for this run" in done.stderr  # nothing on the local port
     assert "error: story is not valid: part 1: no image in 1/" in done.stderr
     assert last_line(done.stderr).startswith("error: story is not valid: part 1: no image")
 
