@@ -32,7 +32,7 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from flows.part_futures import part_result, settle  # noqa: E402
 from flows.run_record import RunRecord  # noqa: E402
 from services import imaging  # noqa: E402
-from services.part_store import PartStore, part_key, store_for  # noqa: E402
+from services.part_store import PartStore, part_key, store_for, story_key  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
 from services.sources import RenderTarget, resolve_target  # noqa: E402
@@ -43,7 +43,7 @@ from tasks.captions import draw_captions  # noqa: E402
 from tasks.clips import PartClip, render_clip  # noqa: E402
 from tasks.fetch_assets import fetch_part, list_story  # noqa: E402
 from tasks.narration import narrate_part  # noqa: E402
-from tasks.reuse import keep_part, reuse_part  # noqa: E402
+from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story  # noqa: E402
 
 
 class RenderTaskRunner(ThreadPoolTaskRunner):  # type: ignore[type-arg]
@@ -192,6 +192,17 @@ def _render(
         part.number: part_key(part, options, voice, narrator.sample_rate, font)
         for part in story.parts
     }
+    whole = story_key([keys[part.number] for part in story.parts])
+    keep_keys = {*keys.values(), whole}
+    earlier = reuse_story(whole, store=store, work_dir=work_dir)
+    if earlier is not None:
+        # Every part unchanged: the outputs an earlier run assembled from them, as they were.
+        logger.info(
+            "story unchanged (key %s): publishing the outputs kept from an earlier run", whole[:12]
+        )
+        run.update(parts_done=total, progress=1.0, parts_reused=total)
+        publish_video(earlier, target.outputs, target.names)
+        return RenderOutcome(assembled=earlier, parts=total, reused=total, keys=keep_keys)
 
     lookups = reuse_part.map(
         [part.number for part in story.parts],
@@ -253,7 +264,11 @@ def _render(
 
     assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
     publish_video(assembled, target.outputs, target.names)
-    return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=set(keys.values()))
+    try:
+        keep_story(assembled, whole, store=store)
+    except Exception as error:  # noqa: BLE001 - a missed copy only costs the next run time
+        logger.warning("could not keep the outputs in %s: %s", store.describe(), error)
+    return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=keep_keys)
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

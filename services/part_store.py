@@ -6,7 +6,12 @@ the caption font, and the source of the code that draws, speaks and encodes (any
 invalidates every key, so a deployment never mixes clips of two renderer versions). The part's
 number is not in the key: the clip does not depend on where the part sits in the story.
 
-An entry is three files under `<key>/`: `clip.mp4` (the part's silent H.264 segment),
+A whole story's assembled outputs are kept the same way, under the story's key (`story_key`:
+every part's key in order, plus the assembly's code), so a run whose parts are all unchanged
+publishes them again without joining and encoding anything: `<story key>/` holds the files of
+`AssembledVideo` (video, captions) and `story.json` (the rest of it), written last.
+
+A part entry is three files under `<key>/`: `clip.mp4` (the part's silent H.264 segment),
 `narration.wav` (its mono PCM track, padded to the clip's length) and `part.json` (frames, page
 timing and texts). `part.json` is written last: an entry without it is unfinished and ignored.
 
@@ -27,6 +32,7 @@ import json
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -53,10 +59,14 @@ RENDER_CODE = (
     "tasks/narration.py",
 )
 
+# The code that decides how parts are joined into a story's outputs.
+ASSEMBLY_CODE = ("tasks/assembly.py", "services/ffmpeg.py", "services/timeline.py")
+
 CACHE_FOLDER = "render-cache"  # gs://<bucket>/<creation_id>/render-cache/<key>/...
 CLIP_NAME = "clip.mp4"
 AUDIO_NAME = "narration.wav"
 META_NAME = "part.json"
+STORY_META_NAME = "story.json"
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +100,27 @@ def part_key(
     }
     text = json.dumps(identity, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def story_key(part_keys: list[str]) -> str:
+    """The content key of a story's assembled outputs: its parts' keys in order, and the code
+    that joins them."""
+    digest = hashlib.sha256(f"story format {PART_FORMAT_VERSION}".encode())
+    for relative in ASSEMBLY_CODE:
+        digest.update(relative.encode())
+        digest.update((_ROOT / relative).read_bytes())
+    for key in part_keys:
+        digest.update(key.encode())
+    return digest.hexdigest()
+
+
+class StoredStory(BaseModel):
+    """story.json: the assembled outputs' files (field -> stored name) and their other fields."""
+
+    key: str
+    format: int = PART_FORMAT_VERSION
+    files: dict[str, str]
+    fields: dict[str, Any]
 
 
 class StoredPart(BaseModel):
@@ -153,6 +184,43 @@ class PartStore:
         self.storage.publish(video, f"{key}/{CLIP_NAME}", "video/mp4")
         self.storage.publish(audio, f"{key}/{AUDIO_NAME}", "audio/wav")
         self.storage.write_text(f"{key}/{META_NAME}", meta.model_dump_json(indent=2) + "\n")
+
+    def load_story(self, key: str, work_dir: Path) -> tuple[dict[str, Any], dict[str, Path]] | None:
+        """A story's stored outputs for `key`, fetched into work_dir: (fields, files by field),
+        or None when there are none (or they are unfinished or damaged: assembled again)."""
+        text = self.storage.read_text(f"{key}/{STORY_META_NAME}")
+        if text is None:
+            return None
+        try:
+            meta = StoredStory.model_validate_json(text)
+        except ValidationError as error:
+            log.warning("stored story %s is damaged, assembling again: %s", key[:12], error)
+            return None
+        if meta.key != key or meta.format != PART_FORMAT_VERSION:
+            return None
+        target = work_dir / "reused" / f"story-{key[:16]}"
+        try:
+            files = {
+                field: self.storage.fetch(f"{key}/{name}", target)
+                for field, name in meta.files.items()
+            }
+        except StorageError as error:
+            if error.transient:
+                raise
+            log.warning("stored story %s is incomplete, assembling again: %s", key[:12], error)
+            return None
+        return meta.fields, files
+
+    def save_story(
+        self, key: str, files: dict[str, tuple[Path, str | None]], fields: dict[str, Any]
+    ) -> None:
+        """Keep a story's outputs (field -> file and content type); story.json goes last."""
+        names = {}
+        for field, (path, content_type) in files.items():
+            names[field] = f"{field}{path.suffix}"
+            self.storage.publish(path, f"{key}/{names[field]}", content_type)
+        meta = StoredStory(key=key, files=names, fields=fields)
+        self.storage.write_text(f"{key}/{STORY_META_NAME}", meta.model_dump_json(indent=2) + "\n")
 
     def keys(self) -> set[str]:
         """Keys with a finished entry."""

@@ -1,10 +1,12 @@
 """Re-use of finished parts: look a part up by its content key before rendering, keep it after.
+Likewise a story's assembled outputs, when every part of it is unchanged.
 
 See services/part_store.py for the key and where entries live.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from prefect import task
@@ -12,7 +14,11 @@ from prefect.cache_policies import NO_CACHE
 
 from services.part_store import PartStore, StoredPart
 from services.retrying import TRANSIENT_RETRIES
+from tasks.assembly import AssembledVideo
 from tasks.clips import PartClip
+
+# Content types of the stored outputs (as they are published); others are guessed.
+CONTENT_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip", ".vtt": "text/vtt"}
 
 
 def load_part_clip(part_number: int, key: str, store: PartStore, work_dir: Path) -> PartClip | None:
@@ -65,3 +71,37 @@ def reuse_part(part_number: int, key: str, store: PartStore, work_dir: Path) -> 
 def keep_part(clip: PartClip, key: str, store: PartStore) -> PartClip:
     """Persist a freshly rendered part so later runs can re-use it; passes the clip on."""
     return save_part_clip(clip, key, store)
+
+
+def load_assembled(key: str, store: PartStore, work_dir: Path) -> AssembledVideo | None:
+    found = store.load_story(key, work_dir)
+    if found is None:
+        return None
+    fields, files = found
+    return AssembledVideo.model_validate({**fields, **files})
+
+
+def save_assembled(assembled: AssembledVideo, key: str, store: PartStore) -> None:
+    """Every file of the assembled outputs, and the rest of its fields."""
+    files: dict[str, tuple[Path, str | None]] = {}
+    fields = {}
+    for name, value in assembled.model_dump(mode="json").items():
+        path = getattr(assembled, name)
+        if isinstance(path, Path):
+            content_type = CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+            files[name] = (path, content_type)
+        else:
+            fields[name] = value
+    store.save_story(key, files, fields)
+
+
+@task(cache_policy=NO_CACHE, name="reuse-story", **TRANSIENT_RETRIES)
+def reuse_story(key: str, store: PartStore, work_dir: Path) -> AssembledVideo | None:
+    """The outputs an earlier run assembled from exactly these parts, or None."""
+    return load_assembled(key, store, work_dir)
+
+
+@task(cache_policy=NO_CACHE, name="keep-story", **TRANSIENT_RETRIES)
+def keep_story(assembled: AssembledVideo, key: str, store: PartStore) -> None:
+    """Keep the assembled outputs, so an unchanged re-run publishes them without assembling."""
+    save_assembled(assembled, key, store)

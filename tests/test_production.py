@@ -136,10 +136,15 @@ def test_round_trip_then_an_unchanged_rerun_reuses_every_part(
     }
     keys = cache_keys(gcs_emulator, gcs_bucket, creation_id)
     assert len(keys) == 3
+    # Each part's clip, narration and timing; and the assembled outputs, for an unchanged re-run.
     assert {name.rsplit("/", 1)[1] for name in written - outputs_written} == {
         "clip.mp4",
         "narration.wav",
         "part.json",
+        "video.mp4",
+        "srt.srt",
+        "vtt.vtt",
+        "story.json",
     }
 
     started = time.monotonic()
