@@ -31,7 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from flows.part_futures import part_result, settle  # noqa: E402
 from flows.run_record import RunRecord  # noqa: E402
-from services import imaging  # noqa: E402
+from services import imaging, memory  # noqa: E402
 from services.part_store import PartStore, part_key, store_for, story_key  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
@@ -107,6 +107,7 @@ def generate_video(
     """
     from prefect.runtime import flow_run
 
+    memory.limit_malloc_arenas(2)  # before the stage workers start: see services/memory.py
     logger = get_run_logger()
     settings = get_settings()
     options = (options or RenderOptions()).resolved(settings)
