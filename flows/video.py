@@ -25,13 +25,18 @@ from typing import Any
 # setup alone can outlast Prefect's 20 s default wait on a small machine. Set before prefect loads.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
+from services import memory  # noqa: E402
+
+# Before Prefect and the stage workers start their threads (services/memory.py).
+memory.limit_malloc_arenas(2)
+
 from prefect import flow, get_run_logger, unmapped  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from flows.part_futures import part_result, settle  # noqa: E402
 from flows.run_record import RunRecord  # noqa: E402
-from services import imaging, memory  # noqa: E402
+from services import imaging  # noqa: E402
 from services.part_store import PartStore, part_key, store_for, story_key  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
@@ -107,7 +112,6 @@ def generate_video(
     """
     from prefect.runtime import flow_run
 
-    memory.limit_malloc_arenas(2)  # before the stage workers start: see services/memory.py
     logger = get_run_logger()
     settings = get_settings()
     options = (options or RenderOptions()).resolved(settings)
