@@ -42,9 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def quiet_from_here() -> None:
-    """The reason must be the last line on stderr: silence Prefect's info logs from now on
-    (with no server configured it logs the shutdown of its temporary server at exit)."""
-    logging.getLogger("prefect").setLevel(logging.WARNING)
+    """The reason must be the last line on stderr. Prefect sends events and logs from background
+    services that it drains at exit, and logs while doing so ("EventsWorker - Still processing
+    items..."), and with no server configured it logs the shutdown of its temporary server: drain
+    them now, then silence every Prefect logger for the rest of the process."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (EventsWorker, APILogWorker):
+        try:
+            service.drain_all(timeout=10)
+        except Exception:  # noqa: BLE001 - best effort: the reason is printed whatever happens
+            pass
+    prefect_loggers = [
+        name for name in logging.root.manager.loggerDict if name.split(".")[0] == "prefect"
+    ]
+    for name in ["prefect", *prefect_loggers]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def option_errors(error: ValidationError) -> str:

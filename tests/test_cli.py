@@ -247,3 +247,25 @@ def test_a_creation_id_that_is_not_a_uuid_is_refused(prefect_harness, capsys) ->
     assert code != 0
     line = last_line(capsys.readouterr().err)
     assert line.startswith("error: creation id '../../etc' is not a UUID"), line
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--out", "{tmp}/film.mov"], "error: --out {tmp}/film.mov must name an .mp4 file"),
+        (["not-a-uuid"], "error: creation id 'not-a-uuid' is not a UUID"),
+    ],
+    ids=["out not mp4", "id not uuid"],
+)
+def test_the_reason_is_the_last_line_of_stderr_in_a_real_process(
+    make_story, api_url, tmp_path, args, reason
+) -> None:
+    """Prefect sends its events and logs from background threads; whatever they print must come
+    before the reason, never after it."""
+    story = make_story({1: ["One."]})
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    source = [] if not args[0].startswith("--") else ["--assets-dir", str(story)]
+    done = run_cli(*source, *args, *TINY, api_url=api_url)
+    assert done.returncode == 1
+    line = done.stderr.rstrip("\n").splitlines()[-1]
+    assert line.startswith(reason.replace("{tmp}", str(tmp_path))), done.stderr[-1500:]
