@@ -44,6 +44,9 @@ class PartFiles(BaseModel):
 class StoryLayout(BaseModel):
     parts: list[PartFiles] = Field(description="usable parts, ordered by part number")
     problems: list[str] = Field(default_factory=list, description="what is wrong, part by part")
+    ignored: list[str] = Field(
+        default_factory=list, description="entries that are not parts, images or captions"
+    )
 
 
 class Caption(BaseModel):
@@ -90,6 +93,7 @@ def survey_story(names: list[str]) -> StoryLayout:
     folder_names: dict[int, str] = {}
     ignored: set[str] = set()
     problems: list[str] = []
+    same_part_folders: set[tuple[int, str, str]] = set()
 
     for name in sorted(names):
         path = PurePosixPath(name)
@@ -102,9 +106,7 @@ def survey_story(names: list[str]) -> StoryLayout:
             ignored.add(folder + "/")
             continue
         if number in folder_names and folder_names[number] != folder:
-            problems.append(
-                f"part {number}: folders {folder_names[number]}/ and {folder}/ are the same part"
-            )
+            same_part_folders.add((number, folder_names[number], folder))
             continue
         folder_names[number] = folder
         files = by_part.setdefault(number, {"images": [], "captions": [], "other": []})
@@ -119,15 +121,21 @@ def survey_story(names: list[str]) -> StoryLayout:
         else:
             files["other"].append(name)
 
+    for number, first, second in sorted(same_part_folders):
+        problems.append(f"part {number}: folders {first}/ and {second}/ are the same part")
     for entry in sorted(ignored):
         log.info("not a story part, ignored: %s", entry)
 
+    clashing = {number for number, _, _ in same_part_folders}
     parts: list[PartFiles] = []
     for number in sorted(by_part):
+        if number in clashing:
+            continue  # which folder is meant is the one problem to report for this part
         files = by_part[number]
         folder = folder_names[number]
         for other in files["other"]:
             log.info("part %d: not an image or caption, ignored: %s", number, other)
+        ignored.update(files["other"])
         images = files["images"]
         if not images:
             problems.append(
@@ -152,7 +160,7 @@ def survey_story(names: list[str]) -> StoryLayout:
             "no story parts found (expected numbered folders 1/, 2/, ... "
             "each with an image and 1.txt)"
         )
-    return StoryLayout(parts=parts, problems=problems)
+    return StoryLayout(parts=parts, problems=problems, ignored=sorted(ignored))
 
 
 def read_caption(path: Path, display_name: str, part_number: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from services.imaging import ImageProblem, check_image
@@ -73,7 +73,12 @@ def list_story(storage: Storage) -> StoryLayout:
             f"or its assets are not uploaded yet)",
             transient=False,
         )
-    return survey_story(names)
+    layout = survey_story(names)
+    if layout.ignored:
+        get_run_logger().info(
+            "ignored (not a story part, image or caption): %s", ", ".join(layout.ignored)
+        )
+    return layout
 
 
 @task(

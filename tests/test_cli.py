@@ -102,6 +102,9 @@ def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, t
             2: PartSpec(["Gute Nacht."], colour=(230, 200, 30)),
         }
     )
+    (story / "notes").mkdir()
+    (story / "notes" / "plan.txt").write_text("draft", encoding="utf-8")
+    (story / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     out = tmp_path / "elsewhere" / "my-film.mp4"
     out.parent.mkdir()
     args = ["--assets-dir", str(story), "--out", str(out)]
@@ -110,6 +113,7 @@ def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, t
     done = run_cli(*args, api_url=api_url)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == str(out)
+    assert "ignored (not a story part, image or caption): .DS_Store, notes/" in done.stderr
 
     # Captions and record beside the video, same stem; nothing written into the story.
     assert sorted(p.name for p in out.parent.iterdir()) == [

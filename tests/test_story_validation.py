@@ -84,6 +84,17 @@ def test_entries_that_are_not_parts_are_ignored_with_a_log_line(caplog) -> None:
     logged = caplog.text
     for entry in (".DS_Store", "video.mp4", "notes/", "draft-3/", "1/thumb.png", "1/notes.txt"):
         assert entry in logged, f"no log line for {entry}"
+    # The flow logs them from the layout (its own logger reaches the run's log and the CLI).
+    assert layout.ignored == [
+        ".DS_Store",
+        "1/.DS_Store",
+        "1/notes.txt",
+        "1/thumb.png",
+        "draft-3/",
+        "notes/",
+        "video.json",
+        "video.mp4",
+    ]
 
 
 # --- plan_story: problems -----------------------------------------------------------------------
@@ -138,6 +149,15 @@ def test_two_captions_with_the_same_number() -> None:
 def test_two_folders_with_the_same_number() -> None:
     problems = problems_of(["2/image.png", "2/1.txt", "02/image.png", "02/1.txt"])
     assert any("02/" in p and "2/" in p and p.startswith("part 2:") for p in problems)
+
+
+def test_two_folders_with_the_same_number_are_reported_once() -> None:
+    names = ["01/image.png", "01/1.txt", "01/2.txt", "1/image.png", "1/1.txt", "1/2.txt"]
+    names += ["3/image.png", "3/1.txt", "03/1.txt"]
+    assert problems_of(names) == [
+        "part 1: folders 01/ and 1/ are the same part",
+        "part 3: folders 03/ and 3/ are the same part",
+    ]
 
 
 def test_several_problems_are_all_reported_at_once() -> None:
