@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,47 @@ class StoryLayout(BaseModel):
     )
 
 
+# Characters that take no room on screen and say nothing aloud, besides whitespace and the
+# format characters (Unicode category Cf: zero-width space and joiners, bidi marks, BOM...).
+_INVISIBLE = frozenset(
+    "\u034f"  # combining grapheme joiner
+    "\u115f\u1160\u3164\uffa0"  # Hangul fillers
+    "\u180e"  # Mongolian vowel separator
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))  # variation selectors
+)
+
+
+def clean_caption_text(text: str) -> str:
+    """Caption text as it is drawn, spoken and written to SRT/VTT: NFC-normalised, control
+    characters removed (NUL, BEL, ESC, BS...; line breaks and tabs count as spaces), runs of
+    whitespace folded to one space. Format characters that shape text (zero-width joiners,
+    bidi marks) are kept. May return an empty string."""
+    text = unicodedata.normalize("NFC", text)
+    kept = "".join(char for char in text if char.isspace() or unicodedata.category(char) != "Cc")
+    return " ".join(kept.split())
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether any character would show on screen: not only zero-width or bidi marks."""
+    return any(
+        not char.isspace() and char not in _INVISIBLE and unicodedata.category(char) != "Cf"
+        for char in text
+    )
+
+
+def _clean_caption(text: str) -> str:
+    cleaned = clean_caption_text(text)
+    if not has_visible_text(cleaned):
+        raise ValueError("a caption needs visible text")
+    return cleaned
+
+
 class Caption(BaseModel):
     number: int
     file: str = Field(description="path relative to the assets root, for messages")
-    text: str = Field(min_length=1)
+    text: Annotated[str, AfterValidator(_clean_caption)] = Field(
+        min_length=1, description="cleaned (clean_caption_text), with visible text"
+    )
 
 
 class Part(BaseModel):
@@ -164,7 +203,8 @@ def survey_story(names: list[str]) -> StoryLayout:
 
 
 def read_caption(path: Path, display_name: str, part_number: int) -> str:
-    """Decode one caption file: UTF-8 (a BOM and CRLF allowed), whitespace folded, not empty."""
+    """Decode one caption file: UTF-8 (a BOM and CRLF allowed), cleaned (`clean_caption_text`),
+    with something visible left."""
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -175,10 +215,17 @@ def read_caption(path: Path, display_name: str, part_number: int) -> str:
                 f"(byte 0x{raw[error.start]:02x} at offset {error.start})"
             ]
         ) from None
-    folded = " ".join(text.split())
-    if not folded:
+    cleaned = clean_caption_text(text)
+    if not cleaned:
         raise StoryError([f"part {part_number}: {display_name} is empty"])
-    return folded
+    if not has_visible_text(cleaned):
+        raise StoryError(
+            [
+                f"part {part_number}: {display_name} has no visible text "
+                f"(only invisible characters such as zero-width spaces or direction marks)"
+            ]
+        )
+    return cleaned
 
 
 def sha256_file(path: Path) -> str:

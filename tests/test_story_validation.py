@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import random
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from services.storage import LocalStorage
-from services.story import StoryError, plan_story, read_caption
+from services.story import Caption, StoryError, plan_story, read_caption
 from tasks.fetch_assets import fetch_and_check_part
 from tests.stories import PartSpec
 
@@ -276,3 +277,54 @@ def test_every_bad_file_of_a_part_is_reported(make_story, tmp_path) -> None:
     assert problems[0].startswith("part 6: 6/image.png does not decode")
     assert problems[1] == "part 6: 6/2.txt is empty"
     assert problems[2].startswith("part 6: 6/3.txt is not UTF-8")
+
+
+# --- caption text cleaning ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"Hello\x00 world.", "Hello world."),
+        (b"Ring\x07 the bell, \x1b[31mred\x1b[0m, back\x08space.", None),
+        ("One\r\ntwo\x0bthree\x0cfour\x85five".encode(), "One two three four five"),
+        ("Cafe\u0301 cre\u0300me".encode(), "Café crème"),  # NFC: one code point each
+        ("\u05e9\u05dc\u05d5\u05dd\u200f!".encode(), "\u05e9\u05dc\u05d5\u05dd\u200f!"),
+        ("\U0001f469\u200d\U0001f680 ok".encode(), "\U0001f469\u200d\U0001f680 ok"),
+    ],
+    ids=["nul", "bel-esc-bs", "line-breaks", "nfc", "bidi-mark-kept", "zwj-kept"],
+)
+def test_caption_text_is_cleaned_once_for_drawing_speech_and_caption_files(
+    tmp_path: Path, data: bytes, expected: str | None
+) -> None:
+    text = read_caption(write(tmp_path, data), "1/1.txt", 1)
+    assert not any(unicodedata.category(char) == "Cc" for char in text), repr(text)
+    assert unicodedata.is_normalized("NFC", text)
+    if expected is not None:
+        assert text == expected
+    else:
+        assert text == "Ring the bell, [31mred[0m, backspace."
+    # The model holds only cleaned text, however it is built.
+    assert Caption(number=1, file="1/1.txt", text=data.decode()).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\u200b", "\u200b\u200c\u200d\ufeff \u2060", "\u200e\u200f\u202b\u202c", "\u3164\x00\x07"],
+    ids=["zwsp", "zero-width-mix", "bidi-marks-only", "filler-and-controls"],
+)
+def test_caption_of_only_invisible_characters_names_part_and_file(
+    tmp_path: Path, text: str
+) -> None:
+    with pytest.raises(StoryError) as raised:
+        read_caption(write(tmp_path, text.encode()), "3/2.txt", 3)
+    (problem,) = raised.value.problems
+    assert problem.startswith("part 3: 3/2.txt has no visible text"), problem
+    with pytest.raises(ValueError, match="visible text"):
+        Caption(number=2, file="3/2.txt", text=text)
+
+
+def test_caption_of_only_control_characters_is_empty(tmp_path: Path) -> None:
+    with pytest.raises(StoryError) as raised:
+        read_caption(write(tmp_path, b"\x00\x00\x07\x1b"), "4/1.txt", 4)
+    assert raised.value.problems == ["part 4: 4/1.txt is empty"]
