@@ -7,6 +7,10 @@ How a part's clip is made (see `build_clip_command`): each page still is decoded
 to yuv420p once and repeated with the `loop` filter (an image input with `-loop 1` would decode the
 PNG again for every frame); pages cross-fade with `xfade`; the part fades in from and out to black.
 Timestamps are pinned to 1/fps with `settb`/`setpts=N` so every frame count is exact.
+However many pages a part has, the command line stays the same length: the pages are one input
+(a concat list of the page images, split into one stream per page by the `segment` filter) and
+the filter graph is read from a file (`-filter_complex_script`). On Linux one argument may not
+exceed 128 KiB, which a 3,000-word caption's graph did.
 """
 
 from __future__ import annotations
@@ -150,8 +154,9 @@ class ClipPlan:
         return sum(page.frames for page in self.pages)
 
 
-def _page_chain(plan: ClipPlan, pixel_format: str, first_input: int, fps: int) -> tuple[str, str]:
-    """Filters that turn the page inputs into one stream of pages joined by cross-fades.
+def _page_chain(plan: ClipPlan, pixel_format: str, sources: list[str], fps: int) -> tuple[str, str]:
+    """Filters that turn the page streams (`sources`, one label per page) into one stream of
+    pages joined by cross-fades.
 
     The stream is a row of segments joined with `concat`: each page's still on its own, and
     between two pages a short cross-fade made by `xfade` from just the frames it spans. (`xfade`
@@ -173,7 +178,7 @@ def _page_chain(plan: ClipPlan, pixel_format: str, first_input: int, fps: int) -
         if after:
             labels.append(f"from{index}")
         uses.append(labels)
-        still = f"[{first_input + index}:v]format={pixel_format}"
+        still = f"[{sources[index]}]format={pixel_format}"
         copies = "".join(f"[{label}src]" for label in labels)
         filters.append(
             f"{still},split={len(labels)}{copies}" if len(labels) > 1 else f"{still}{copies}"
@@ -206,14 +211,16 @@ def _repeat(source: str, frames: int, fps: int, label: str) -> str:
     return f"[{source}]loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N[{label}]"
 
 
-def _zoom_corners(amount: float, total_frames: int) -> str:
+def _zoom_corners(amount: float, total_frames: int, first_frame: int = 0) -> str:
     """perspective corners for an eased centre zoom from 1 to 1+amount, evaluated per frame.
 
     `perspective` samples the source with sub-pixel interpolation, so the slow zoom does not step
-    from whole pixel to whole pixel the way zoompan and crop do.
+    from whole pixel to whole pixel the way zoompan and crop do. `first_frame` is where this
+    run's first frame lies in the part, when the part is rendered in several runs.
     """
     last = max(total_frames - 1, 1)
-    eased = f"(3*pow(in/{last},2)-2*pow(in/{last},3))"  # smoothstep: starts and ends gently
+    at = f"(in+{first_frame})/{last}" if first_frame else f"in/{last}"
+    eased = f"(3*pow({at},2)-2*pow({at},3))"  # smoothstep: starts and ends gently
     inset = f"(1-1/(1+{amount}*{eased}))/2"
     return (
         f"x0='W*{inset}':y0='H*{inset}':"
@@ -223,43 +230,89 @@ def _zoom_corners(amount: float, total_frames: int) -> str:
     )
 
 
-def build_clip_command(plan: ClipPlan, options: RenderOptions, target: Path) -> list[str]:
-    """ffmpeg arguments (without the binary) that encode one part's silent clip to `target`."""
+def _split_pages(page_input: int, count: int, pixel_format: str) -> tuple[list[str], list[str]]:
+    """Filters that convert the one input holding every page image to `pixel_format` (once, with
+    one scaler, not one per page) and split it into a stream per page; and those streams' labels."""
+    converted = f"[{page_input}:v]format={pixel_format}"
+    if count == 1:
+        return [f"{converted}[page0]"], ["page0"]
+    labels = [f"page{index}" for index in range(count)]
+    cuts = "|".join(str(index) for index in range(1, count))
+    outputs = "".join(f"[{label}]" for label in labels)
+    return [f"{converted},segment=frames={cuts}{outputs}"], labels
+
+
+def image_list(images: list[Path]) -> str:
+    """The concat demuxer's list of still images, in order: one input however many there are."""
+    lines = []
+    for path in images:
+        quoted = str(path.resolve()).replace("'", r"'\''")
+        lines.append(f"file '{quoted}'\n")
+    return "".join(lines)
+
+
+@dataclass(frozen=True)
+class ClipCommand:
+    """ffmpeg arguments (without the binary) and the files they name, to be written first."""
+
+    args: list[str]
+    files: dict[Path, str]
+
+
+def build_clip_command(
+    plan: ClipPlan,
+    options: RenderOptions,
+    target: Path,
+    first_frame: int = 0,
+    part_frames: int | None = None,
+) -> ClipCommand:
+    """The ffmpeg run that encodes one part's silent clip to `target`. The page list and the
+    filter graph are files beside the target, so the arguments do not grow with the pages.
+
+    A long part is rendered in several runs (see `split_plan`): `plan` is then one run's pages,
+    starting at `first_frame` of a part of `part_frames`; the part's fades and zoom stay the
+    part's."""
     fps = options.fps
+    part_frames = plan.total_frames if part_frames is None else part_frames
+    page_list = target.with_name(f"{target.stem}.pages.txt")
+    graph_file = target.with_name(f"{target.stem}.filter.txt")
     inputs: list[str] = []
     filters: list[str] = []
     if plan.background is not None:
         inputs += ["-framerate", str(fps), "-i", str(plan.background)]
-        for page in plan.pages:
-            inputs += ["-framerate", str(fps), "-i", str(page.image)]
-        chain, bands = _page_chain(plan, "yuva420p", first_input=1, fps=fps)
+        inputs += ["-f", "concat", "-safe", "0", "-i", str(page_list)]
+        splits, sources = _split_pages(1, len(plan.pages), "yuva420p")
+        filters += splits
+        chain, bands = _page_chain(plan, "yuva420p", sources, fps=fps)
         filters.append(chain)
         filters.append(
             f"[0:v]format=yuv420p,loop=loop={plan.total_frames - 1}:size=1,"
             f"settb=1/{fps},setpts=N,"
-            f"perspective={_zoom_corners(plan.zoom_amount, plan.total_frames)}"
+            f"perspective={_zoom_corners(plan.zoom_amount, part_frames, first_frame)}"
             f":interpolation=linear:eval=frame[background]"
         )
         filters.append(f"[background][{bands}]overlay=0:{plan.band_top}:format=yuv420[composed]")
         current = "composed"
     else:
-        for page in plan.pages:
-            inputs += ["-framerate", str(fps), "-i", str(page.image)]
-        chain, current = _page_chain(plan, "yuv420p", first_input=0, fps=fps)
+        inputs += ["-f", "concat", "-safe", "0", "-i", str(page_list)]
+        splits, sources = _split_pages(0, len(plan.pages), "yuv420p")
+        filters += splits
+        chain, current = _page_chain(plan, "yuv420p", sources, fps=fps)
         filters.append(chain)
 
     last = plan.total_frames
     fades = []
-    if plan.fade_frames > 0:
+    if plan.fade_frames > 0 and first_frame == 0:
         fades.append(f"fade=t=in:s=0:n={plan.fade_frames}")
+    if plan.fade_frames > 0 and first_frame + last == part_frames:
         fades.append(f"fade=t=out:s={last - plan.fade_frames}:n={plan.fade_frames}")
     tail = ",".join([*fades, "format=yuv420p"])
     filters.append(f"[{current}]{tail}[video]")
 
-    return [
+    args = [
         *inputs,
-        "-filter_complex",
-        ";".join(filters),
+        "-filter_complex_script",
+        str(graph_file),
         "-map",
         "[video]",
         "-frames:v",
@@ -277,11 +330,95 @@ def build_clip_command(plan: ClipPlan, options: RenderOptions, target: Path) -> 
         "-an",
         str(target),
     ]
+    files = {
+        page_list: image_list([page.image for page in plan.pages]),
+        graph_file: ";\n".join(filters) + "\n",
+    }
+    return ClipCommand(args=args, files=files)
+
+
+# ffmpeg 5.1 looks through every filter of a graph to pick the next one to run, so a graph's
+# cost per frame grows with its pages: one run for 1,000 pages took 38 s and 1.6 GB where runs of
+# 32 pages and a join take a few seconds (see tests/test_long_input.py).
+MAX_PAGES_PER_RUN = 32
+
+
+def split_plan(plan: ClipPlan, max_pages: int = MAX_PAGES_PER_RUN) -> list[tuple[ClipPlan, int]]:
+    """A part's plan as runs of at most about `max_pages` pages, each with the frame it starts
+    at. A run ends inside a page's still stretch (never in a cross-fade or a part fade): that
+    page ends one run and begins the next, so the joined clip is frame for frame the same."""
+    count = len(plan.pages)
+    if count <= max_pages:
+        return [(plan, 0)]
+    runs: list[tuple[ClipPlan, int]] = []
+    pages: list[StillSegment] = []
+    fades: list[int] = []
+    start = 0  # the part's frame where the current run starts
+    for index, page in enumerate(plan.pages):
+        if pages:
+            fades.append(plan.crossfades[index - 1])
+        pages.append(page)
+        before = plan.crossfades[index - 1] // 2 if index else 0
+        after = plan.crossfades[index] // 2 if index < count - 1 else 0
+        body = page.frames - before - after
+        cut = before + body // 2
+        at = start + sum(p.frames for p in pages[:-1]) + cut  # the cut, in the part's frames
+        if (
+            len(pages) >= max_pages
+            and index < count - 1
+            and body >= 2
+            and plan.fade_frames <= at <= plan.total_frames - plan.fade_frames
+        ):
+            pages[-1] = StillSegment(image=page.image, frames=cut)
+            runs.append((_with_pages(plan, pages, fades), start))
+            start = at
+            pages = [StillSegment(image=page.image, frames=page.frames - cut)]
+            fades = []
+    runs.append((_with_pages(plan, pages, fades), start))
+    return runs
+
+
+def _with_pages(plan: ClipPlan, pages: list[StillSegment], crossfades: list[int]) -> ClipPlan:
+    return ClipPlan(
+        pages=pages,
+        crossfades=crossfades,
+        fade_frames=plan.fade_frames,
+        background=plan.background,
+        band_top=plan.band_top,
+        zoom_amount=plan.zoom_amount,
+    )
+
+
+def _encode(command: ClipCommand, what: str) -> None:
+    for path, text in command.files.items():
+        path.write_text(text, encoding="utf-8")
+    _run(
+        [_binary("FFMPEG_BINARY", "ffmpeg"), "-hide_banner", "-nostdin", "-y", *command.args], what
+    )
 
 
 def encode_clip(plan: ClipPlan, options: RenderOptions, target: Path, what: str) -> None:
-    args = build_clip_command(plan, options, target)
-    _run([_binary("FFMPEG_BINARY", "ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], what)
+    """One part's silent clip: one ffmpeg run, or for a long part several joined without
+    re-encoding."""
+    runs = split_plan(plan)
+    if len(runs) == 1:
+        _encode(build_clip_command(plan, options, target), what)
+        return
+    pieces: list[tuple[Path, int]] = []
+    for index, (run, first_frame) in enumerate(runs):
+        piece = target.with_name(f"{target.stem}.{index:04d}{target.suffix}")
+        command = build_clip_command(run, options, piece, first_frame, plan.total_frames)
+        _encode(command, f"{what} (run {index + 1} of {len(runs)})")
+        pieces.append((piece, run.total_frames))
+    listing = target.with_name(f"{target.stem}.pieces.txt")
+    listing.write_text(concat_list(pieces, options.fps), encoding="utf-8")
+    ffmpeg(
+        *["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-c", "copy"],
+        *["-f", "mp4", str(target)],
+        what=f"{what} (joining {len(pieces)} runs)",
+    )
+    for piece, _ in pieces:
+        piece.unlink(missing_ok=True)
 
 
 def build_assembly_command(concat_list: Path, narration: Path, target: Path) -> list[str]:
