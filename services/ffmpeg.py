@@ -343,7 +343,7 @@ def build_clip_command(
 MAX_PAGES_PER_RUN = 32
 
 
-def split_plan(plan: ClipPlan, max_pages: int = MAX_PAGES_PER_RUN) -> list[tuple[ClipPlan, int]]:
+def split_plan(plan: ClipPlan, max_pages: int) -> list[tuple[ClipPlan, int]]:
     """A part's plan as runs of at most about `max_pages` pages, each with the frame it starts
     at. A run ends inside a page's still stretch (never in a cross-fade or a part fade): that
     page ends one run and begins the next, so the joined clip is frame for frame the same."""
@@ -400,7 +400,7 @@ def _encode(command: ClipCommand, what: str) -> None:
 def encode_clip(plan: ClipPlan, options: RenderOptions, target: Path, what: str) -> None:
     """One part's silent clip: one ffmpeg run, or for a long part several joined without
     re-encoding."""
-    runs = split_plan(plan)
+    runs = split_plan(plan, MAX_PAGES_PER_RUN)
     if len(runs) == 1:
         _encode(build_clip_command(plan, options, target), what)
         return
