@@ -7,14 +7,20 @@ the bottom of the frame, always the same height so it does not jump between page
 
 from __future__ import annotations
 
+import ctypes
+import math
 import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import wand.resource
+from wand.api import libmagick, library
 from wand.color import Color
 from wand.drawing import Drawing
 from wand.exceptions import WandException
@@ -57,34 +63,214 @@ def caption_font(preferred: str | None = None) -> str:
     raise ImageProblem("no caption font installed (fonts-dejavu-core; run scripts/setup.sh)")
 
 
-def _read(path: Path, at_least: tuple[int, int]) -> Image:
-    """Read an image. A JPEG much larger than needed is decoded at a reduced scale (libjpeg's
-    DCT scaling still reads the whole stream), which keeps a 40-megapixel photo from costing
-    hundreds of megabytes per worker."""
-    image = Image()
+# --- reading pictures ----------------------------------------------------------------------------
+#
+# ImageMagick keeps a decoded picture in its pixel cache: 8 bytes a pixel here (Q16, four
+# channels), in memory, then in memory-mapped files, then on disk, up to process-wide limits that
+# its policy (/etc/ImageMagick-6/policy.xml) caps: one 8000x8000 PNG takes 512 MB, and three
+# decoded at once by parallel parts used to fail with "cache resources exhausted". So: the header
+# is read first; a picture larger than the cache can hold is refused, saying so; decodes share one
+# budget of the cache's size, waiting their turn; a JPEG is decoded at reduced scale, and any
+# other picture is shrunk right after decoding, before anything else is done to it.
+
+_BYTES_PER_PIXEL = 8
+_WORKING_SHARE = 1.25  # the decoded picture plus the first pass of shrinking it
+_CORRUPT_IMAGE_WARNING = 325  # ImageMagick's CorruptImageWarning: the decoder filled in gaps
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """How big a picture this process can decode: ImageMagick's effective resource limits."""
+
+    cache_bytes: int  # memory + map + disk: what all decodes in this process may hold at once
+    max_side: int  # pixels, width or height
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.cache_bytes / (_BYTES_PER_PIXEL * _WORKING_SHARE))
+
+
+class _PixelBudget:
+    """Bytes of pixel cache that decodes running at once may hold; a decode waits for room."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._used = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def hold(self, amount: int) -> Iterator[None]:
+        amount = min(amount, self.capacity)
+        with self._room:
+            self._room.wait_for(lambda: self._used + amount <= self.capacity)
+            self._used += amount
+        try:
+            yield
+        finally:
+            with self._room:
+                self._used -= amount
+                self._room.notify_all()
+
+
+_decoding_lock = threading.RLock()
+_decoding: tuple[DecodeLimits, _PixelBudget] | None = None
+
+
+def run_memory_bytes() -> int:
+    """Memory this run may use: its cgroup's limit (a container's) or else the machine's."""
+    candidates = []
+    for limit_file in (
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ):
+        try:
+            value = Path(limit_file).read_text(encoding="ascii").strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            candidates.append(int(value))
     try:
-        image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
-        image.read(filename=str(path))
-    except BaseException:
-        image.close()
-        raise
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemTotal:"):
+                candidates.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    return min(candidates) if candidates else 2 * 1024**3
+
+
+def configure_decoding(memory_bytes: int | None = None) -> DecodeLimits:
+    """Set ImageMagick's resource limits from the run's memory: a quarter of it in memory, as
+    much again memory-mapped, the whole on disk (ImageMagick's policy may lower each, never
+    raise it); and size the budget that decodes share. Done on first use, or again by tests."""
+    global _decoding
+    memory = memory_bytes or run_memory_bytes()
+    limits = wand.resource.limits
+    with _decoding_lock:
+        limits["memory"] = memory // 4
+        limits["map"] = memory // 4
+        limits["disk"] = memory
+        cache = int(limits["memory"]) + int(limits["map"]) + int(limits["disk"])
+        side = min(int(limits["width"]), int(limits["height"]))
+        decode = DecodeLimits(cache_bytes=cache, max_side=side)
+        _decoding = (decode, _PixelBudget(cache))
+    return decode
+
+
+def _decoding_state() -> tuple[DecodeLimits, _PixelBudget]:
+    with _decoding_lock:
+        if _decoding is None:
+            configure_decoding()
+        assert _decoding is not None
+        return _decoding
+
+
+@dataclass(frozen=True)
+class _Header:
+    width: int
+    height: int
+    format: str
+
+
+def _read_header(path: Path) -> _Header:
+    """Size and format from the file's header alone (ImageMagick's ping: no pixels decoded)."""
+    with Image.ping(filename=f"{path}[0]") as header:
+        return _Header(header.width, header.height, (header.format or "").upper())
+
+
+def _decoded_size(header: _Header, at_least: tuple[int, int]) -> tuple[int, int]:
+    """The size the decoder produces: a JPEG is scaled down by libjpeg (by a power of two, at
+    most 8, keeping at least `at_least`); other formats decode at full size."""
+    if header.format != "JPEG":
+        return header.width, header.height
+    ratio = min(header.width / max(at_least[0], 1), header.height / max(at_least[1], 1))
+    scale = 1
+    while scale < 8 and scale * 2 <= ratio:
+        scale *= 2
+    return math.ceil(header.width / scale), math.ceil(header.height / scale)
+
+
+def _refuse_if_too_large(header: _Header, decoded: tuple[int, int], limits: DecodeLimits) -> None:
+    width, height = decoded
+    if width > limits.max_side or height > limits.max_side or width * height > limits.max_pixels:
+        raise ImageProblem(
+            f"is {header.width}x{header.height}; at most {limits.max_pixels // 1_000_000} "
+            f"megapixels and {limits.max_side} pixels a side can be read here "
+            f"(save it smaller, e.g. 4000 pixels on its longer side)"
+        )
+
+
+class _ExceptionHead(ctypes.Structure):
+    """The first fields of ImageMagick's ExceptionInfo (the same in ImageMagick 6 and 7)."""
+
+    _fields_ = [
+        ("severity", ctypes.c_int),
+        ("error_number", ctypes.c_int),
+        ("reason", ctypes.c_char_p),
+        ("description", ctypes.c_char_p),
+    ]
+
+
+def _decoder_warning(image: Image) -> tuple[int, str]:
+    """The warning the decoder left on the picture. ImageMagick keeps a decoder's warnings (such
+    as libjpeg's "Corrupt JPEG data: premature end of data segment") on the image, not on the
+    wand, so Wand never reports them."""
+    get_exception = libmagick.GetImageException
+    get_exception.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    get_exception.restype = None
+    collected = libmagick.AcquireExceptionInfo()
+    try:
+        get_exception(library.GetImageFromMagickWand(image.wand), collected)
+        head = ctypes.cast(collected, ctypes.POINTER(_ExceptionHead)).contents
+        reason = (head.reason or b"").decode("utf-8", "replace")
+        return head.severity, reason
+    finally:
+        libmagick.DestroyExceptionInfo(collected)
+
+
+def _refuse_if_damaged(image: Image) -> None:
+    severity, reason = _decoder_warning(image)
+    # "extraneous bytes before marker" is junk between JPEG segments: every pixel is still there.
+    if severity == _CORRUPT_IMAGE_WARNING and "extraneous bytes" not in reason:
+        raise ImageProblem(
+            f"is damaged or cut off: part of the picture is missing "
+            f"({reason.split('`')[0].strip()}); upload it again"
+        )
+
+
+def _shrink(image: Image, at_least: tuple[int, int]) -> None:
+    """Average a picture much larger than needed down by a whole factor, keeping `at_least`."""
+    factor = min(image.width // max(at_least[0], 1), image.height // max(at_least[1], 1))
+    if factor >= 2:
+        image.resize(
+            math.ceil(image.width / factor), math.ceil(image.height / factor), filter="box"
+        )
+
+
+def _read(path: Path, at_least: tuple[int, int]) -> Image:
+    """Read a picture's first frame (an animated WebP's first, not its last), no smaller than
+    `at_least` where it is larger, within this process's decode limits. Raises ImageProblem for
+    a picture too large to read here or one the decoder found damaged."""
+    limits, budget = _decoding_state()
+    header = _read_header(path)
+    decoded = _decoded_size(header, at_least)
+    _refuse_if_too_large(header, decoded, limits)
+    cost = int(decoded[0] * decoded[1] * _BYTES_PER_PIXEL * _WORKING_SHARE)
+    with budget.hold(cost):
+        image = Image()
+        try:
+            # libjpeg's DCT scaling: a 40-megapixel photo never costs hundreds of megabytes.
+            image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
+            image.read(filename=f"{path}[0]")
+            _refuse_if_damaged(image)
+            _shrink(image, at_least)
+        except BaseException:
+            image.close()
+            raise
     return image
-
-
-def _jpeg_is_truncated(path: Path) -> bool:
-    """libjpeg pads a cut-off JPEG with grey and only warns; ImageMagick does not report it.
-    A complete JPEG has an end-of-image marker after its last start-of-scan marker."""
-    data = path.read_bytes()
-    if not data.startswith(b"\xff\xd8"):
-        return False  # not a JPEG: the decoder judges it
-    last_scan = data.rfind(b"\xff\xda")
-    return last_scan == -1 or data.find(b"\xff\xd9", last_scan) == -1
 
 
 def check_image(path: Path) -> tuple[int, int]:
     """Decode the whole image (not just its header); return the decoded width and height."""
-    if _jpeg_is_truncated(path):
-        raise ImageProblem("is cut off (the JPEG data ends early; upload it again)")
     try:
         with _read(path, (256, 256)) as image:
             image.auto_orient()

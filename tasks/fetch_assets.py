@@ -25,21 +25,43 @@ from services.story import (
 log = logging.getLogger(__name__)
 
 
+def _fetch_or_note(
+    storage: Storage, name: str, part_dir: Path, number: int, problems: list[str]
+) -> Path | None:
+    """The fetched file, or None with the reason noted as the part's problem (a link to nowhere,
+    a device, a FIFO...). Failures worth retrying are raised."""
+    try:
+        return storage.fetch(name, part_dir)
+    except StorageError as error:
+        if error.transient:
+            raise
+        reason = str(error)
+        problems.append(
+            f"part {number}: {reason}"
+            if reason.startswith(name)
+            else f"part {number}: {name}: {reason}"
+        )
+        return None
+
+
 def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
     """Bring one part's files here and check them; raise StoryError naming every bad file."""
     part_dir = work_dir / f"part-{files.number:04d}" / "source"
     part_dir.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
 
-    image_path = storage.fetch(files.image, part_dir)
-    try:
-        check_image(image_path)
-    except ImageProblem as problem:
-        problems.append(f"part {files.number}: {files.image} {problem}")
+    image_path = _fetch_or_note(storage, files.image, part_dir, files.number, problems)
+    if image_path is not None:
+        try:
+            check_image(image_path)
+        except ImageProblem as problem:
+            problems.append(f"part {files.number}: {files.image} {problem}")
 
     captions: list[Caption] = []
     for name in files.captions:
-        path = storage.fetch(name, part_dir)
+        path = _fetch_or_note(storage, name, part_dir, files.number, problems)
+        if path is None:
+            continue
         try:
             text = read_caption(path, name, files.number)
         except StoryError as error:
@@ -49,6 +71,7 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
 
     if problems:
         raise StoryError(problems)
+    assert image_path is not None
     return Part(
         number=files.number,
         image_file=files.image,

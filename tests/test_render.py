@@ -8,6 +8,7 @@ Expected narration is measured independently, by asking espeak-ng directly.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -507,6 +508,15 @@ def _problems_of_both_kinds(story: Path) -> None:
     (story / "3" / "1.txt").write_text("   ", encoding="utf-8")
 
 
+def _odd_files(story: Path) -> None:
+    """Files that are not files: each is a problem of its part, reported with the others."""
+    (story / "1" / "image.png").unlink()
+    (story / "1" / "image.png").symlink_to("/dev/zero")
+    (story / "2" / "1.txt").unlink()
+    os.mkfifo(story / "2" / "1.txt")
+    (story / "3" / "1.txt").write_text("\u200b\u200d", encoding="utf-8")
+
+
 BAD_STORIES = {
     "no parts": (_no_parts, [r"no story parts found"]),
     "part without image": (_no_image, [r"part 2: no image in 2/"]),
@@ -529,6 +539,15 @@ BAD_STORIES = {
             r"part 1: 1/image\.png does not decode",
             r"part 2: 2/1\.txt is not UTF-8",
             r"part 3: 3/1\.txt is empty",
+        ],
+    ),
+    "odd files": (
+        _odd_files,
+        [
+            r"story has 3 problems",
+            r"part 1: 1/image\.png is a link to /dev/zero, which is a device, not a file",
+            r"part 2: 2/1\.txt is a pipe \(FIFO\), not a file",
+            r"part 3: 3/1\.txt has no visible text",
         ],
     ),
     "problems of both kinds": (

@@ -7,6 +7,7 @@ Both report every problem, each naming the part and the file.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import unicodedata
 from pathlib import Path
@@ -328,3 +329,59 @@ def test_caption_of_only_control_characters_is_empty(tmp_path: Path) -> None:
     with pytest.raises(StoryError) as raised:
         read_caption(write(tmp_path, b"\x00\x00\x07\x1b"), "4/1.txt", 4)
     assert raised.value.problems == ["part 4: 4/1.txt is empty"]
+
+
+# --- links, pipes and devices -------------------------------------------------------------------
+
+
+def check_all(story: Path, tmp_path: Path) -> tuple[list[int], list[str]]:
+    """Every part of the story checked, as the flow does: the good parts, every problem."""
+    storage = LocalStorage(story)
+    layout = plan_story(storage.list_names())
+    good, problems = [], []
+    for files in layout.parts:
+        try:
+            good.append(fetch_and_check_part(files, storage, tmp_path / "work").number)
+        except StoryError as error:
+            problems.extend(error.problems)
+    return good, problems
+
+
+def test_links_inside_and_outside_the_story_are_followed(make_story, tmp_path) -> None:
+    story = make_story({1: ["One."], 2: ["Two."]})
+    elsewhere = make_story({7: ["Seven."]}, name="elsewhere")
+    (story / "3").symlink_to(elsewhere / "7", target_is_directory=True)  # a part folder
+    (story / "4").mkdir()
+    (story / "4" / "image.png").symlink_to(Path("..") / "1" / "image.png")  # a picture
+    (story / "4" / "1.txt").symlink_to(story / "2" / "1.txt")
+    (story / "notes").mkdir()
+    (story / "notes" / "loop").symlink_to(story, target_is_directory=True)  # a loop: not walked
+    names = LocalStorage(story).list_names()
+    assert [n for n in names if n.startswith(("3/", "4/"))] == [
+        "3/1.txt",
+        "3/image.png",
+        "4/1.txt",
+        "4/image.png",
+    ]
+    assert not any(n.startswith("notes/loop/") for n in names)
+    good, problems = check_all(story, tmp_path)
+    assert (good, problems) == ([1, 2, 3, 4], [])
+
+
+def test_links_to_nowhere_devices_and_pipes_are_problems_of_their_part(
+    make_story, tmp_path
+) -> None:
+    story = make_story({1: ["One."], 2: ["Two."], 3: ["Three."], 4: ["Four."], 5: ["Five."]})
+    (story / "1" / "image.png").unlink()
+    (story / "1" / "image.png").symlink_to("/dev/zero")
+    (story / "2" / "image.png").unlink()
+    (story / "2" / "image.png").symlink_to(story / "2" / "gone.png")
+    (story / "3" / "1.txt").unlink()
+    os.mkfifo(story / "3" / "1.txt")  # reading it would block for ever
+    good, problems = check_all(story, tmp_path)
+    assert good == [4, 5]
+    assert problems == [
+        "part 1: 1/image.png is a link to /dev/zero, which is a device, not a file",
+        f"part 2: 2/image.png is a link to {story / '2' / 'gone.png'}, which does not exist",
+        "part 3: 3/1.txt is a pipe (FIFO), not a file",
+    ]
