@@ -172,9 +172,39 @@ class _Header:
 
 
 def _read_header(path: Path) -> _Header:
-    """Size and format from the file's header alone (ImageMagick's ping: no pixels decoded)."""
-    with Image.ping(filename=f"{path}[0]") as header:
-        return _Header(header.width, header.height, (header.format or "").upper())
+    """Size and format from the file's header alone (ImageMagick's ping: no pixels decoded).
+    ImageMagick refuses even to ping a picture wider or higher than its policy allows, so the
+    size of such a PNG, JPEG or WebP is read from its header here, to say what is wrong."""
+    try:
+        with Image.ping(filename=f"{path}[0]") as header:
+            return _Header(header.width, header.height, (header.format or "").upper())
+    except WandException:
+        found = _size_from_header(path)
+        if found is None:
+            raise
+        return found
+
+
+def _size_from_header(path: Path) -> _Header | None:
+    """Width and height from a PNG's IHDR, a JPEG's frame header or a WebP's VP8X chunk."""
+    with path.open("rb") as stream:
+        head = stream.read(1 << 16)
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        return _Header(
+            int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), "PNG"
+        )
+    if head.startswith(b"RIFF") and head[8:16] == b"WEBPVP8X":
+        width = int.from_bytes(head[24:27], "little") + 1
+        return _Header(width, int.from_bytes(head[27:30], "little") + 1, "WEBP")
+    if head.startswith(b"\xff\xd8"):
+        at = 2
+        while at + 9 < len(head) and head[at] == 0xFF:
+            marker, length = head[at + 1], int.from_bytes(head[at + 2 : at + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE):
+                height = int.from_bytes(head[at + 5 : at + 7], "big")
+                return _Header(int.from_bytes(head[at + 7 : at + 9], "big"), height, "JPEG")
+            at += 2 + length
+    return None
 
 
 def _decoded_size(header: _Header, at_least: tuple[int, int]) -> tuple[int, int]:

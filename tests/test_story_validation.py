@@ -10,14 +10,19 @@ import logging
 import os
 import random
 import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from wand.color import Color
+from wand.image import Image
 
+from services import imaging
 from services.storage import LocalStorage
 from services.story import Caption, StoryError, plan_story, read_caption
 from tasks.fetch_assets import fetch_and_check_part
-from tests.stories import PartSpec
+from tests.stories import PartSpec, write_flat_png
 
 # --- plan_story: order --------------------------------------------------------------------------
 
@@ -385,3 +390,83 @@ def test_links_to_nowhere_devices_and_pipes_are_problems_of_their_part(
         f"part 2: 2/image.png is a link to {story / '2' / 'gone.png'}, which does not exist",
         "part 3: 3/1.txt is a pipe (FIFO), not a file",
     ]
+
+
+# --- pictures: animated, damaged, big -----------------------------------------------------------
+
+
+def centre_of(frame: Path) -> tuple[int, int, int]:
+    with Image(filename=str(frame)) as image:
+        pixel = image.export_pixels(image.width // 2, image.height // 2, 1, 1, "RGB", "char")
+        return pixel[0], pixel[1], pixel[2]
+
+
+def test_an_animated_picture_shows_its_first_frame(tmp_path) -> None:
+    picture = tmp_path / "image.webp"
+    with Image() as animation:
+        for colour in ("rgb(220,40,40)", "rgb(40,80,220)"):
+            with Image(width=80, height=60, background=Color(colour)) as frame:
+                animation.sequence.append(frame)
+        animation.format = "webp"
+        animation.save(filename=str(picture))
+    imaging.check_image(picture)
+    imaging.compose_background(picture, 160, 240, tmp_path / "frame.ppm")
+    red, green, blue = centre_of(tmp_path / "frame.ppm")
+    assert red > 150 and blue < 100, (red, green, blue)
+
+
+def test_a_jpeg_missing_half_its_data_is_refused(make_story, tmp_path) -> None:
+    """Cut in half with its end marker put back: libjpeg fills the rest with grey and only warns."""
+    story = make_story({1: ["Hello."]})
+    (story / "1" / "image.png").unlink()
+    with Image(width=300, height=200, pseudo="plasma:") as noise:
+        noise.format = "jpeg"
+        data = noise.make_blob()
+    (story / "1" / "image.jpg").write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    with pytest.raises(StoryError) as raised:
+        checked(story, 1, tmp_path)
+    (problem,) = raised.value.problems
+    assert problem.startswith("part 1: 1/image.jpg is damaged or cut off"), problem
+    assert "premature end of data segment" in problem
+
+
+def test_a_picture_too_large_to_read_is_refused_saying_so(make_story, tmp_path) -> None:
+    story = make_story({1: ["One."], 2: ["Two."]})
+    write_flat_png(story / "2" / "image.png", (20000, 20000), (200, 40, 40), rows=1)
+    limits = imaging.configure_decoding()
+    with pytest.raises(StoryError) as raised:
+        checked(story, 2, tmp_path)
+    assert raised.value.problems == [
+        f"part 2: 2/image.png is 20000x20000; at most {limits.max_pixels // 1_000_000} "
+        f"megapixels and {limits.max_side} pixels a side can be read here "
+        f"(save it smaller, e.g. 4000 pixels on its longer side)"
+    ]
+
+
+@pytest.fixture
+def little_memory() -> Iterator[imaging.DecodeLimits]:
+    """ImageMagick limited as in a run with 96 MiB: its cache holds one 3000x3000 picture."""
+    yield imaging.configure_decoding(96 * 2**20)
+    imaging.configure_decoding()
+
+
+def test_big_pictures_read_at_once_wait_for_room_in_the_cache(little_memory, tmp_path) -> None:
+    """Three pictures that do not fit ImageMagick's cache together, read by parallel parts:
+    without the shared budget two of them failed with "cache resources exhausted"."""
+    assert little_memory.cache_bytes < 3 * 3000 * 3000 * 8
+    colours = [(220, 40, 40), (40, 170, 60), (40, 80, 220)]
+    pictures = []
+    for index, colour in enumerate(colours):
+        pictures.append(tmp_path / f"big-{index}.png")
+        write_flat_png(pictures[-1], (3000, 3000), colour)
+
+    def check_and_compose(index: int) -> tuple[int, int, int]:
+        imaging.check_image(pictures[index])
+        frame = tmp_path / f"frame-{index}.ppm"
+        imaging.compose_background(pictures[index], 160, 240, frame)
+        return centre_of(frame)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        centres = list(pool.map(check_and_compose, range(3)))
+    for centre, colour in zip(centres, colours, strict=True):
+        assert max(abs(a - b) for a, b in zip(centre, colour, strict=True)) < 8, (centre, colour)
