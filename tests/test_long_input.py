@@ -143,7 +143,8 @@ def test_a_caption_of_three_thousand_words_renders_whole(
     monkeypatch.setattr(ffmpeg, "MAX_PAGES_PER_RUN", 8)
     text = long_caption(3000)
     story = build_story(
-        tmp_path / "story", StorySpec(parts={1: PartSpec([text]), 2: PartSpec(["The end."])})
+        tmp_path / "story",
+        StorySpec(parts={1: PartSpec([text]), 2: PartSpec(["The\x00 end.\x07\x1b[0m"])}),
     )
     options = RenderOptions(width=960, height=240, fps=5, preset="ultrafast")
     result = generate_video(assets_dir=str(story), options=options)
@@ -154,7 +155,10 @@ def test_a_caption_of_three_thousand_words_renders_whole(
     assert result["pages"] == len(cues)
     # Every word is shown and spoken, in order: the pages put together are the caption.
     assert " ".join(cue.text.replace("\n", " ") for cue in cues[:-1]) == text
-    assert cues[-1].text == "The end."
+    # Control characters never reach the caption files (nor the picture, nor the narration).
+    assert cues[-1].text == "The end.[0m"
+    vtt = media.parse_vtt(video.with_suffix(".vtt").read_text(encoding="utf-8"))
+    assert [cue.text for cue in vtt] == [cue.text for cue in cues]
     # The cues follow each other without gaps, and the video ends with the last one.
     for before, after in zip(cues, cues[1:], strict=False):
         assert after.start == before.end
