@@ -316,6 +316,8 @@ def _plain_reason(error: Exception) -> str:
     text = str(error)
     if "MagickReadImage returns false" in text:
         return "the file is damaged or cut off"
+    if "cache resources exhausted" in text:
+        return "it is too large for the memory this run has"
     return text.split("`")[0].strip().rstrip("@ ").strip() or type(error).__name__
 
 
