@@ -17,15 +17,15 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.runs import RenderRuns
 from api.schemas import CreationId, Problem, VideoStatus
-from api.service import CreationNotFound, ServiceUnavailable, VideoService
+from api.service import CreationNotFound, OptionsConflict, ServiceUnavailable, VideoService
 from api.status import NOT_FOUND_MESSAGE
 from api.videos import CreationFiles
-from services.settings import Settings, get_settings
+from services.settings import Settings, StoryOptions, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -116,34 +116,74 @@ def create_router(
             answer = await answer
         return bool(answer)
 
+    async def trigger(
+        creation_id: str, options: StoryOptions, user: Any, service: VideoService
+    ) -> VideoStatus:
+        if not await allowed(user, creation_id):
+            raise HTTPException(404, not_found_detail(creation_id))
+        try:
+            return await service.trigger(creation_id, options)
+        except CreationNotFound:
+            raise HTTPException(404, not_found_detail(creation_id)) from None
+        except OptionsConflict as error:
+            raise HTTPException(409, str(error)) from None
+        except ServiceUnavailable as error:
+            raise HTTPException(503, str(error)) from None
+
+    trigger_responses: dict[int | str, dict[str, Any]] = {
+        **ERRORS,
+        404: {"model": Problem, "description": "No such creation (or not yours)."},
+        409: {
+            "model": Problem,
+            "description": "A render with other options is pending or running; its options "
+            "are named. Ask again once it has ended.",
+        },
+    }
+
     @router.get(
         "/me/creation/{creation_id}/generate_video",
         operation_id="generate_video",
         summary="Start rendering a creation's video",
         response_model=VideoStatus,
-        responses={
-            **ERRORS,
-            404: {"model": Problem, "description": "No such creation (or not yours)."},
-        },
+        responses=trigger_responses,
     )
     async def generate_video(
         creation_id: CreationId, user: User, service: Service, response: Response
     ) -> VideoStatus:
-        """Starts a render and answers at once with the status (normally `pending`).
+        """Starts a render with the default options and answers at once with the status
+        (normally `pending`).
 
         While a render of the creation is pending or running, answers that render's status
-        instead of starting another, however many requests arrive at once. After it ends, a new
-        request starts a new render (the previous video stays until the new one replaces it).
+        instead of starting another, however many requests arrive at once (409 if that render
+        has other options). After it ends, a new request starts a new render (the previous
+        video stays until the new one replaces it).
         """
         response.headers["Cache-Control"] = "no-store"
-        if not await allowed(user, creation_id):
-            raise HTTPException(404, not_found_detail(creation_id))
-        try:
-            return await service.trigger(creation_id)
-        except CreationNotFound:
-            raise HTTPException(404, not_found_detail(creation_id)) from None
-        except ServiceUnavailable as error:
-            raise HTTPException(503, str(error)) from None
+        return await trigger(creation_id, StoryOptions(), user, service)
+
+    @router.post(
+        "/me/creation/{creation_id}/generate_video",
+        operation_id="generate_video_with_options",
+        summary="Start rendering a creation's video with the options chosen",
+        response_model=VideoStatus,
+        responses=trigger_responses,
+    )
+    async def generate_video_with_options(
+        creation_id: CreationId,
+        user: User,
+        service: Service,
+        response: Response,
+        options: Annotated[StoryOptions | None, Body()] = None,
+    ) -> VideoStatus:
+        """Like the GET, with the options in a JSON body, e.g. `{"language": "de"}`.
+
+        Fields left out take the deployment's defaults (`language`: auto, from the captions'
+        script). An unknown field or a bad value is a 422 that names it. While a render of the
+        creation with the same options is pending or running, answers its status; with other
+        options, 409 naming them: nobody silently gets a video in another language.
+        """
+        response.headers["Cache-Control"] = "no-store"
+        return await trigger(creation_id, options or StoryOptions(), user, service)
 
     @router.get(
         "/me/creation/{creation_id}/generate_video_status",
