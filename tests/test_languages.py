@@ -36,6 +36,7 @@ from services.speech import (
     espeak_voice,
     gtts_language,
 )
+from tests import media
 from tests.media import read_wav_mono
 
 # --- the tag -------------------------------------------------------------------------------------
@@ -289,3 +290,41 @@ def test_auto_falls_back_to_the_configured_language_and_says_why() -> None:
     language, why = resolve_language("auto", ["Der Bär schläft."], "de")
     assert language == "de" and "Latin script" in why and "TTS_LANGUAGE" in why
     assert resolve_language("he", ["The bear."], "en") == ("he", "chosen")
+
+
+# --- a render with auto --------------------------------------------------------------------------
+
+TINY = RenderOptions(width=160, height=240, fps=10, preset="ultrafast", tts="espeak")
+RUSSIAN = "Медведь спит под большим деревом."
+
+
+def test_auto_narrates_a_russian_story_in_russian_and_records_it(
+    prefect_harness: None, make_story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.video import generate_video
+
+    monkeypatch.setenv("TTS_LANGUAGE", "en")
+    story = make_story({1: [RUSSIAN]})
+    result = generate_video(assets_dir=str(story), options=TINY)  # language: auto, the default
+
+    assert result["language"] == "ru"
+    record = json.loads((story / "video.json").read_text(encoding="utf-8"))
+    assert (record["status"], record["language"]) == ("completed", "ru")
+    # The caption lasts as long as espeak-ng's Russian voice speaks it (within a frame), which
+    # the English voice would take more than twice as long to.
+    (cue,) = media.parse_srt((story / "video.srt").read_text(encoding="utf-8"))
+    assert cue.text == RUSSIAN
+    russian, english = media.espeak_seconds(RUSSIAN, "ru"), media.espeak_seconds(RUSSIAN, "en")
+    assert abs((cue.end - cue.start) - russian) <= 1 / TINY.fps + 1e-6
+    assert english > 2 * russian
+
+
+def test_auto_stops_before_rendering_when_the_engine_cannot_speak_the_storys_language(
+    prefect_harness: None, make_story
+) -> None:
+    from flows.video import generate_video
+
+    story = make_story({1: ["ខ្លាឃ្មុំដេកនៅក្រោមដើមឈើ។"]})  # Khmer: gTTS speaks it, espeak-ng not
+    with pytest.raises(UnsupportedLanguage, match=r"^espeak-ng cannot speak Khmer \('km'\)"):
+        generate_video(assets_dir=str(story), options=TINY)
+    assert sorted(path.name for path in story.iterdir()) == ["1"]
