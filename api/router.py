@@ -18,7 +18,10 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from api.runs import RenderRuns
 from api.schemas import CreationId, Problem, VideoStatus
@@ -39,6 +42,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def not_found_detail(creation_id: str) -> str:
     return f"Creation {creation_id} was not found."
+
+
+class TriggerRoute(APIRoute):
+    """The trigger path has a GET and a POST route: a 405 there names both methods (Starlette's
+    own answer names only the methods of the first route it tried)."""
+
+    TRIGGER_METHODS = ("GET", "POST")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self.TRIGGER_METHODS:
+            allow = ", ".join(self.TRIGGER_METHODS)
+            raise StarletteHTTPException(status_code=405, headers={"Allow": allow})
+        await super().handle(scope, receive, send)
 
 
 class _Services:
@@ -140,13 +156,6 @@ def create_router(
         },
     }
 
-    @router.get(
-        "/me/creation/{creation_id}/generate_video",
-        operation_id="generate_video",
-        summary="Start rendering a creation's video",
-        response_model=VideoStatus,
-        responses=trigger_responses,
-    )
     async def generate_video(
         creation_id: CreationId, user: User, service: Service, response: Response
     ) -> VideoStatus:
@@ -161,13 +170,6 @@ def create_router(
         response.headers["Cache-Control"] = "no-store"
         return await trigger(creation_id, StoryOptions(), user, service)
 
-    @router.post(
-        "/me/creation/{creation_id}/generate_video",
-        operation_id="generate_video_with_options",
-        summary="Start rendering a creation's video with the options chosen",
-        response_model=VideoStatus,
-        responses=trigger_responses,
-    )
     async def generate_video_with_options(
         creation_id: CreationId,
         user: User,
@@ -184,6 +186,29 @@ def create_router(
         """
         response.headers["Cache-Control"] = "no-store"
         return await trigger(creation_id, options or StoryOptions(), user, service)
+
+    unreadable_body: dict[int | str, dict[str, Any]] = {
+        400: {"model": Problem, "description": "The body is not JSON (or not UTF-8)."}
+    }
+    for method, endpoint, summary, extra in [
+        ("GET", generate_video, "Start rendering a creation's video", {}),
+        (
+            "POST",
+            generate_video_with_options,
+            "Start rendering a creation's video with options",
+            unreadable_body,
+        ),
+    ]:
+        router.add_api_route(
+            "/me/creation/{creation_id}/generate_video",
+            endpoint,
+            methods=[method],
+            operation_id=endpoint.__name__,
+            summary=summary,
+            response_model=VideoStatus,
+            responses={**trigger_responses, **extra},
+            route_class_override=TriggerRoute,
+        )
 
     @router.get(
         "/me/creation/{creation_id}/generate_video_status",

@@ -110,6 +110,34 @@ LANGUAGES: dict[str, str] = {
     "zh": "Chinese",
 }
 
+# Regional tags an engine treats differently from the plain language (services/speech.py: an
+# accent, a Google domain, a script). Any other region is accepted too and spoken as the language.
+REGIONAL_TAGS = [
+    "en-GB",
+    "en-US",
+    "en-AU",
+    "en-CA",
+    "en-IE",
+    "en-IN",
+    "en-ZA",
+    "en-029",
+    "fr-FR",
+    "fr-BE",
+    "fr-CH",
+    "fr-CA",
+    "pt-BR",
+    "pt-PT",
+    "es-ES",
+    "es-MX",
+    "es-419",
+    "zh-CN",
+    "zh-SG",
+    "zh-TW",
+    "zh-HK",
+    "zh-Hans",
+    "zh-Hant",
+]
+
 # Deprecated codes some people (and Google) still use, and what BCP 47 calls them now.
 _REPLACED = {"iw": "he", "in": "id", "jw": "jv"}
 
@@ -136,6 +164,12 @@ def normalize_tag(text: str) -> str:
     if match["region"]:
         parts.append(match["region"].upper())
     return "-".join(parts)
+
+
+def documented_tags() -> list[str]:
+    """The tags a schema lists (the API's, the Prefect UI form's): auto, every language, the
+    regional tags that sound different. Validation also takes other regions and any case."""
+    return [AUTO, *sorted(LANGUAGES), *REGIONAL_TAGS]
 
 
 def base_language(tag: str) -> str:

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.languages import AUTO, check_language
+from services.languages import AUTO, check_language, documented_tags
 
 TtsEngineName = Literal["gtts", "espeak"]
 X264Preset = Literal[
@@ -106,17 +106,15 @@ class StoryOptions(BaseModel):
             "Thai, Greek, Cyrillic...), else TTS_LANGUAGE"
         ),
         examples=["auto", "de", "zh-TW"],
+        json_schema_extra={"enum": documented_tags()},
     )
-    zoom: bool = Field(False, description="Slow centre zoom on each picture")
+    # strict: JSON's true/false only (not 0, "no" or "off"), so the API takes what its schema says.
+    zoom: bool = Field(False, strict=True, description="Slow centre zoom on each picture")
 
     @field_validator("language", mode="before")
     @classmethod
     def _language_is_spoken(cls, language: object) -> object:
-        if language is None:  # runs and deployments saved before `auto` existed
-            return AUTO
-        if isinstance(language, str):
-            return check_language(language)
-        return language
+        return check_language(language) if isinstance(language, str) else language
 
 
 class RenderOptions(StoryOptions):
@@ -130,6 +128,12 @@ class RenderOptions(StoryOptions):
     tts: TtsEngineName | None = Field(None, description="Narration engine; unset uses TTS_ENGINE")
     fade_seconds: float = Field(0.4, ge=0, le=2)
     max_caption_lines: int = Field(3, ge=1, le=6)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _no_language_means_auto(cls, language: object) -> object:
+        # Runs saved before `auto` existed have `null` (retrying one must still work).
+        return AUTO if language is None else language
 
     def resolved(self, settings: Settings | None = None) -> RenderOptions:
         """A copy with the engine filled in from settings, so caches key on real values.

@@ -328,3 +328,11 @@ def test_auto_stops_before_rendering_when_the_engine_cannot_speak_the_storys_lan
     with pytest.raises(UnsupportedLanguage, match=r"^espeak-ng cannot speak Khmer \('km'\)"):
         generate_video(assets_dir=str(story), options=TINY)
     assert sorted(path.name for path in story.iterdir()) == ["1"]
+
+
+def test_every_documented_tag_is_accepted_as_it_is_written() -> None:
+    schema = StoryOptions.model_json_schema()["properties"]["language"]
+    assert schema["enum"][0] == "auto" and {"en", "zh-TW", "he", "pt-BR"} <= set(schema["enum"])
+    for tag in schema["enum"]:
+        assert check_language(tag) == tag
+        assert tag == "auto" or espeak_voice(tag) or gtts_language(tag)
