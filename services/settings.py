@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.languages import AUTO, check_language, documented_tags
@@ -106,7 +106,7 @@ class StoryOptions(BaseModel):
             "Thai, Greek, Cyrillic...), else TTS_LANGUAGE"
         ),
         examples=["auto", "de", "zh-TW"],
-        json_schema_extra={"enum": documented_tags()},
+        json_schema_extra={"enum": list[JsonValue](documented_tags())},
     )
     # strict: JSON's true/false only (not 0, "no" or "off"), so the API takes what its schema says.
     zoom: bool = Field(False, strict=True, description="Slow centre zoom on each picture")
