@@ -336,3 +336,16 @@ def test_every_documented_tag_is_accepted_as_it_is_written() -> None:
     for tag in schema["enum"]:
         assert check_language(tag) == tag
         assert tag == "auto" or espeak_voice(tag) or gtts_language(tag)
+
+
+def test_the_prefect_form_and_the_cli_offer_the_same_language_option() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.cli import build_parser
+    from flows.video import generate_video
+
+    schema = parameter_schema(generate_video).model_dump()
+    form = schema["definitions"]["RenderOptions"]["properties"]["language"]
+    assert form["default"] == "auto" and "zh-TW" in form["enum"]
+    assert schema["definitions"]["RenderOptions"]["additionalProperties"] is False
+    assert build_parser().parse_args(["--assets-dir", "x"]).language == "auto"
