@@ -226,6 +226,13 @@ SCRIPT_LANGUAGES = {
     "Ethiopic": "am",
 }
 
+# Letters that only one language of a shared script uses: a story that has any of them is in
+# that language rather than the script's default (checked in this order).
+TELLING_LETTERS = {
+    "Cyrillic": [("uk", "ґєї"), ("be", "ў"), ("sr", "ђћ"), ("mk", "ѓќѕ")],
+    "Arabic": [("ur", "ٹڈڑںے"), ("fa", "پچژگ")],
+}
+
 # Unicode character names start with their script's name (HEBREW LETTER ALEF, THAI CHARACTER
 # KO KAI...), which is all unicodedata tells about scripts. Two scripts go by other names.
 _NAME_PREFIXES = [
@@ -281,8 +288,17 @@ def deciding_script(texts: Iterable[str]) -> str | None:
 
 def detect_language(texts: Iterable[str]) -> str | None:
     """The language the captions' script tells, or None when it does not (Latin, mixed, none)."""
+    texts = list(texts)
     script = deciding_script(texts)
-    return SCRIPT_LANGUAGES.get(script) if script else None
+    return _language_of_script(script, texts) if script else None
+
+
+def _language_of_script(script: str, texts: list[str]) -> str | None:
+    letters = set("".join(texts).lower())
+    for language, telling in TELLING_LETTERS.get(script, []):
+        if letters & set(telling):
+            return language
+    return SCRIPT_LANGUAGES.get(script)
 
 
 def resolve_language(chosen: str, texts: Iterable[str], fallback: str) -> tuple[str, str]:
@@ -290,8 +306,10 @@ def resolve_language(chosen: str, texts: Iterable[str], fallback: str) -> tuple[
     captions' script, else `fallback` (TTS_LANGUAGE)."""
     if chosen != AUTO:
         return chosen, "chosen"
+    texts = list(texts)
     script = deciding_script(texts)
-    if script in SCRIPT_LANGUAGES:
-        return SCRIPT_LANGUAGES[script], f"auto: the captions are in {script} script"
+    language = _language_of_script(script, texts) if script else None
+    if language is not None:
+        return language, f"auto: the captions are in {script} script"
     why = f"{script} script" if script else "no one script"
     return fallback, f"auto: the captions are in {why}, so TTS_LANGUAGE"
