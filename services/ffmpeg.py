@@ -338,9 +338,10 @@ def build_clip_command(
 
 
 # ffmpeg 5.1 looks through every filter of a graph to pick the next one to run, so a graph's
-# cost per frame grows with its pages: one run for 1,000 pages took 38 s and 1.6 GB where runs of
-# 32 pages and a join take a few seconds (see tests/test_long_input.py).
-MAX_PAGES_PER_RUN = 32
+# cost per frame grows with its pages, and so does its memory. Measured with bench/long_part.py
+# (240x360, 20 frames a page; a busy 2-core machine): 1,000 pages in one run took 56-79 s and
+# 2.2 GB, in runs of 64 pages 30 s and 196 MB; 100 pages, 3.7 s either way.
+MAX_PAGES_PER_RUN = 64
 
 
 def split_plan(plan: ClipPlan, max_pages: int) -> list[tuple[ClipPlan, int]]:
