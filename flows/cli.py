@@ -7,6 +7,7 @@ line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -55,10 +56,8 @@ def quiet_from_here() -> None:
     from prefect.logging.handlers import APILogWorker
 
     for service in (EventsWorker, APILogWorker):
-        try:
+        with contextlib.suppress(Exception):  # best effort: the reason is printed regardless
             service.drain_all(timeout=10)
-        except Exception:  # noqa: BLE001 - best effort: the reason is printed whatever happens
-            pass
     prefect_loggers = [
         name for name in logging.root.manager.loggerDict if name.split(".")[0] == "prefect"
     ]
