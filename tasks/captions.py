@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from services import imaging
-from services.paging import paginate, wrap
+from services.paging import keep_direction, paginate, wrap
 from services.settings import RenderOptions
 from services.story import Part
 
@@ -35,16 +35,16 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
     part_dir = work_dir / f"part-{part.number:04d}" / "pages"
     part_dir.mkdir(parents=True, exist_ok=True)
     layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
-    font = imaging.caption_font()
-    measure = imaging.TextMeasurer(font, layout.font_size)
+    font = imaging.caption_text_font(options.language)
+    lines_of = imaging.caption_lines_of(layout, font)
 
     background = part_dir / "background.ppm"
     imaging.compose_background(part.image_path, options.width, options.height, background)
 
     laid_out = [
-        (caption.number, text, wrap(text, measure, layout.text_width))
+        (caption.number, text, keep_direction(wrap(text, lines_of), caption.text))
         for caption in part.captions
-        for text in paginate(caption.text, measure, layout.text_width, layout.max_lines)
+        for text in paginate(caption.text, lines_of, layout.max_lines)
     ]
     if options.zoom:
         # Bands alone: ffmpeg lays them over the slowly zooming background.
