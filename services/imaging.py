@@ -11,6 +11,7 @@ import html
 import os
 import shutil
 import subprocess
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -255,10 +256,51 @@ def pango_font_description(font_file: str) -> str:
     return f"{family}, {style}" if style else family
 
 
-def caption_text_font(language: str | None = None, font_file: str | None = None) -> CaptionFont:
-    """The caption font (CAPTION_FONT, or the default) for text in `language`."""
+# Scripts DejaVu Sans (the default caption font) covers in a plainer design than Noto's, which is
+# what readers of these scripts are used to: their Noto family goes first for such captions.
+_PREFERRED_FAMILIES = {"ARABIC": "Noto Sans Arabic", "HEBREW": "Noto Sans Hebrew"}
+_CJK_LANGUAGES = ("zh", "ja", "ko")
+
+
+def _scripts(text: str) -> set[str]:
+    """First words of the characters' Unicode names: ARABIC, HEBREW, HIRAGANA, CJK, HANGUL..."""
+    return {unicodedata.name(character, "?").split(" ")[0] for character in set(text)}
+
+
+def _language_for(scripts: set[str], language: str | None) -> str | None:
+    """The language Pango is told: the run's, unless the text is Chinese, Japanese or Korean
+    in a run that says otherwise (then the one its script shows): ideographs take its forms."""
     tag = language if language and language != "auto" else None
-    return CaptionFont(pango_font_description(font_file or caption_font()), tag)
+    if not scripts & {"CJK", "HIRAGANA", "KATAKANA", "HANGUL"}:
+        return tag
+    if tag and tag.lower().split("-")[0] in _CJK_LANGUAGES:
+        return tag
+    if scripts & {"HIRAGANA", "KATAKANA"}:
+        return "ja"
+    if "HANGUL" in scripts:
+        return "ko"
+    return "zh"
+
+
+def caption_text_font(
+    text: str = "", language: str | None = None, font_file: str | None = None
+) -> CaptionFont:
+    """The font for one caption: CAPTION_FONT (or the default), after the Noto family of its
+    script where that reads better, and the language Pango should shape it for."""
+    description = pango_font_description(font_file or caption_font())
+    scripts = _scripts(text)
+    preferred = [family for script, family in _PREFERRED_FAMILIES.items() if script in scripts]
+    if preferred:
+        description = ", ".join([*preferred, description])
+    return CaptionFont(description, _language_for(scripts, language))
+
+
+@dataclass(frozen=True)
+class CaptionText:
+    """One page of a caption as drawn: its lines in reading order, and its font."""
+
+    lines: tuple[str, ...]
+    font: CaptionFont
 
 
 def caption_lines_of(layout: CaptionLayout, font: CaptionFont) -> Callable[[str], list[str]]:
@@ -269,6 +311,12 @@ def caption_lines_of(layout: CaptionLayout, font: CaptionFont) -> Callable[[str]
         return measurer.lines(text, layout.text_width)
 
     return lines_of
+
+
+def unknown_characters(text: str) -> list[str]:
+    """Characters of `text` that neither the caption font nor any other installed font has."""
+    font = caption_text_font()
+    return pango_text.shared(font.description, 24).unknown_characters(text)
 
 
 # U+2028 breaks a line inside one paragraph: the lines of a page are laid out as one paragraph,
@@ -285,7 +333,7 @@ def _pango_markup(lines: list[str], line_height: int) -> str:
     return f'<span line_height="{line_height * pango_text.PANGO_SCALE}">{body}</span>'
 
 
-def _text_layer(lines: list[str], layout: CaptionLayout, font: CaptionFont, colour: str) -> Image:
+def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> Image:
     """The lines, centred under each other, shaped and drawn by Pango on a transparent image as
     wide as the longest line, padded by half a line above and below for marks that reach out of
     the line (Thai and Devanagari vowel signs, Arabic diacritics)."""
@@ -294,15 +342,15 @@ def _text_layer(lines: list[str], layout: CaptionLayout, font: CaptionFont, colo
     try:
         image.background_color = Color(CLEAR)
         image.options["density"] = str(round(pango_text.RESOLUTION))
-        image.font_path = font.description
+        image.font_path = page.font.description
         image.font_size = layout.font_size
         image.options["fill"] = colour
         image.options["pango:align"] = "center"
-        if font.language:
-            image.options["pango:language"] = font.language
+        if page.font.language:
+            image.options["pango:language"] = page.font.language
         # Text through an option, not the file name, which ImageMagick would cut at 4 kB and read
         # "[...]" at its end as a frame selection.
-        image.options["filename"] = _pango_markup(lines, layout.line_height)
+        image.options["filename"] = _pango_markup(list(page.lines), layout.line_height)
         library.MagickSetPage(image.wand, 0, 0, padding, padding)
         image.read(filename="pango:")
         image.page = (image.width, image.height, 0, 0)
@@ -319,9 +367,7 @@ def _recolour(image: Image, colour: str) -> None:
         image.evaluate(operator="set", value=value * image.quantum_range, channel=channel)
 
 
-def _caption_band(
-    lines: list[str], layout: CaptionLayout, font: CaptionFont, style: CaptionStyle
-) -> Image:
+def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
     """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text.
 
     The last line sits `bottom_margin` above the bottom of the band, whatever the number of lines.
@@ -333,9 +379,9 @@ def _caption_band(
     )
     # The gradient reaches full strength 60 % down the band and stays there.
     canvas.level(black=0.0, white=0.6, channel="alpha")
-    if not lines:
+    if not page.lines:
         return canvas
-    with _text_layer(lines, layout, font, style.text_colour) as text:
+    with _text_layer(page, layout, style.text_colour) as text:
         padding = layout.font_size // 2
         left = (width - text.width) // 2
         top = band - layout.bottom_margin - (text.height - padding)
@@ -363,22 +409,17 @@ def _soft_shadow(canvas: Image, outline: Image, layout: CaptionLayout, left: int
 
 
 def draw_caption_band(
-    lines: list[str],
-    layout: CaptionLayout,
-    font: CaptionFont,
-    target: Path,
-    style: CaptionStyle = DEFAULT_STYLE,
+    page: CaptionText, layout: CaptionLayout, target: Path, style: CaptionStyle = DEFAULT_STYLE
 ) -> None:
     """The caption band alone, as a transparent PNG (laid over a moving picture by ffmpeg)."""
-    with _caption_band(lines, layout, font, style) as band:
+    with _caption_band(page, layout, style) as band:
         _save_png(band, target)
 
 
 def compose_pages(
     background: Path,
-    pages: list[list[str]],
+    pages: list[CaptionText],
     layout: CaptionLayout,
-    font: CaptionFont,
     targets: list[Path],
     style: CaptionStyle = DEFAULT_STYLE,
 ) -> None:
@@ -386,8 +427,8 @@ def compose_pages(
 
     Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
     with Image(filename=str(background)) as frame:
-        for lines, target in zip(pages, targets, strict=True):
-            with frame.clone() as page, _caption_band(lines, layout, font, style) as band:
+        for text, target in zip(pages, targets, strict=True):
+            with frame.clone() as page, _caption_band(text, layout, style) as band:
                 page.composite(band, left=0, top=layout.band_top)
                 page.alpha_channel = "remove"
                 _save_frame(page, target)

@@ -230,9 +230,10 @@ def _starts_inside_a_cluster(text: str) -> bool:
     )
 
 
-def _real_lines(width: int, height: int) -> tuple[imaging.CaptionLayout, LinesOf]:
+def _real_lines(width: int, height: int, text: str = "") -> tuple[imaging.CaptionLayout, LinesOf]:
+    """The layout of a frame size, and how `text` wraps in it (with the font chosen for it)."""
     layout = imaging.caption_layout(width, height, 3)
-    return layout, imaging.caption_lines_of(layout, imaging.caption_text_font())
+    return layout, imaging.caption_lines_of(layout, imaging.caption_text_font(text))
 
 
 @pytest.mark.parametrize(("width", "height"), [(160, 240), (240, 360), (720, 1080), (1080, 1920)])
@@ -240,8 +241,8 @@ def _real_lines(width: int, height: int) -> tuple[imaging.CaptionLayout, LinesOf
     "text", [LONG_CAPTION, ACCENTED, GERMAN, LONG_CAPTION * 3, *SCRIPTS.values()]
 )
 def test_real_font_pages_never_exceed_three_lines(width: int, height: int, text: str) -> None:
-    layout, real_lines = _real_lines(width, height)
-    measurer = pango_text.shared(imaging.caption_text_font().description, layout.font_size)
+    layout, real_lines = _real_lines(width, height, text)
+    measurer = pango_text.shared(imaging.caption_text_font(text).description, layout.font_size)
     pages = paginate(text, real_lines, layout.max_lines)
     assert pages and all(page.strip() for page in pages)
     # Nothing lost, nothing added: pages joined give the text (spaced scripts join with a space,
@@ -273,7 +274,7 @@ def test_real_font_long_caption_pages_end_at_sentence_or_clause_marks() -> None:
 def test_pages_of_other_scripts_end_at_their_own_sentence_and_clause_marks(
     script: str, marks: str
 ) -> None:
-    layout, real_lines = _real_lines(240, 360)
+    layout, real_lines = _real_lines(240, 360, SCRIPTS[script])
     pages = paginate(SCRIPTS[script], real_lines, layout.max_lines)
     assert len(pages) >= 2, pages
     for page in pages[:-1]:

@@ -19,9 +19,10 @@ from wand.drawing import Drawing
 from wand.image import Image
 
 from services import imaging
-from services.paging import paginate, wrap
+from services.paging import wrap
 from services.settings import RenderOptions
 from services.story import StoryError
+from tasks.captions import page_caption
 from tests import media
 from tests.media import ParsedCue
 from tests.stories import EXIF_LOWER_COLOUR, PartSpec, StorySpec, build_story, part_colour
@@ -100,15 +101,12 @@ class Rendered:
 def expected_pages(spec: StorySpec, options: RenderOptions) -> dict[int, list[str]]:
     """Each part's caption pages as the viewer should read them, paged with the real font."""
     layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
-    lines_of = imaging.caption_lines_of(layout, imaging.caption_text_font(options.language))
     pages: dict[int, list[str]] = {}
     for number, part in sorted(spec.parts.items()):
         numbers = part.caption_numbers or list(range(1, len(part.captions) + 1))
         ordered = [text for _, text in sorted(zip(numbers, part.captions, strict=True))]
         pages[number] = [
-            page
-            for text in ordered
-            for page in paginate(text, lines_of, layout.max_lines)
+            page.text for text in ordered for page in page_caption(text, layout, options.language)
         ]
     return pages
 
