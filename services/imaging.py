@@ -7,7 +7,6 @@ the bottom of the frame, always the same height so it does not jump between page
 
 from __future__ import annotations
 
-import html
 import os
 import shutil
 import subprocess
@@ -322,14 +321,20 @@ def unknown_characters(text: str) -> list[str]:
 # U+2028 breaks a line inside one paragraph: the lines of a page are laid out as one paragraph,
 # so right-to-left text keeps one direction across its lines (Unicode bidi reorders per line).
 _LINE_SEPARATOR = "\u2028"
+_MARKUP_ESCAPES = {character: f"&#{ord(character)};" for character in "&<>%\\"}
 
 
 def _pango_markup(lines: list[str], line_height: int) -> str:
     """The page as Pango markup, every line exactly `line_height` pixels high whichever fonts its
-    characters come from. ImageMagick expands % escapes and backslashes in the text it is given,
-    so those two are written as character references."""
-    body = html.escape(_LINE_SEPARATOR.join(lines), quote=False)
-    body = body.replace("%", "&#37;").replace("\\", "&#92;")
+    characters come from. ImageMagick expands % escapes, backslashes and the entities &lt; &gt;
+    &amp; in the text before Pango parses it (and invalid markup can crash it), so those
+    characters go in as numeric references, and control characters not at all."""
+    text = _LINE_SEPARATOR.join(lines)
+    body = "".join(
+        _MARKUP_ESCAPES.get(character, character)
+        for character in text
+        if unicodedata.category(character) != "Cc"
+    )
     return f'<span line_height="{line_height * pango_text.PANGO_SCALE}">{body}</span>'
 
 

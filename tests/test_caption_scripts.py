@@ -140,6 +140,17 @@ def test_direction_marks_zero_width_and_combining_characters_draw_as_their_text(
     assert media.text_similarity(seen, plain) >= 0.9, seen
 
 
+def test_markup_and_imagemagick_escapes_in_a_caption_are_drawn_as_written(
+    background: Path, tmp_path: Path
+) -> None:
+    """Pango markup, ImageMagick's % and backslash escapes and its &amp; &lt; entities are text
+    like any other (and never crash the drawing)."""
+    text = "<b>Tom</b> & Jerry: 100% %w \\n &amp; &lt; @home"
+    frame = draw_page(background, text, "en", tmp_path / "escapes.png")
+    seen = media.read_text(frame, *BAND, "eng")
+    assert media.text_similarity(seen, text) >= 0.85, seen
+
+
 def test_characters_no_font_has_stop_the_story_naming_part_file_and_characters(
     tmp_path: Path,
 ) -> None:
