@@ -62,7 +62,13 @@ def wrap(text: str, lines_of: LinesOf) -> list[str]:
     """The lines `text` is drawn in: where `lines_of` breaks it, except that a lone punctuation
     mark stays on the line of its word (French "va ?", "« Oui »": Unicode's rules allow a break
     inside "« Oui »")."""
-    return [_spaced(line) for line in lines_of(" ".join(_words(text)))]
+    words = [
+        # A word glued to its marks that is wider than the line is broken at its own spaces
+        # rather than between letters.
+        _spaced(word) if "\u00a0" in word and len(lines_of(word)) > 1 else word
+        for word in _words(text)
+    ]
+    return [_spaced(line) for line in lines_of(" ".join(words))]
 
 
 def _pack(pieces: list[str], fits: Callable[[str], bool], joiner: str = " ") -> list[str]:

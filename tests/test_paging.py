@@ -83,6 +83,16 @@ def test_wrap_never_strands_lone_punctuation_with_the_real_font(text: str, width
         assert not set(last) <= OPENING, f"line ends with a lone {last!r}: {line!r}"
 
 
+def test_a_word_glued_to_its_marks_wider_than_the_line_breaks_at_its_spaces() -> None:
+    font = imaging.caption_text_font()
+    measurer = pango_text.shared(font.description, 12)
+    width = measurer.width("« Bonjou")  # "« Bonjour" does not fit, "Bonjour" does
+    lines = wrap("« Bonjour » ; puis", lambda page: measurer.lines(page, width))
+    assert len(lines) >= 2
+    assert any("Bonjour" in line for line in lines), f"the word is cut: {lines}"
+    assert all(line == line.strip() for line in lines), lines
+
+
 # --- paginate -----------------------------------------------------------------------------------
 
 
