@@ -2,7 +2,10 @@
 
 A frame is the story image fitted without distortion over a blurred, darkened fill of itself.
 A caption band is light text with a dark outline and soft shadow over a dark gradient, anchored to
-the bottom of the frame, always the same height so it does not jump between pages.
+the bottom of the frame, always the same height so it does not jump between pages. The text is
+drawn by Pango (ImageMagick's pango: coder), which shapes every script, lays right-to-left text
+out right to left and takes each character from an installed font that has it; where its lines
+break is decided beforehand with the same Pango (services/pango_text.py).
 """
 
 from __future__ import annotations
