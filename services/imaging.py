@@ -275,13 +275,15 @@ def _language_for(scripts: set[str], language: str | None) -> str | None:
     tag = language if language and language != "auto" else None
     if not scripts & {"CJK", "HIRAGANA", "KATAKANA", "HANGUL"}:
         return tag
+    if tag and tag.lower() == "zh":
+        return "zh-CN"  # fontconfig reads a bare "zh" as neither simplified nor traditional
     if tag and tag.lower().split("-")[0] in _CJK_LANGUAGES:
         return tag
     if scripts & {"HIRAGANA", "KATAKANA"}:
         return "ja"
     if "HANGUL" in scripts:
         return "ko"
-    return "zh"
+    return "zh-CN"
 
 
 def caption_text_font(

@@ -140,6 +140,30 @@ def test_direction_marks_zero_width_and_combining_characters_draw_as_their_text(
     assert media.text_similarity(seen, plain) >= 0.9, seen
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "drawn_as"),
+    [
+        ("从前有一只小猫", "zh", "zh-CN"),
+        ("從前有一隻小貓", "zh-TW", "zh-TW"),
+        ("從前有一隻小貓", "zh-Hant", "zh-Hant"),
+        ("从前有一只小猫", "en", "zh-CN"),  # a run in another language: the script decides
+        ("むかし、小さな猫", "en", "ja"),
+        ("옛날 옛적에", None, "ko"),
+        ("Über den Bäumen", "de", "de"),
+    ],
+)
+def test_ideographs_take_the_forms_of_their_language(
+    text: str, language: str | None, drawn_as: str
+) -> None:
+    assert imaging.caption_text_font(text, language).language == drawn_as
+
+
+def test_arabic_and_hebrew_captions_put_their_noto_family_first() -> None:
+    assert imaging.caption_text_font("قال Tom").description.startswith("Noto Sans Arabic, ")
+    assert imaging.caption_text_font("שלום").description.startswith("Noto Sans Hebrew, ")
+    assert imaging.caption_text_font("Hello").description == imaging.caption_text_font().description
+
+
 def test_markup_and_imagemagick_escapes_in_a_caption_are_drawn_as_written(
     background: Path, tmp_path: Path
 ) -> None:
