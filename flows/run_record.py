@@ -42,8 +42,13 @@ class RunRecord:
         call_with_retries(self._write, what=f"write {self.where}", logger=self.logger)
 
     def update(self, **changes: Any) -> None:
-        """Progress: one attempt; a missed update is logged, and the next one catches up."""
+        """Progress: one attempt; a missed update is logged, and the next one catches up.
+
+        Only where callers poll (creations): a local record is written once, with the outputs
+        it describes, so a failed run leaves the previous video, captions and record together."""
         self.record = self.record.model_copy(update=changes)
+        if not self.target.record_from_start:
+            return
         try:
             self._write()
         except StorageError as error:

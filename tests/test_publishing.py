@@ -11,6 +11,7 @@ storage server that went away would. Every step of a publish is tried.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -107,9 +108,7 @@ def test_bucket_publish_killed_at_any_step_is_all_old_or_all_new(
     gcs_bucket: str, gcs_emulator: GcsEmulator, tmp_path: Path, step: int
 ) -> None:
     prefix = f"c{step}/assets"
-    GcsStorage(gcs_bucket, prefix).publish_together(
-        render_set(tmp_path / "old", "old"), NAMES.stem
-    )
+    GcsStorage(gcs_bucket, prefix).publish_together(render_set(tmp_path / "old", "old"), NAMES.stem)
     dying = GcsStorage(gcs_bucket, prefix)
     die_at(dying, step)
     try:
@@ -209,3 +208,38 @@ def test_a_full_disk_leaves_the_old_set_whole_and_says_what_to_do(
     )
     assert which_render(storage.read_text) == {"old"}
     assert sorted(os.listdir(small_disk)) == sorted([*NAMES.every, "filler"])
+
+
+def test_a_full_disk_while_publishing_a_render_keeps_the_previous_render_whole(
+    prefect_harness, small_disk: Path, make_story
+) -> None:
+    """A real render to a nearly full disk: the new captions would fit, the new video does not.
+    The previous video, its captions and its record stay, all three from the same render."""
+    from flows.video import generate_video
+    from services.settings import RenderOptions
+    from services.storage import StorageError
+    from tests import media
+
+    tiny = RenderOptions(width=160, height=240, fps=10, preset="ultrafast")
+    out = small_disk / "made" / "here" / "story.mp4"  # its folders are made when publishing
+    first = make_story({1: ["The cat woke up."]}, "first")
+    generate_video(assets_dir=str(first), out=str(out), options=tiny)
+    kept = {path.name: path.read_bytes() for path in out.parent.iterdir()}
+    assert sorted(kept) == ["story.json", "story.mp4", "story.srt", "story.vtt"]
+
+    fill_leaving(small_disk, 12 * 1024)
+    second = make_story({1: ["The cat woke up."], 2: ["She climbed the stairs."]}, "second")
+    with pytest.raises(StorageError) as error:
+        generate_video(assets_dir=str(second), out=str(out), options=tiny)
+    message = str(error.value)
+    assert message.startswith(f"no space left on the disk holding {out.parent} (the outputs need")
+    assert message.endswith("; free some space and run it again")
+    assert "story-video-" not in message and ".partial" not in message and "staging" not in message
+
+    assert {path.name: path.read_bytes() for path in out.parent.iterdir()} == kept
+    cues = media.parse_srt(out.with_suffix(".srt").read_text())
+    assert [cue.text for cue in cues] == ["The cat woke up."]
+    seconds = media.inspect(out).video_seconds
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert abs(cues[-1].end - seconds) <= 1 / 10
+    assert record["status"] == "completed" and abs(record["duration_seconds"] - seconds) <= 1 / 10
