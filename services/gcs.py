@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from services.retrying import exception_is_transient, http_status_of
-from services.storage import SetPublishing, StorageError, holds_story
+from services.storage import SetPublishing, StorageError, holds_story, published_name
 
 if TYPE_CHECKING:
     from google.cloud.storage import Bucket, Client
@@ -37,7 +37,13 @@ T = TypeVar("T")
 # whole transfer, so a large upload is not cut off while it is making progress.
 TIMEOUT = (10.0, 120.0)
 
-_local = threading.local()
+
+class _ThisThread(threading.local):
+    client: Client | None = None
+    identity = ""
+
+
+_this_thread = _ThisThread()
 
 
 def make_client() -> Client:
@@ -51,10 +57,10 @@ def client() -> Client:
     """This thread's client, made on first use (and again if the emulator address changes).
     The one client cache of the flow and the API."""
     identity = os.environ.get("STORAGE_EMULATOR_HOST", "")
-    cached = getattr(_local, "client", None)
-    if cached is None or _local.identity != identity:
+    cached = _this_thread.client
+    if cached is None or _this_thread.identity != identity:
         cached = make_client()
-        _local.client, _local.identity = cached, identity
+        _this_thread.client, _this_thread.identity = cached, identity
     return cached
 
 
@@ -120,7 +126,7 @@ class GcsStorage(SetPublishing):
             raise self._translate(error, what, name) from error
 
     def _translate(self, error: BaseException, what: str, name: str) -> StorageError:
-        location = self.describe(name)
+        location = self.describe(published_name(name))  # the output's name, not its staging name
         status = http_status_of(error)
         if status == 404:
             if self._bucket_exists() is False:

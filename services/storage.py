@@ -321,7 +321,7 @@ class LocalStorage(SetPublishing):
 
     def _user_error(self, error: OSError, name: str, *, needed: int = 0) -> StorageError:
         """An OSError in the user's terms: the folder or file they gave, not our staging names."""
-        shown = self.root / _published_name(name)
+        shown = self.root / published_name(name)
         if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             return self._no_space(needed)
         if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -344,7 +344,7 @@ class LocalStorage(SetPublishing):
         )
 
 
-def _published_name(name: str) -> str:
+def published_name(name: str) -> str:
     """`.staging-video-<token>/video.mp4` -> `video.mp4`: messages name what the user gets."""
     parts = PurePosixPath(name).parts
     if len(parts) > 1 and parts[0].startswith(LEGACY_STAGING_PREFIX):
