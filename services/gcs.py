@@ -26,7 +26,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from services.retrying import exception_is_transient, http_status_of
-from services.storage import SetPublishing, StorageError, holds_story, published_name
+from services.storage import (
+    LEGACY_STAGING_PREFIX,
+    SetPublishing,
+    StorageError,
+    holds_story,
+    published_name,
+)
 
 if TYPE_CHECKING:
     from google.cloud.storage import Bucket, Client
@@ -192,6 +198,11 @@ class GcsStorage(SetPublishing):
                 str(source), content_type=content_type, timeout=TIMEOUT, retry=None
             ),
         )
+
+    def _legacy_staging(self) -> list[str]:
+        # Earlier versions staged a bucket's outputs under `.staging-<token>/` and could leave
+        # them behind for ever after a failure.
+        return self._names_below(LEGACY_STAGING_PREFIX)
 
     def _promote(self, staged: str, name: str) -> None:
         """Copy the staged object over `name` on the server (quick: no bytes through here)."""

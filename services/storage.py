@@ -152,6 +152,10 @@ class SetPublishing:
     def _names_below(self, prefix: str) -> list[str]:
         raise NotImplementedError
 
+    def _legacy_staging(self) -> list[str]:
+        """Staging files an earlier version of this program may have left (none by default)."""
+        return []
+
     def publish_together(self, files: Sequence[OutputFile], stem: str) -> None:
         folder = f"{staging_prefix(stem)}{uuid.uuid4().hex[:12]}"
         moves: list[tuple[str, str]] = []
@@ -170,14 +174,8 @@ class SetPublishing:
     def finish_publishing(self, stem: str) -> None:
         text = self.read_text(journal_name(stem))
         if text is not None:
-            try:
-                moves = [(str(staged), str(name)) for staged, name in json.loads(text)["moves"]]
-            except (ValueError, KeyError, TypeError):
-                moves = []  # unreadable: nothing can be finished; its staging goes below
-            self._switch(stem, moves)
-        leftovers = self._names_below(staging_prefix(stem))
-        if stem == "video":  # the fixed name in buckets, where earlier versions staged
-            leftovers += self._names_below(LEGACY_STAGING_PREFIX)
+            self._switch(stem, _journal_moves(text, stem))
+        leftovers = self._names_below(staging_prefix(stem)) + self._legacy_staging()
         self.delete(sorted(set(leftovers)))
 
     def _switch(self, stem: str, moves: list[tuple[str, str]]) -> None:
@@ -185,6 +183,26 @@ class SetPublishing:
             self._promote(staged, name)
         self.delete([staged for staged, _ in moves])
         self.delete([journal_name(stem)])
+
+
+def _journal_moves(text: str, stem: str) -> list[tuple[str, str]]:
+    """The (staged, published) pairs of a journal; only names inside this folder, staged under
+    this stem's staging prefix. An unreadable journal finishes nothing (its staging files are
+    removed as leftovers)."""
+    try:
+        moves = [(str(staged), str(name)) for staged, name in json.loads(text)["moves"]]
+    except (ValueError, KeyError, TypeError):
+        return []
+
+    def inside(name: str) -> bool:
+        path = PurePosixPath(name)
+        return bool(name) and not path.is_absolute() and ".." not in path.parts
+
+    return [
+        (staged, name)
+        for staged, name in moves
+        if staged.startswith(staging_prefix(stem)) and inside(staged) and inside(name)
+    ]
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -130,6 +130,18 @@ def test_bucket_publish_killed_at_any_step_is_all_old_or_all_new(
     )
 
 
+def test_a_journal_naming_files_outside_the_folder_moves_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    (folder / ".staging-video-x").mkdir(parents=True)
+    (folder / ".staging-video-x" / "video.mp4").write_text("staged")
+    (tmp_path / "secret").write_text("keep")
+    moves = [[".staging-video-x/video.mp4", "../secret"], ["../secret", "video.mp4"]]
+    (folder / JOURNAL).write_text(json.dumps({"moves": moves}))
+    LocalStorage(folder).finish_publishing(NAMES.stem)
+    assert (tmp_path / "secret").read_text() == "keep"
+    assert os.listdir(folder) == []
+
+
 @pytest.mark.integration
 def test_staging_left_by_earlier_versions_goes_and_outputs_stay(
     gcs_bucket: str, gcs_emulator: GcsEmulator
