@@ -113,6 +113,11 @@ def check_local_destination(folder: Path, names: OutputNames, given: str) -> Non
         raise ValueError(
             f"cannot write the video into {folder}: {existing} is a file, not a folder"
         )
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise ValueError(
+            f"cannot write the video into {folder}: {existing} is on a read-only disk; "
+            f"choose a folder you can write to"
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(
             f"cannot write the video into {folder}: no permission to write in {existing}; "

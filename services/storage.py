@@ -342,7 +342,12 @@ class LocalStorage(SetPublishing):
         shown = self.root / published_name(name)
         if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             return self._no_space(needed)
-        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if error.errno == errno.EROFS:
+            return StorageError(
+                f"{shown.parent} is on a read-only disk; choose a folder you can write to",
+                transient=False,
+            )
+        if error.errno in (errno.EACCES, errno.EPERM):
             return StorageError(
                 f"no permission to write in {shown.parent}; choose a folder you can write to",
                 transient=False,

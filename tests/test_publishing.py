@@ -177,13 +177,10 @@ def test_a_story_is_a_file_in_a_numbered_part_folder() -> None:
 # -- a full disk ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB file system (tmpfs), so the disk really fills up."""
-    mount_point = tmp_path / "small-disk"
+def mounted_tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
         check=False,
@@ -194,6 +191,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB file system (tmpfs), so the disk really fills up."""
+    yield from mounted_tmpfs(tmp_path / "small-disk", "size=1m")
+
+
+@pytest.fixture
+def read_only_disk(tmp_path: Path) -> Iterator[Path]:
+    yield from mounted_tmpfs(tmp_path / "read-only", "ro,size=1m")
 
 
 def fill_leaving(disk: Path, free_bytes: int) -> None:
@@ -255,3 +263,42 @@ def test_a_full_disk_while_publishing_a_render_keeps_the_previous_render_whole(
     record = json.loads(out.with_suffix(".json").read_text())
     assert abs(cues[-1].end - seconds) <= 1 / 10
     assert record["status"] == "completed" and abs(record["duration_seconds"] - seconds) <= 1 / 10
+
+
+# -- the destination, checked before anything renders ------------------------------------------
+
+
+def test_a_destination_under_a_file_is_refused(tmp_path: Path) -> None:
+    from services.settings import Settings
+    from services.sources import resolve_target
+
+    (tmp_path / "notes.txt").write_text("a file")
+    out = tmp_path / "notes.txt" / "film.mp4"
+    with pytest.raises(ValueError) as error:
+        resolve_target(Settings(), creation_id=None, assets_dir=str(tmp_path), out=str(out))
+    assert str(error.value) == (
+        f"cannot write the video into {out.parent}: {out.parent} is a file, not a folder"
+    )
+
+
+def test_missing_folders_of_out_are_fine_and_not_made_before_publishing(tmp_path: Path) -> None:
+    from services.settings import Settings
+    from services.sources import resolve_target
+
+    out = tmp_path / "new" / "folder" / "film.mp4"
+    target = resolve_target(Settings(), creation_id=None, assets_dir=str(tmp_path), out=str(out))
+    assert target.outputs.describe(target.names.record) == str(out.with_suffix(".json"))
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_read_only_destination_is_refused(read_only_disk: Path, tmp_path: Path) -> None:
+    from services.settings import Settings
+    from services.sources import resolve_target
+
+    out = read_only_disk / "film.mp4"
+    with pytest.raises(ValueError) as error:
+        resolve_target(Settings(), creation_id=None, assets_dir=str(tmp_path), out=str(out))
+    assert str(error.value) == (
+        f"cannot write the video into {read_only_disk}: {read_only_disk} is on a read-only "
+        f"disk; choose a folder you can write to"
+    )
