@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from services.imaging import ImageProblem, check_image
+from services.imaging import ImageProblem, check_image, unknown_characters
 from services.retrying import TRANSIENT_RETRIES
 from services.storage import Storage, StorageError
 from services.story import (
@@ -20,6 +20,7 @@ from services.story import (
     read_caption,
     sha256_file,
     survey_story,
+    undrawable_characters_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
         except StoryError as error:
             problems.extend(error.problems)
             continue
+        undrawable = undrawable_characters_problem(text, name, files.number, unknown_characters)
+        if undrawable:
+            problems.append(undrawable)
         captions.append(Caption(number=int(Path(name).stem), file=name, text=text))
 
     if problems:
@@ -88,15 +92,7 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
 )
 def list_story(storage: Storage) -> StoryLayout:
     """Which parts the story has, and what is wrong with it, from the file listing alone."""
-    names = storage.list_names()
-    if storage.describe().startswith("gs://") and not any("/" in name for name in names):
-        # Nothing in any part folder: only this run's own record (or old outputs) is there.
-        raise StorageError(
-            f"nothing found at {storage.describe()} (no creation with this id, "
-            f"or its assets are not uploaded yet)",
-            transient=False,
-        )
-    layout = survey_story(names)
+    layout = survey_story(storage.list_names())
     if layout.ignored:
         get_run_logger().info(
             "ignored (not a story part, image or caption): %s", ", ".join(layout.ignored)
