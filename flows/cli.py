@@ -38,6 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tts", choices=["gtts", "espeak"], help="narration engine")
     parser.add_argument("--language", help="narration language, e.g. en or de")
+    parser.add_argument(
+        "--music",
+        metavar="FILE",
+        type=Path,
+        help="background music (mp3, m4a, aac, ogg, wav, flac) instead of the story's music.*",
+    )
+    parser.add_argument(
+        "--no-music", action="store_true", help="no background music, even if the story has one"
+    )
+    parser.add_argument(
+        "--music-volume",
+        type=float,
+        default=defaults.music_volume,
+        metavar="DB",
+        help="music level in dB relative to the default bed level (-30 to 6)",
+    )
     return parser
 
 
@@ -62,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.creation_id is None) == (args.assets_dir is None):
         parser.error("give either --assets-dir DIR or a CREATION_ID")
+    if args.music is not None and args.no_music:
+        parser.error("give --music FILE or --no-music, not both")
     try:
         options = RenderOptions(
             width=args.width,
@@ -72,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             zoom=args.zoom,
             tts=args.tts,
             language=args.language,
+            music=not args.no_music,
+            music_volume=args.music_volume,
+            music_file=str(args.music.resolve()) if args.music is not None else None,
         )
     except ValidationError as error:
         parser.error(option_errors(error))

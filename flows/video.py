@@ -41,7 +41,7 @@ from services.story import Story, StoryError  # noqa: E402
 from tasks.assembly import AssembledVideo, assemble_video, publish_video  # noqa: E402
 from tasks.captions import draw_captions  # noqa: E402
 from tasks.clips import PartClip, render_clip  # noqa: E402
-from tasks.fetch_assets import fetch_part, list_story  # noqa: E402
+from tasks.fetch_assets import MusicTrack, fetch_music, fetch_part, list_story  # noqa: E402
 from tasks.narration import narrate_part  # noqa: E402
 from tasks.reuse import keep_part, reuse_part  # noqa: E402
 
@@ -73,17 +73,25 @@ def _flow_run_name() -> str:
     return f"video-{Path(parameters.get('assets_dir') or 'story').name}"
 
 
-def _gather_story(listing_problems: list[str], fetches: list[Any]) -> Story:
-    """Wait for every usable part's check; report every problem of the story in one StoryError."""
+def _gather_story(
+    listing_problems: list[str], fetches: list[Any], music: Any
+) -> tuple[Story, MusicTrack | None]:
+    """Wait for every usable part's check and the music's; report every problem of the story in
+    one StoryError."""
     parts, problems = [], list(listing_problems)
     for future in fetches:
         try:
             parts.append(future.result())
         except StoryError as error:
             problems.extend(error.problems)
+    track = None
+    try:
+        track = music.result()
+    except StoryError as error:
+        problems.extend(error.problems)
     if problems:
         raise StoryError(problems)
-    return Story(parts=parts)
+    return Story(parts=parts), track
 
 
 @flow(
@@ -119,6 +127,7 @@ def generate_video(
             flow_run_id=str(flow_run.id or "") or None,
             started_at=now(),
             video=target.names.video,
+            poster=target.names.poster,
         ),
         logger,
     )
@@ -136,6 +145,11 @@ def generate_video(
         run.complete(
             duration_seconds=outcome.assembled.duration_seconds,
             parts_reused=outcome.reused,
+            poster=target.names.poster,
+            music=outcome.music,
+            loudness_lufs=outcome.assembled.loudness.integrated,
+            true_peak_dbtp=outcome.assembled.loudness.true_peak,
+            chapters=len(outcome.assembled.chapters),
         )
     except BaseException as error:
         if run.written:
@@ -159,6 +173,10 @@ def generate_video(
         "pages": len(outcome.assembled.cues),
         "parts_rendered": outcome.parts - outcome.reused,
         "parts_reused": outcome.reused,
+        "poster": target.outputs.describe(target.names.poster),
+        "music": outcome.music,
+        "loudness_lufs": outcome.assembled.loudness.integrated,
+        "true_peak_dbtp": outcome.assembled.loudness.true_peak,
     }
 
 
@@ -168,6 +186,7 @@ class RenderOutcome:
     parts: int
     reused: int
     keys: set[str]
+    music: str | None  # the music's name, when there was music
 
 
 def _render(
@@ -177,10 +196,13 @@ def _render(
     logger = run.logger
     layout = list_story(target.assets)
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
-    story = _gather_story(
+    story, music = _gather_story(
         layout.problems,
         fetch_part.map(layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)),
+        fetch_music.submit(layout.music, options, target.assets, work_dir),
     )
+    if music is not None:
+        logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
     run.update(parts=total)
 
@@ -251,9 +273,20 @@ def _render(
         narrator.synthesized,
     )
 
-    assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
+    assembled = assemble_video(
+        [clips[part.number] for part in story.parts],
+        options,
+        work_dir,
+        music.path if music is not None else None,
+    )
     publish_video(assembled, target.outputs, target.names)
-    return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=set(keys.values()))
+    return RenderOutcome(
+        assembled=assembled,
+        parts=total,
+        reused=reused,
+        keys=set(keys.values()),
+        music=music.name if music is not None else None,
+    )
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

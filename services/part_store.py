@@ -30,7 +30,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from services.settings import RenderOptions, Settings
+from services.settings import ASSEMBLY_OPTIONS, RenderOptions, Settings
 from services.storage import LocalStorage, Storage, StorageError
 from services.story import Part, sha256_file
 
@@ -81,8 +81,8 @@ def part_key(
         "image": part.image_sha256,
         "captions": [caption.text for caption in part.captions],
         # Every option shapes the clip except the narration engine and language, which the
-        # voice id already names.
-        "options": options.model_dump(mode="json", exclude={"tts", "language"}),
+        # voice id already names, and the soundtrack's, which only the assembly uses.
+        "options": options.model_dump(mode="json", exclude={"tts", "language", *ASSEMBLY_OPTIONS}),
         "voice": voice_id,
         "sample_rate": sample_rate,
         "font": _file_digest(font_path),

@@ -79,6 +79,10 @@ def reset_settings_cache() -> None:
     get_settings.cache_clear()
 
 
+# Options that only the assembly of the finished parts uses: changing them re-renders no part.
+ASSEMBLY_OPTIONS = frozenset({"music", "music_volume", "music_file"})
+
+
 class RenderOptions(BaseModel):
     """How one video is rendered. Every field has a CLI flag of the same name."""
 
@@ -92,6 +96,16 @@ class RenderOptions(BaseModel):
     language: str | None = Field(None, description="Narration language, e.g. en, de")
     fade_seconds: float = Field(0.4, ge=0, le=2)
     max_caption_lines: int = Field(3, ge=1, le=6)
+
+    # The soundtrack, mixed at assembly only (never part of a finished part's key).
+    music: bool = Field(True, description="background music, when the story has one")
+    music_volume: float = Field(
+        0.0, ge=-30.0, le=6.0, description="music level in dB, relative to the default bed level"
+    )
+    music_file: str | None = Field(
+        None,
+        description="a music file on the machine that renders, instead of the story's music.*",
+    )
 
     @field_validator("language")
     @classmethod

@@ -15,7 +15,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 
 class OutputNames(BaseModel):
-    """The four outputs share one stem: video.mp4, video.srt, video.vtt, video.json."""
+    """The outputs share one stem: video.mp4, video.srt, video.vtt, video.jpg, video.json."""
 
     video: str = "video.mp4"
 
@@ -30,6 +30,10 @@ class OutputNames(BaseModel):
     @property
     def vtt(self) -> str:
         return f"{self.stem}.vtt"
+
+    @property
+    def poster(self) -> str:
+        return f"{self.stem}.jpg"
 
     @property
     def record(self) -> str:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+MUSIC_EXTENSIONS = (".mp3", ".m4a", ".aac", ".ogg", ".wav", ".flac")
 _NUMBER = re.compile(r"^[0-9]+$")
 
 
@@ -43,6 +44,7 @@ class PartFiles(BaseModel):
 
 class StoryLayout(BaseModel):
     parts: list[PartFiles] = Field(description="usable parts, ordered by part number")
+    music: str | None = Field(None, description="the background music at the top, music.*")
     problems: list[str] = Field(default_factory=list, description="what is wrong, part by part")
 
 
@@ -70,6 +72,12 @@ def _numeric_name(name: str) -> int | None:
     return int(name) if _NUMBER.match(name) else None
 
 
+def is_music(name: str) -> bool:
+    """`music.mp3`, `music.ogg`, ... at the top of the story (any case of extension)."""
+    path = PurePosixPath(name)
+    return len(path.parts) == 1 and path.stem == "music" and path.suffix.lower() in MUSIC_EXTENSIONS
+
+
 def plan_story(names: list[str]) -> StoryLayout:
     """Group a flat listing of relative file paths into ordered parts, or raise StoryError."""
     layout = survey_story(names)
@@ -90,9 +98,14 @@ def survey_story(names: list[str]) -> StoryLayout:
     folder_names: dict[int, str] = {}
     ignored: set[str] = set()
     problems: list[str] = []
+    music = sorted(name for name in names if is_music(name))
+    if len(music) > 1:
+        problems.append(f"more than one music file: {', '.join(music)} (keep one)")
 
     for name in sorted(names):
         path = PurePosixPath(name)
+        if is_music(name):
+            continue
         if len(path.parts) < 2:
             ignored.add(name)
             continue
@@ -152,7 +165,7 @@ def survey_story(names: list[str]) -> StoryLayout:
             "no story parts found (expected numbered folders 1/, 2/, ... "
             "each with an image and 1.txt)"
         )
-    return StoryLayout(parts=parts, problems=problems)
+    return StoryLayout(parts=parts, problems=problems, music=music[0] if music else None)
 
 
 def read_caption(path: Path, display_name: str, part_number: int) -> str:
