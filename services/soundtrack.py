@@ -172,7 +172,7 @@ def mix_soundtrack(
         return _leveled(narration, voice, channels=1, music=False)
 
     voice, silences = ffmpeg.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
-    decoded = work_dir / "music.wav"
+    decoded = work_dir / "music-decoded.wav"
     music_loudness = ffmpeg.decode_music(music, duration + 0.1, decoded)
     envelope = work_dir / "ducking.wav"
     write_envelope(speech_spans(silences, duration), duration, envelope)
