@@ -339,3 +339,67 @@ def test_chapter_metadata_escapes_special_characters() -> None:
         "END=1000",
         "title=a\\=b\\; \\#c \\\\ d",
     ]
+
+
+# --- through the flow -----------------------------------------------------------------------------
+
+
+def _voice_over_music(video: Path, scratch: Path) -> float:
+    """dB of voice above music, over the spoken pages (from the published SRT)."""
+    heard = media.read_wav_mono(media.soundtrack(video, scratch / f"{video.stem}.wav"))
+    cues = media.parse_srt(video.with_suffix(".srt").read_text(encoding="utf-8"))
+    music, voice = zip(
+        *(levels(heard, cue.start + 0.3, cue.end - 0.3) for cue in cues), strict=True
+    )
+    return sum(voice) / len(voice) - sum(music) / len(music)
+
+
+def test_music_changes_at_assembly_only_and_never_re_render_a_part(
+    prefect_harness, make_story, tmp_path: Path
+) -> None:
+    from flows.video import generate_video
+    from services.record import VideoRecord
+
+    story = make_story({1: ["A heron stood in the reeds."], 2: ["The river ran on and on."]})
+    write_tone(story / "music.flac", 3.0)
+    options = OPTIONS.model_copy(update={"tts": None, "language": None})
+
+    first = generate_video(assets_dir=str(story), options=options)
+    assert (first["parts_rendered"], first["music"]) == (2, "music.flac")
+    record = VideoRecord.from_json((story / "video.json").read_text(encoding="utf-8"))
+    assert (record.music, record.poster, record.chapters) == ("music.flac", "video.jpg", 2)
+    assert record.loudness_lufs == pytest.approx(media.loudness(story / "video.mp4")[0], abs=0.1)
+    poster = media.read_png(story / "video.jpg")
+    assert (poster.width, poster.height) == (OPTIONS.width, OPTIONS.height)
+    assert len(media.chapters(story / "video.mp4")) == 2
+    loud = _voice_over_music(story / "video.mp4", tmp_path)
+
+    quieter = generate_video(
+        assets_dir=str(story), options=options.model_copy(update={"music_volume": -10.0})
+    )
+    assert quieter["parts_reused"] == 2 and quieter["parts_rendered"] == 0
+    assert _voice_over_music(story / "video.mp4", tmp_path) - loud == pytest.approx(10, abs=1.5)
+
+    silent = generate_video(
+        assets_dir=str(story), options=options.model_copy(update={"music": False})
+    )
+    assert silent["parts_reused"] == 2 and silent["music"] is None
+    assert _voice_over_music(story / "video.mp4", tmp_path) > loud + 8  # the tone is gone
+    assert -17 <= media.loudness(story / "video.mp4")[0] <= -15
+
+
+def test_bad_music_stops_the_run_before_anything_renders_or_is_written(
+    prefect_harness, make_story
+) -> None:
+    from flows.video import generate_video
+    from services.settings import get_settings
+
+    story = make_story({1: ["An owl woke at dusk."]})
+    (story / "music.mp3").write_bytes(b"ID3 but nothing after it")
+    before = sorted(story.rglob("*"))
+    parts = get_settings().cache_dir / "parts"
+    stored = sorted(parts.rglob("*")) if parts.exists() else []
+    with pytest.raises(StoryError, match="music music.mp3 does not decode as audio"):
+        generate_video(assets_dir=str(story), options=OPTIONS)
+    assert sorted(story.rglob("*")) == before  # no video, captions, poster or record
+    assert (sorted(parts.rglob("*")) if parts.exists() else []) == stored  # nothing rendered
