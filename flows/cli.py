@@ -39,6 +39,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tts", choices=["gtts", "espeak"], help="narration engine")
     parser.add_argument("--language", help="narration language, e.g. en or de")
     parser.add_argument(
+        "--caption-position",
+        choices=["bottom", "top", "middle"],
+        default=defaults.caption_position,
+        help="where the captions sit",
+    )
+    parser.add_argument(
+        "--caption-size",
+        type=float,
+        default=defaults.caption_size,
+        metavar="SCALE",
+        help="caption text size, 1 = default (0.5 to 2)",
+    )
+    parser.add_argument(
+        "--caption-style",
+        choices=["outline", "box"],
+        default=defaults.caption_style,
+        help="outline: outlined text over a dark gradient; box: text on a rounded translucent box",
+    )
+    parser.add_argument(
         "--music",
         metavar="FILE",
         type=Path,
@@ -90,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             zoom=args.zoom,
             tts=args.tts,
             language=args.language,
+            caption_position=args.caption_position,
+            caption_size=args.caption_size,
+            caption_style=args.caption_style,
             music=not args.no_music,
             music_volume=args.music_volume,
             music_file=str(args.music.resolve()) if args.music is not None else None,

@@ -1,8 +1,10 @@
 """Every ImageMagick (Wand) call: checking images, frame backgrounds, and caption drawing.
 
 A frame is the story image fitted without distortion over a blurred, darkened fill of itself.
-A caption band is light text with a dark outline and soft shadow over a dark gradient, anchored to
-the bottom of the frame, always the same height so it does not jump between pages.
+A caption band is as wide as the frame and always the same height, so the text does not jump
+between pages; it sits at the bottom (default), top or middle of the frame (`CaptionLayout`).
+Its look (`CaptionStyle`): light text with a dark outline and soft shadow over a dark gradient
+(default), or light text on a rounded translucent box.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from wand.color import Color
 from wand.drawing import Drawing
@@ -160,6 +163,9 @@ def _save_png(image: Image, target: Path) -> None:
     image.save(filename=str(target))
 
 
+Position = Literal["bottom", "top", "middle"]
+
+
 @dataclass(frozen=True)
 class CaptionLayout:
     """Caption geometry for one frame size (pure arithmetic; see `caption_layout`)."""
@@ -171,16 +177,36 @@ class CaptionLayout:
     max_lines: int
     text_width: int
     band_height: int
-    bottom_margin: int
+    bottom_margin: int  # between the text and the frame's edge it is anchored to
+    position: Position = "bottom"
 
     @property
     def band_top(self) -> int:
+        if self.position == "top":
+            return 0
+        if self.position == "middle":
+            middle = (self.height - self.band_height) // 2
+            return middle - middle % 2
         return self.height - self.band_height
 
+    def first_baseline(self, lines: int) -> int:
+        """Baseline of the first of `lines` lines, in band pixels: the last line keeps its place
+        at the bottom, the first at the top, the block its centre in the middle."""
+        block = (lines - 1) * self.line_height
+        ascent, descent = round(self.font_size * 0.95), round(self.font_size * 0.28)
+        if self.position == "top":
+            return self.bottom_margin + ascent
+        if self.position == "middle":
+            return (self.band_height - block - ascent - descent) // 2 + ascent
+        return self.band_height - self.bottom_margin - descent - block
 
-def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
-    """Sizes relative to the frame: legible on a phone, three lines in the bottom third at most."""
-    font_size = max(12, round(min(width * 0.062, height * 0.042)))
+
+def caption_layout(
+    width: int, height: int, max_lines: int, position: Position = "bottom", scale: float = 1.0
+) -> CaptionLayout:
+    """Sizes relative to the frame: legible on a phone, three lines in a third of it at most;
+    `scale` makes the text larger or smaller."""
+    font_size = max(12, round(min(width * 0.062, height * 0.042) * scale))
     line_height = round(font_size * 1.28)
     bottom_margin = round(height * 0.05)
     fade_room = round(font_size * 1.6)  # gradient ramps up above the text
@@ -195,7 +221,21 @@ def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
         text_width=round(width * 0.86),
         band_height=band_height,
         bottom_margin=bottom_margin,
+        position=position,
     )
+
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    """How a caption looks; where it sits and how big the text is are `CaptionLayout`'s."""
+
+    look: Literal["outline", "box"] = "outline"
+    box_colour: str = "rgba(0,0,0,0.62)"  # the box look's translucent box
+    box_radius: float = 0.45  # its corner radius, per pixel of font size
+    box_padding: float = 0.5  # room around the text inside it, per pixel of font size
+
+
+DEFAULT_STYLE = CaptionStyle()
 
 
 class TextMeasurer:
@@ -237,19 +277,38 @@ def _draw_lines(
             draw.stroke_color = Color(colour)
             draw.stroke_width = stroke
             draw.stroke_antialias = True
-        baseline = layout.band_height - layout.bottom_margin - round(layout.font_size * 0.28)
-        first = baseline - (len(lines) - 1) * layout.line_height
+        first = layout.first_baseline(len(lines))
         for index, line in enumerate(lines):
             draw.text(layout.width // 2, first + index * layout.line_height, line)
         draw(canvas)
 
 
-def _caption_band(lines: list[str], layout: CaptionLayout, font: str) -> Image:
-    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text."""
+def _gradient(layout: CaptionLayout) -> Image:
+    """The outline look's darkening: strongest at the frame edge the band sits on (both edges
+    of the band in the middle), full strength over the text."""
     width, band = layout.width, layout.band_height
-    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-rgba(0,0,0,0.82)")
-    # The gradient reaches full strength 60 % down the band and stays there.
+    dark = "rgba(0,0,0,0.82)"
+    if layout.position == "middle":
+        half = band // 2
+        canvas = Image(width=width, height=band, background=Color(CLEAR))
+        with Image(width=width, height=half, pseudo=f"gradient:{CLEAR}-{dark}") as upper:
+            upper.level(black=0.0, white=0.6, channel="alpha")
+            canvas.composite(upper, 0, 0)
+            upper.flip()
+            canvas.composite(upper, 0, band - half)
+        return canvas
+    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-{dark}")
+    # The gradient reaches full strength 60 % of the way down the band and stays there.
     canvas.level(black=0.0, white=0.6, channel="alpha")
+    if layout.position == "top":
+        canvas.flip()
+    return canvas
+
+
+def _outlined_band(lines: list[str], layout: CaptionLayout, font: str) -> Image:
+    """Gradient, soft shadow, dark outline, light text."""
+    width, band = layout.width, layout.band_height
+    canvas = _gradient(layout)
     with Image(width=width, height=band, background=Color(CLEAR)) as outline:
         _draw_lines(outline, lines, layout, font, "rgb(20,20,20)", max(1.0, layout.font_size / 11))
         # The shadow is the outline, softened: blurred at half size (a quarter of the work).
@@ -264,21 +323,67 @@ def _caption_band(lines: list[str], layout: CaptionLayout, font: str) -> Image:
     return canvas
 
 
-def draw_caption_band(lines: list[str], layout: CaptionLayout, font: str, target: Path) -> None:
+def _boxed_band(lines: list[str], layout: CaptionLayout, font: str, style: CaptionStyle) -> Image:
+    """Light text on a rounded translucent box just large enough for it."""
+    canvas = Image(width=layout.width, height=layout.band_height, background=Color(CLEAR))
+    if lines:
+        measure = TextMeasurer(font, layout.font_size)
+        padding = round(layout.font_size * style.box_padding)
+        text_width = max(measure(line) for line in lines)
+        first = layout.first_baseline(len(lines))
+        top = first - round(layout.font_size * 0.95) - padding // 2
+        bottom = first + (len(lines) - 1) * layout.line_height + round(layout.font_size * 0.28)
+        left = round((layout.width - text_width) / 2) - padding
+        radius = layout.font_size * style.box_radius
+        with Drawing() as draw:
+            draw.fill_color = Color(style.box_colour)
+            draw.rectangle(
+                left=max(0, left),
+                top=max(0, top),
+                right=min(layout.width - 1, layout.width - left),
+                bottom=min(layout.band_height - 1, bottom + padding // 2),
+                radius=radius,
+            )
+            draw(canvas)
+    _draw_lines(canvas, lines, layout, font, "rgb(255,255,255)", 0)
+    return canvas
+
+
+def _caption_band(
+    lines: list[str], layout: CaptionLayout, font: str, style: CaptionStyle = DEFAULT_STYLE
+) -> Image:
+    """A transparent band as wide as the frame with the page's caption in the chosen look."""
+    if style.look == "box":
+        return _boxed_band(lines, layout, font, style)
+    return _outlined_band(lines, layout, font)
+
+
+def draw_caption_band(
+    lines: list[str],
+    layout: CaptionLayout,
+    font: str,
+    target: Path,
+    style: CaptionStyle = DEFAULT_STYLE,
+) -> None:
     """The caption band alone, as a transparent PNG (laid over a moving picture by ffmpeg)."""
-    with _caption_band(lines, layout, font) as band:
+    with _caption_band(lines, layout, font, style) as band:
         _save_png(band, target)
 
 
 def compose_pages(
-    background: Path, pages: list[list[str]], layout: CaptionLayout, font: str, targets: list[Path]
+    background: Path,
+    pages: list[list[str]],
+    layout: CaptionLayout,
+    font: str,
+    targets: list[Path],
+    style: CaptionStyle = DEFAULT_STYLE,
 ) -> None:
-    """Full frames, one per caption page: the background with the page's band over its bottom.
+    """Full frames, one per caption page: the background with the page's band over it.
 
     Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
     with Image(filename=str(background)) as frame:
         for lines, target in zip(pages, targets, strict=True):
-            with frame.clone() as page, _caption_band(lines, layout, font) as band:
+            with frame.clone() as page, _caption_band(lines, layout, font, style) as band:
                 page.composite(band, left=0, top=layout.band_top)
                 page.alpha_channel = "remove"
                 _save_frame(page, target)

@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TtsEngineName = Literal["gtts", "espeak"]
+CaptionPosition = Literal["bottom", "top", "middle"]
+CaptionLook = Literal["outline", "box"]
 X264Preset = Literal[
     "ultrafast",
     "superfast",
@@ -96,6 +98,17 @@ class RenderOptions(BaseModel):
     language: str | None = Field(None, description="Narration language, e.g. en, de")
     fade_seconds: float = Field(0.4, ge=0, le=2)
     max_caption_lines: int = Field(3, ge=1, le=6)
+
+    # How the captions look (part of a finished part's key).
+    caption_position: CaptionPosition = Field(
+        "bottom", description="where the caption sits: bottom, top or middle of the frame"
+    )
+    caption_size: float = Field(1.0, ge=0.5, le=2.0, description="caption text size, 1 = default")
+    caption_style: CaptionLook = Field(
+        "outline",
+        description="outline: light text with a dark outline over a gradient; "
+        "box: light text on a rounded translucent box",
+    )
 
     # The soundtrack, mixed at assembly only (never part of a finished part's key).
     music: bool = Field(True, description="background music, when the story has one")

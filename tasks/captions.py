@@ -34,7 +34,14 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
     """Draw every caption page of one part as an image, in reading order."""
     part_dir = work_dir / f"part-{part.number:04d}" / "pages"
     part_dir.mkdir(parents=True, exist_ok=True)
-    layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
+    layout = imaging.caption_layout(
+        options.width,
+        options.height,
+        options.max_caption_lines,
+        position=options.caption_position,
+        scale=options.caption_size,
+    )
+    style = imaging.CaptionStyle(look=options.caption_style)
     font = imaging.caption_font()
     measure = imaging.TextMeasurer(font, layout.font_size)
 
@@ -50,10 +57,12 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         # Bands alone: ffmpeg lays them over the slowly zooming background.
         images = [part_dir / f"band-{index:03d}.png" for index in range(len(laid_out))]
         for (_, _, lines), band in zip(laid_out, images, strict=True):
-            imaging.draw_caption_band(lines, layout, font, band)
+            imaging.draw_caption_band(lines, layout, font, band, style)
     else:
         images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
-        imaging.compose_pages(background, [lines for *_, lines in laid_out], layout, font, images)
+        imaging.compose_pages(
+            background, [lines for *_, lines in laid_out], layout, font, images, style
+        )
     pages = [
         Page(caption_number=number, text=text, lines=lines, image=image)
         for (number, text, lines), image in zip(laid_out, images, strict=True)
