@@ -199,12 +199,12 @@ def main() -> int:
             f" {100 * extra_wall / render_wall:12.1f}% {100 * extra_cpu / render_cpu:5.1f}%"
         )
     print()
-    print("where the time goes (wall s, fastest run of each case):")
+    print("where the CPU time goes (s, this process and ffmpeg; fastest run of each case):")
     names = [name for name in STEP_FUNCTIONS if any(name in s for s in steps.values())]
     print(f"{'':<18} " + " ".join(f"{name[:14]:>14}" for name in names))
     for label, case_steps in steps.items():
         cells = [
-            f"{case_steps[name].wall:14.2f}" if name in case_steps else f"{'-':>14}"
+            f"{case_steps[name].cpu:14.2f}" if name in case_steps else f"{'-':>14}"
             for name in names
         ]
         print(f"{label:<18} " + " ".join(cells))

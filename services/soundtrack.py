@@ -13,8 +13,8 @@ it, so adding, changing or removing music re-renders no part.
   fall before speech begins (the whole track is known in advance). A computed envelope, unlike a
   side-chain compressor keyed by the voice, does not pump between words and is the same every run.
 - **Loudness.** Measure, then apply: the mix's integrated loudness is measured, a gain brings it
-  to TARGET_LUFS, and a look-ahead limiter at 4x the sample rate keeps true peaks under the
-  ceiling; the gain is corrected once by measuring the limited result. The finished file is
+  to TARGET_LUFS, and a look-ahead limiter keeps peaks under a ceiling below the true-peak
+  limit; the gain is corrected by measuring the limited result. The finished file is
   measured again after the AAC encode (`ffmpeg.measure_loudness`).
 """
 
@@ -32,11 +32,12 @@ from services.ffmpeg import AUDIO_SAMPLE_RATE, Loudness, MusicBed
 TARGET_LUFS = -16.0
 LOUDNESS_TOLERANCE = 1.0  # LU either side of the target
 TRUE_PEAK_LIMIT = -1.0  # dBTP the finished file must stay under
-LIMITER_CEILING = -2.0  # dBFS at 4x oversampling: room for the AAC encoder's overshoot
+LIMITER_CEILING = -2.3  # dBFS sample peak: room for peaks between samples and AAC's overshoot
 SILENCE_LUFS = -69.0  # ebur128 says -70 when nothing is loud enough to measure
 MAX_GAIN_DB = 30.0  # never lift a near-silent track further than this
-LEVEL_PRECISION = 0.25  # LU: close enough to the target while finding the gain
+LEVEL_PRECISION = 0.3  # LU: close enough to the target while finding the gain
 LEVEL_TRIES = 3
+FIRST_SLOPE = 0.7  # LU gained per dB of gain once the limiter works (measured: 0.5 to 1)
 
 BED_BELOW_VOICE_DB = 8.0  # music where nobody speaks, under the voice's loudness
 DUCK_DB = 12.0  # how much further the music drops under speech
@@ -168,7 +169,7 @@ def mix_soundtrack(
     total = wav_samples(narration)
     duration = total / AUDIO_SAMPLE_RATE
     if music is None:
-        voice = ffmpeg.measure_loudness(narration)
+        voice = ffmpeg.measure_loudness(narration, true_peak=False)
         return _leveled(narration, voice, channels=1, music=False)
 
     voice, silences = ffmpeg.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
@@ -211,7 +212,7 @@ def limited_gain(audio: Path, measured: Loudness) -> float:
         result = ffmpeg.leveled_loudness(audio, gain, LIMITER_CEILING).integrated
         if abs(result - TARGET_LUFS) <= LEVEL_PRECISION or result <= SILENCE_LUFS:
             break
-        slope = 1.0
+        slope = FIRST_SLOPE
         if tried:
             last_gain, last_result = tried[-1]
             if gain != last_gain:

@@ -132,7 +132,7 @@ def test_round_trip_then_an_unchanged_rerun_reuses_every_part(
     written = set(gcs_emulator.names(gcs_bucket)) - before
     outputs_written = {name for name in written if "/render-cache/" not in name}
     assert outputs_written == {
-        f"{creation_id}/assets/video.{kind}" for kind in ("mp4", "srt", "vtt", "json")
+        f"{creation_id}/assets/video.{kind}" for kind in ("mp4", "srt", "vtt", "jpg", "json")
     }
     keys = cache_keys(gcs_emulator, gcs_bucket, creation_id)
     assert len(keys) == 3
