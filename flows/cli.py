@@ -86,7 +86,7 @@ def option_errors(error: ValidationError) -> str:
     """Pydantic's report as CLI words: "--width: must be a multiple of 2; --crf: ..."."""
     reasons = []
     for problem in error.errors():
-        field = "-".join(str(part) for part in problem["loc"])
+        field = "-".join(str(part) for part in problem["loc"]).replace("_", "-")
         message = problem["msg"].replace("Input should be", "must be").replace("Value error, ", "")
         reasons.append(f"--{field}: {message}" if field else message)
     return "; ".join(reasons)
