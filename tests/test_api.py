@@ -211,6 +211,7 @@ def test_trigger_starts_a_tagged_run_of_the_deployment_and_repeats_return_it(
         "message": "The render is queued and will start shortly.",
         "progress": 0.0,
         "video_url": None,
+        "poster_url": None,
     }
     assert first.headers["cache-control"] == "no-store"
     runs = runs_of(creation)
@@ -469,6 +470,22 @@ def test_a_video_without_record_or_run_is_completed(
     answer = operators.get(status_path(creation)).json()
     assert answer["status"] == "completed"
     assert httpx.get(answer["video_url"]).content == b"old video"
+
+
+def test_a_completed_video_comes_with_its_poster_and_an_older_one_without(
+    operators: httpx.Client, creation: str, gcs_emulator: GcsEmulator, api_env: str
+) -> None:
+    poster = b"\xff\xd8\xff\xe0 a poster"
+    gcs_emulator.write_bytes(api_env, f"{creation}/assets/video.mp4", b"new video", "video/mp4")
+    gcs_emulator.write_bytes(api_env, f"{creation}/assets/video.jpg", poster, "image/jpeg")
+    write_record(gcs_emulator, api_env, creation, status="completed", poster="video.jpg")
+    answer = operators.get(status_path(creation)).json()
+    assert answer["status"] == "completed"
+    assert httpx.get(answer["poster_url"]).content == poster
+
+    # A record from before posters (or a run that never made one): no link to a missing file.
+    write_record(gcs_emulator, api_env, creation, status="completed")
+    assert operators.get(status_path(creation)).json()["poster_url"] is None
 
 
 # -- security ------------------------------------------------------------------------------------
