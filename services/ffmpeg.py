@@ -476,7 +476,6 @@ def check_audio(path: Path, seconds: float) -> AudioCheck:
         raise FfmpegError("it has no audio stream")
     log = _ffmpeg_log(
         [
-            "-xerror",
             "-t",
             f"{seconds:.3f}",
             "-i",

@@ -79,10 +79,12 @@ def check_music(path: Path) -> float:
     try:
         checked = ffmpeg.check_audio(path, MUSIC_CHECK_SECONDS)
     except ffmpeg.FfmpegError as error:
-        reason = str(error).split(" | ")[-1] if " | " in str(error) else str(error)
+        reason = str(error).split(" | ")[-1].removeprefix(f"{path}:").strip()
         if reason == "it has no audio stream":
             raise MusicProblem("has no audio stream") from None
-        raise MusicProblem(f"does not decode as audio ({reason})") from None
+        raise MusicProblem(f"does not decode as audio (ffmpeg: {reason})") from None
+    if checked.seconds == 0:
+        raise MusicProblem("does not decode as audio (no sound could be read from it)")
     if checked.seconds < MIN_MUSIC_SECONDS:
         raise MusicProblem(f"is too short to play under the story (under {MIN_MUSIC_SECONDS:g} s)")
     if checked.peak_db < SILENT_MUSIC_DB:
