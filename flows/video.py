@@ -32,6 +32,7 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from flows.part_futures import part_result, settle  # noqa: E402
 from flows.run_record import RunRecord  # noqa: E402
 from services import imaging  # noqa: E402
+from services.languages import AUTO, resolve_language  # noqa: E402
 from services.part_store import PartStore, part_key, store_for  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
@@ -173,6 +174,7 @@ def generate_video(
         "pages": len(outcome.assembled.cues),
         "parts_rendered": outcome.parts - outcome.reused,
         "parts_reused": outcome.reused,
+        "language": outcome.language,
         "poster": target.outputs.describe(target.names.poster),
         "music": outcome.music,
         "loudness_lufs": outcome.assembled.loudness.integrated,
@@ -186,6 +188,7 @@ class RenderOutcome:
     parts: int
     reused: int
     keys: set[str]
+    language: str
     music: str | None  # the music's name, when there was music
 
 
@@ -194,6 +197,9 @@ def _render(
 ) -> RenderOutcome:
     """Check the story, re-use or render each part, join them, publish the outputs."""
     logger = run.logger
+    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
+    if options.language != AUTO:
+        narrator.engine.voice_id(options.language)  # a language the engine cannot speak: stop now
     layout = list_story(target.assets)
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
     story, music = _gather_story(
@@ -204,10 +210,9 @@ def _render(
     if music is not None:
         logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
-    run.update(parts=total)
+    options = _with_story_language(options, story, narrator, logger)
+    run.update(parts=total, language=options.language)
 
-    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
-    assert options.language is not None  # resolved() filled it in
     font = imaging.caption_font()
     voice = narrator.engine.voice_id(options.language)
     keys = {
@@ -285,8 +290,21 @@ def _render(
         parts=total,
         reused=reused,
         keys=set(keys.values()),
+        language=options.language,
         music=music.name if music is not None else None,
     )
+
+
+def _with_story_language(
+    options: RenderOptions, story: Story, narrator: Narrator, logger: Any
+) -> RenderOptions:
+    """Options with `auto` replaced by the story's language; fails (before anything renders)
+    when the engine cannot speak it."""
+    texts = [caption.text for part in story.parts for caption in part.captions]
+    language, why = resolve_language(options.language, texts, get_settings().tts_language)
+    voice = narrator.engine.voice_id(language)
+    logger.info("language: %s (%s); voice %s", language, why, voice)
+    return options.model_copy(update={"language": language})
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

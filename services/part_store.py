@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from services.languages import AUTO
 from services.settings import ASSEMBLY_OPTIONS, RenderOptions, Settings
 from services.storage import LocalStorage, Storage, StorageError
 from services.story import Part, sha256_file
@@ -76,13 +77,16 @@ def part_key(
     part: Part, options: RenderOptions, voice_id: str, sample_rate: int, font_path: str
 ) -> str:
     """The content key of one part's rendered clip and narration."""
+    if options.language == AUTO:
+        raise ValueError("a part's key needs the story's language resolved, not auto")
     identity = {
         "code": render_code_version(),
         "image": part.image_sha256,
         "captions": [caption.text for caption in part.captions],
-        # Every option shapes the clip except the narration engine and language, which the
-        # voice id already names, and the soundtrack's, which only the assembly uses.
-        "options": options.model_dump(mode="json", exclude={"tts", "language", *ASSEMBLY_OPTIONS}),
+        # Every option shapes the clip but the soundtrack's, which only the assembly uses. The
+        # engine counts through the voice id (which names it); the language is the resolved one
+        # (never `auto`), as captions may be drawn by it.
+        "options": options.model_dump(mode="json", exclude={"tts", *ASSEMBLY_OPTIONS}),
         "voice": voice_id,
         "sample_rate": sample_rate,
         "font": _file_digest(font_path),

@@ -362,7 +362,7 @@ def test_music_changes_at_assembly_only_and_never_re_render_a_part(
 
     story = make_story({1: ["A heron stood in the reeds."], 2: ["The river ran on and on."]})
     write_tone(story / "music.flac", 3.0)
-    options = OPTIONS.model_copy(update={"tts": None, "language": None})
+    options = OPTIONS.model_copy(update={"tts": None})
 
     first = generate_video(assets_dir=str(story), options=options)
     assert (first["parts_rendered"], first["music"]) == (2, "music.flac")
