@@ -35,8 +35,9 @@ from services import imaging  # noqa: E402
 from services.languages import AUTO, resolve_language  # noqa: E402
 from services.part_store import PartStore, part_key, store_for  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
+from services.retrying import call_with_retries  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
-from services.sources import RenderTarget, resolve_target  # noqa: E402
+from services.sources import CreationNotFound, RenderTarget, resolve_target  # noqa: E402
 from services.speech import Narrator, make_engine  # noqa: E402
 from services.story import Story, StoryError  # noqa: E402
 from tasks.assembly import AssembledVideo, assemble_video, publish_video  # noqa: E402
@@ -132,6 +133,7 @@ def generate_video(
         ),
         logger,
     )
+    _prepare_outputs(target, creation_id, logger)
     # A caller polls the record of a creation from the moment its run starts. A local run that
     # fails its checks writes nothing at all.
     if target.record_from_start:
@@ -143,15 +145,17 @@ def generate_video(
             prefix="story-video-", ignore_cleanup_errors=True
         ) as scratch:
             outcome = _render(target, options, store_for(settings, creation_id), Path(scratch), run)
-        run.complete(
-            duration_seconds=outcome.assembled.duration_seconds,
-            parts_reused=outcome.reused,
-            poster=target.names.poster,
-            music=outcome.music,
-            loudness_lufs=outcome.assembled.loudness.integrated,
-            true_peak_dbtp=outcome.assembled.loudness.true_peak,
-            chapters=len(outcome.assembled.chapters),
-        )
+            run.complete(
+                lambda record: publish_video(
+                    outcome.assembled, target.outputs, target.names, record
+                ),
+                duration_seconds=outcome.assembled.duration_seconds,
+                parts_reused=outcome.reused,
+                music=outcome.music,
+                loudness_lufs=outcome.assembled.loudness.integrated,
+                true_peak_dbtp=outcome.assembled.loudness.true_peak,
+                chapters=len(outcome.assembled.chapters),
+            )
     except BaseException as error:
         if run.written:
             run.fail(error)
@@ -182,6 +186,20 @@ def generate_video(
     }
 
 
+def _prepare_outputs(target: RenderTarget, creation_id: str | None, logger: Any) -> None:
+    """Before anything is written: a creation must have a story (else nothing is written at
+    all), and a publish an earlier run left half done is finished, its staging files removed."""
+    if creation_id is not None and not call_with_retries(
+        target.assets.has_story, what=f"list {target.assets.describe()}", logger=logger
+    ):
+        raise CreationNotFound(creation_id, target.assets.describe())
+    call_with_retries(
+        lambda: target.outputs.finish_publishing(target.names.stem),
+        what=f"finish an earlier publish in {target.outputs.describe()}",
+        logger=logger,
+    )
+
+
 @dataclass
 class RenderOutcome:
     assembled: AssembledVideo
@@ -195,7 +213,7 @@ class RenderOutcome:
 def _render(
     target: RenderTarget, options: RenderOptions, store: PartStore, work_dir: Path, run: RunRecord
 ) -> RenderOutcome:
-    """Check the story, re-use or render each part, join them, publish the outputs."""
+    """Check the story, re-use or render each part, join them (the caller publishes)."""
     logger = run.logger
     narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
     if options.language != AUTO:
@@ -284,7 +302,6 @@ def _render(
         work_dir,
         music.path if music is not None else None,
     )
-    publish_video(assembled, target.outputs, target.names)
     return RenderOutcome(
         assembled=assembled,
         parts=total,

@@ -21,8 +21,8 @@ from services import ffmpeg, soundtrack, timeline
 from services.ffmpeg import Loudness
 from services.retrying import TRANSIENT_RETRIES
 from services.settings import RenderOptions
-from services.sources import OutputNames
-from services.storage import Storage
+from services.sources import OUTPUTS, OutputNames
+from services.storage import OutputFile, Storage
 from services.timeline import Chapter, Cue
 from tasks.clips import PartClip
 
@@ -40,6 +40,10 @@ class AssembledVideo(BaseModel):
     chapters: list[Chapter]
     loudness: Loudness  # of the finished file, after the AAC encode
     music: bool
+
+    def files(self) -> dict[str, Path]:
+        """The rendered files by output key (services.sources.OUTPUTS), the record aside."""
+        return {"srt": self.srt, "vtt": self.vtt, "poster": self.poster, "video": self.video}
 
 
 def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
@@ -168,24 +172,21 @@ def _mux(
     return _mux(clips, fps, corrected, chapters, target, ceiling - overshoot - 0.01)
 
 
-def publish_outputs(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
-    """Captions and poster first, then the video: each replaces its predecessor in one step.
-
-    A bucket uploads all four under staging names before replacing any (`publish_together`),
-    so a failed upload leaves the previous video and its captions as they were.
-    """
-    files: list[tuple[Path, str, str | None]] = [
-        (assembled.srt, names.srt, "application/x-subrip"),
-        (assembled.vtt, names.vtt, "text/vtt"),
-        (assembled.poster, names.poster, "image/jpeg"),
-        (assembled.video, names.video, "video/mp4"),
+def publish_outputs(
+    assembled: AssembledVideo, storage: Storage, names: OutputNames, record: str
+) -> None:
+    """Replace the published outputs (captions, poster, video, and the run's final `record`) as
+    one set: a reader finds all of them from the previous render or all from this one (see
+    services/storage.py for how)."""
+    storage.finish_publishing(names.stem)  # an interrupted earlier try of this publish, if any
+    record_file = assembled.video.with_name("record.json")
+    record_file.write_text(record, encoding="utf-8")
+    sources = {**assembled.files(), "record": record_file}
+    files = [
+        OutputFile(sources[output.key], names.name_of(output), output.content_type)
+        for output in OUTPUTS
     ]
-    publish_together = getattr(storage, "publish_together", None)
-    if publish_together is not None:
-        publish_together(files)
-        return
-    for source, name, content_type in files:
-        storage.publish(source, name, content_type)
+    storage.publish_together(files, names.stem)
 
 
 @task(name="assemble-video", cache_policy=NO_CACHE)
@@ -200,5 +201,7 @@ def assemble_video(
     name="publish-video",
     **TRANSIENT_RETRIES,
 )
-def publish_video(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
-    publish_outputs(assembled, storage, names)
+def publish_video(
+    assembled: AssembledVideo, storage: Storage, names: OutputNames, record: str
+) -> None:
+    publish_outputs(assembled, storage, names, record)
