@@ -403,3 +403,19 @@ def test_bad_music_stops_the_run_before_anything_renders_or_is_written(
         generate_video(assets_dir=str(story), options=OPTIONS)
     assert sorted(story.rglob("*")) == before  # no video, captions, poster or record
     assert (sorted(parts.rglob("*")) if parts.exists() else []) == stored  # nothing rendered
+
+
+@pytest.mark.integration
+def test_music_in_the_bucket_is_the_creations_music(gcs_bucket, gcs_emulator, tmp_path) -> None:
+    from services.gcs import GcsStorage
+
+    music = write_tone(tmp_path / "music.ogg", 2.0)
+    gcs_emulator.write_bytes(gcs_bucket, "c/assets/music.ogg", music.read_bytes(), "audio/ogg")
+    gcs_emulator.write_bytes(gcs_bucket, "c/assets/1/1.txt", b"A caption.", "text/plain")
+    storage = GcsStorage(gcs_bucket, "c/assets")
+    layout = survey_story(storage.list_names())
+    assert layout.music == "music.ogg"
+    track = fetch_and_check_music(layout.music, OPTIONS, storage, tmp_path / "work")
+    assert track is not None and track.name == "music.ogg"
+    assert track.seconds == pytest.approx(2.0, abs=0.05)
+    assert track.path.read_bytes() == music.read_bytes()
