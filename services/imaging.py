@@ -1,8 +1,10 @@
 """Every ImageMagick (Wand) call: checking images, frame backgrounds, and caption drawing.
 
 A frame is the story image fitted without distortion over a blurred, darkened fill of itself.
-A caption band is light text with a dark outline and soft shadow over a dark gradient, anchored to
-the bottom of the frame, always the same height so it does not jump between pages. The text is
+A caption band is as wide as the frame and always the same height, so the text does not jump
+between pages; it sits at the bottom (default), top or middle of the frame (`CaptionLayout`).
+Its look (`CaptionStyle`): light text with a dark outline and soft shadow over a dark gradient
+(default), or light text on a rounded translucent box. The text is
 drawn by Pango (ImageMagick's pango: coder), which shapes every script, lays right-to-left text
 out right to left and takes each character from an installed font that has it; where its lines
 break is decided beforehand with the same Pango (services/pango_text.py).
@@ -22,10 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import wand.resource
 from wand.api import libmagick, library
 from wand.color import Color
+from wand.drawing import Drawing
 from wand.exceptions import WandException
 from wand.image import Image
 
@@ -383,6 +387,9 @@ def _save_png(image: Image, target: Path) -> None:
     image.save(filename=str(target))
 
 
+Position = Literal["bottom", "top", "middle"]
+
+
 @dataclass(frozen=True)
 class CaptionLayout:
     """Caption geometry for one frame size (pure arithmetic; see `caption_layout`)."""
@@ -394,16 +401,35 @@ class CaptionLayout:
     max_lines: int
     text_width: int
     band_height: int
-    bottom_margin: int
+    bottom_margin: int  # between the text and the frame's edge it is anchored to
+    position: Position = "bottom"
 
     @property
     def band_top(self) -> int:
+        if self.position == "top":
+            return 0
+        if self.position == "middle":
+            middle = (self.height - self.band_height) // 2
+            return middle - middle % 2
         return self.height - self.band_height
 
+    def text_top(self, text_height: int, padding: int) -> int:
+        """Where a text layer `text_height` high (lines plus `padding` above and below) goes in
+        the band: its last line keeps its place at the bottom, its first at the top, the block
+        its centre in the middle, whatever the number of lines."""
+        if self.position == "top":
+            return self.bottom_margin - padding
+        if self.position == "middle":
+            return (self.band_height - text_height) // 2
+        return self.band_height - self.bottom_margin - (text_height - padding)
 
-def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
-    """Sizes relative to the frame: legible on a phone, three lines in the bottom third at most."""
-    font_size = max(12, round(min(width * 0.062, height * 0.042)))
+
+def caption_layout(
+    width: int, height: int, max_lines: int, position: Position = "bottom", scale: float = 1.0
+) -> CaptionLayout:
+    """Sizes relative to the frame: legible on a phone, three lines in a third of it at most;
+    `scale` makes the text larger or smaller."""
+    font_size = max(12, round(min(width * 0.062, height * 0.042) * scale))
     line_height = round(font_size * 1.28)
     bottom_margin = round(height * 0.05)
     fade_room = round(font_size * 1.6)  # gradient ramps up above the text
@@ -418,6 +444,7 @@ def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
         text_width=round(width * 0.86),
         band_height=band_height,
         bottom_margin=bottom_margin,
+        position=position,
     )
 
 
@@ -425,11 +452,15 @@ def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
 class CaptionStyle:
     """How a caption band looks; where it sits and how big the text is are `CaptionLayout`'s."""
 
+    look: Literal["outline", "box"] = "outline"
     text_colour: str = "rgb(255,255,255)"
     outline_colour: str = "rgb(20,20,20)"
     outline_ratio: float = 1 / 22  # outline thickness per pixel of font size
     shadow: bool = True  # a soft copy of the outline, offset down and right
-    band_opacity: float = 0.82  # darkness of the gradient at the bottom of the band
+    band_opacity: float = 0.82  # darkness of the gradient at the frame's edge
+    box_colour: str = "rgba(0,0,0,0.62)"  # the box look's translucent box
+    box_radius: float = 0.45  # its corner radius, per pixel of font size
+    box_padding: float = 0.5  # room around the text inside it, per pixel of font size
 
 
 DEFAULT_STYLE = CaptionStyle()
@@ -594,25 +625,68 @@ def _recolour(image: Image, colour: str) -> None:
         image.evaluate(operator="set", value=value * image.quantum_range, channel=channel)
 
 
-def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
-    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text.
-
-    The last line sits `bottom_margin` above the bottom of the band, whatever the number of lines.
-    Outline and shadow are made from the drawn text (its shape grown by a disc), so they follow
-    every glyph, whichever font it came from."""
+def _gradient(layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """The outline look's darkening: strongest at the frame edge the band sits on (both edges of
+    the band in the middle), full strength over the text."""
     width, band = layout.width, layout.band_height
-    canvas = Image(
-        width=width, height=band, pseudo=f"gradient:{CLEAR}-rgba(0,0,0,{style.band_opacity})"
-    )
-    # The gradient reaches full strength 60 % down the band and stays there.
+    dark = f"rgba(0,0,0,{style.band_opacity})"
+    if layout.position == "middle":
+        half = band // 2
+        canvas = Image(width=width, height=band, background=Color(CLEAR))
+        with Image(width=width, height=half, pseudo=f"gradient:{CLEAR}-{dark}") as upper:
+            upper.level(black=0.0, white=0.6, channel="alpha")
+            canvas.composite(upper, 0, 0)
+            upper.flip()
+            canvas.composite(upper, 0, band - half)
+        return canvas
+    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-{dark}")
+    # The gradient reaches full strength 60 % of the way down the band and stays there.
     canvas.level(black=0.0, white=0.6, channel="alpha")
+    if layout.position == "top":
+        canvas.flip()
+    return canvas
+
+
+def _box(canvas: Image, layout: CaptionLayout, style: CaptionStyle, text: Image, top: int) -> None:
+    """The box look's rounded translucent box, just around the lines of a text layer."""
+    padding = layout.font_size // 2  # the text layer's own, above and below the lines
+    room = round(layout.font_size * style.box_padding)
+    left = (layout.width - text.width) // 2
+    with Drawing() as draw:
+        draw.fill_color = Color(style.box_colour)
+        draw.rectangle(
+            left=max(0, left - room // 2),
+            top=max(0, top + padding - room // 2),
+            right=min(layout.width - 1, left + text.width + room // 2),
+            bottom=min(layout.band_height - 1, top + text.height - padding + room // 2),
+            radius=layout.font_size * style.box_radius,
+        )
+        draw(canvas)
+
+
+def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text;
+    or (the box look) light text on a rounded translucent box.
+
+    The last line sits `bottom_margin` above the bottom of the band (at the top: the first line
+    below its top), whatever the number of lines. Outline and shadow are made from the drawn text
+    (its shape grown by a disc), so they follow every glyph, whichever font it came from."""
+    width, band = layout.width, layout.band_height
+    boxed = style.look == "box"
+    canvas = (
+        Image(width=width, height=band, background=Color(CLEAR))
+        if boxed
+        else _gradient(layout, style)
+    )
     if not page.lines:
         return canvas
     with _text_layer(page, layout, style.text_colour) as text:
         padding = layout.font_size // 2
         left = (width - text.width) // 2
-        top = band - layout.bottom_margin - (text.height - padding)
-        radius = layout.font_size * style.outline_ratio
+        top = layout.text_top(text.height, padding)
+        if boxed:
+            _box(canvas, layout, style, text, top)
+        radius = 0.0 if boxed else layout.font_size * style.outline_ratio
         if radius > 0:
             with text.clone() as outline:
                 disc = f"disk:{max(1.0, radius):.2f}"
@@ -650,7 +724,7 @@ def compose_pages(
     targets: list[Path],
     style: CaptionStyle = DEFAULT_STYLE,
 ) -> None:
-    """Full frames, one per caption page: the background with the page's band over its bottom.
+    """Full frames, one per caption page: the background with the page's band over it.
 
     Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
     with Image(filename=str(background)) as frame:

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, Field
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+MUSIC_EXTENSIONS = (".mp3", ".m4a", ".aac", ".ogg", ".wav", ".flac")
 _NUMBER = re.compile(r"^[0-9]+$")
 
 
@@ -46,6 +47,7 @@ class PartFiles(BaseModel):
 
 class StoryLayout(BaseModel):
     parts: list[PartFiles] = Field(description="usable parts, ordered by part number")
+    music: str | None = Field(None, description="the background music at the top, music.*")
     problems: list[str] = Field(default_factory=list, description="what is wrong, part by part")
     ignored: list[str] = Field(
         default_factory=list, description="entries that are not parts, images or captions"
@@ -113,6 +115,12 @@ def _numeric_name(name: str) -> int | None:
     return int(name) if _NUMBER.match(name) else None
 
 
+def is_music(name: str) -> bool:
+    """`music.mp3`, `music.ogg`, ... at the top of the story (any case of extension)."""
+    path = PurePosixPath(name)
+    return len(path.parts) == 1 and path.stem == "music" and path.suffix.lower() in MUSIC_EXTENSIONS
+
+
 def plan_story(names: list[str]) -> StoryLayout:
     """Group a flat listing of relative file paths into ordered parts, or raise StoryError."""
     layout = survey_story(names)
@@ -134,9 +142,14 @@ def survey_story(names: list[str]) -> StoryLayout:
     ignored: set[str] = set()
     problems: list[str] = []
     same_part_folders: set[tuple[int, str, str]] = set()
+    music = sorted(name for name in names if is_music(name))
+    if len(music) > 1:
+        problems.append(f"more than one music file: {', '.join(music)} (keep one)")
 
     for name in sorted(names):
         path = PurePosixPath(name)
+        if is_music(name):
+            continue
         if len(path.parts) < 2:
             ignored.add(name)
             continue
@@ -200,7 +213,9 @@ def survey_story(names: list[str]) -> StoryLayout:
             "no story parts found (expected numbered folders 1/, 2/, ... "
             "each with an image and 1.txt)"
         )
-    return StoryLayout(parts=parts, problems=problems, ignored=sorted(ignored))
+    return StoryLayout(
+        parts=parts, problems=problems, ignored=sorted(ignored), music=music[0] if music else None
+    )
 
 
 def read_caption(path: Path, display_name: str, part_number: int) -> str:

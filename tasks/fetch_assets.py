@@ -1,4 +1,5 @@
-"""Stage 1: list the story, fetch each part's files, and check them before anything renders."""
+"""Stage 1: list the story, fetch each part's files (and its music), and check them before
+anything renders."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
 
 from services.imaging import ImageProblem, check_image, unknown_characters
 from services.retrying import TRANSIENT_RETRIES
+from services.settings import RenderOptions
+from services.soundtrack import MusicProblem, check_music
 from services.storage import Storage, StorageError
 from services.story import (
     Caption,
@@ -108,3 +112,47 @@ def list_story(storage: Storage) -> StoryLayout:
 )
 def fetch_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
     return fetch_and_check_part(files, storage, work_dir)
+
+
+class MusicTrack(BaseModel):
+    """The background music of a run, fetched and checked."""
+
+    name: str  # as the user named it: music.mp3 in the story, or the --music path
+    path: Path
+    seconds: float  # decoded while checking (at most the first two minutes)
+
+
+def fetch_and_check_music(
+    story_music: str | None, options: RenderOptions, storage: Storage, work_dir: Path
+) -> MusicTrack | None:
+    """The run's music (`--music FILE` before the story's own music.*), or None; StoryError
+    naming the file when it cannot be played."""
+    if not options.music:
+        return None
+    if options.music_file is not None:
+        name, path = options.music_file, Path(options.music_file)
+        if not path.is_file():
+            raise StoryError([f"music file {name} does not exist"])
+    elif story_music is not None:
+        name = story_music
+        music_dir = work_dir / "music"
+        music_dir.mkdir(parents=True, exist_ok=True)
+        path = storage.fetch(story_music, music_dir)
+    else:
+        return None
+    try:
+        seconds = check_music(path)
+    except MusicProblem as problem:
+        raise StoryError([f"music {name} {problem}"]) from None
+    return MusicTrack(name=name, path=path, seconds=seconds)
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="fetch-music",
+    **TRANSIENT_RETRIES,
+)
+def fetch_music(
+    story_music: str | None, options: RenderOptions, storage: Storage, work_dir: Path
+) -> MusicTrack | None:
+    return fetch_and_check_music(story_music, options, storage, work_dir)

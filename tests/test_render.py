@@ -149,7 +149,8 @@ def showcase(prefect_harness, tmp_path_factory) -> Rendered:
 
 def test_streams_are_h264_yuv420p_and_aac_at_the_asked_size_and_rate(showcase: Rendered) -> None:
     info = showcase.info
-    assert info.stream_kinds == ["audio", "video"]
+    # "data": the chapter titles, a QuickTime text track that players show as timeline marks.
+    assert info.stream_kinds == ["audio", "data", "video"]
     assert (info.video_codec, info.pixel_format) == ("h264", "yuv420p")
     assert info.audio_codec == "aac"
     assert (info.width, info.height) == (WIDTH, HEIGHT)
