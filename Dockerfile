@@ -8,8 +8,9 @@
 #   runs `python /app/flows/video.py <id>` (ENTRYPOINT + the job's args).
 #
 # System packages are those scripts/setup.sh installs (less the Python toolchain the base image
-# brings) and Python packages those of requirements.lock; tests/test_deployment_image.py checks
-# that they stay the same, and runs ENTRYPOINT the way this image does.
+# brings, and less the OCR packages only the tests use) and Python packages those of
+# requirements.lock; tests/test_deployment_image.py checks that they stay the same, and runs
+# ENTRYPOINT the way this image does.
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
@@ -36,6 +37,9 @@ RUN apt-get update \
         espeak-ng \
         fonts-dejavu-core \
         fonts-noto-core \
+        fonts-noto-cjk \
+        fonts-noto-color-emoji \
+        fontconfig \
         ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 

@@ -37,16 +37,18 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from flows.part_futures import part_result, settle  # noqa: E402
 from flows.run_record import RunRecord  # noqa: E402
 from services import imaging  # noqa: E402
+from services.languages import AUTO, resolve_language  # noqa: E402
 from services.part_store import PartStore, part_key, store_for, story_key  # noqa: E402
 from services.record import VideoRecord, now  # noqa: E402
+from services.retrying import call_with_retries  # noqa: E402
 from services.settings import RenderOptions, get_settings  # noqa: E402
-from services.sources import RenderTarget, resolve_target  # noqa: E402
+from services.sources import CreationNotFound, RenderTarget, resolve_target  # noqa: E402
 from services.speech import Narrator, make_engine  # noqa: E402
-from services.story import Story, StoryError  # noqa: E402
+from services.story import Story, StoryError, sha256_file  # noqa: E402
 from tasks.assembly import AssembledVideo, assemble_video, publish_video  # noqa: E402
 from tasks.captions import draw_captions  # noqa: E402
 from tasks.clips import PartClip, render_clip  # noqa: E402
-from tasks.fetch_assets import fetch_part, list_story  # noqa: E402
+from tasks.fetch_assets import MusicTrack, fetch_music, fetch_part, list_story  # noqa: E402
 from tasks.narration import narrate_part  # noqa: E402
 from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story  # noqa: E402
 
@@ -78,17 +80,25 @@ def _flow_run_name() -> str:
     return f"video-{Path(parameters.get('assets_dir') or 'story').name}"
 
 
-def _gather_story(listing_problems: list[str], fetches: list[Any]) -> Story:
-    """Wait for every usable part's check; report every problem of the story in one StoryError."""
+def _gather_story(
+    listing_problems: list[str], fetches: list[Any], music: Any
+) -> tuple[Story, MusicTrack | None]:
+    """Wait for every usable part's check and the music's; report every problem of the story in
+    one StoryError."""
     parts, problems = [], list(listing_problems)
     for future in fetches:
         try:
             parts.append(future.result())
         except StoryError as error:
             problems.extend(error.problems)
+    track = None
+    try:
+        track = music.result()
+    except StoryError as error:
+        problems.extend(error.problems)
     if problems:
         raise StoryError(problems)
-    return Story(parts=parts)
+    return Story(parts=parts), track
 
 
 @flow(
@@ -124,9 +134,11 @@ def generate_video(
             flow_run_id=str(flow_run.id or "") or None,
             started_at=now(),
             video=target.names.video,
+            poster=target.names.poster,
         ),
         logger,
     )
+    _prepare_outputs(target, creation_id, logger)
     # A caller polls the record of a creation from the moment its run starts. A local run that
     # fails its checks writes nothing at all.
     if target.record_from_start:
@@ -138,10 +150,17 @@ def generate_video(
             prefix="story-video-", ignore_cleanup_errors=True
         ) as scratch:
             outcome = _render(target, options, store_for(settings, creation_id), Path(scratch), run)
-        run.complete(
-            duration_seconds=outcome.assembled.duration_seconds,
-            parts_reused=outcome.reused,
-        )
+            run.complete(
+                lambda record: publish_video(
+                    outcome.assembled, target.outputs, target.names, record
+                ),
+                duration_seconds=outcome.assembled.duration_seconds,
+                parts_reused=outcome.reused,
+                music=outcome.music,
+                loudness_lufs=outcome.assembled.loudness.integrated,
+                true_peak_dbtp=outcome.assembled.loudness.true_peak,
+                chapters=len(outcome.assembled.chapters),
+            )
     except BaseException as error:
         if run.written:
             run.fail(error)
@@ -164,7 +183,26 @@ def generate_video(
         "pages": len(outcome.assembled.cues),
         "parts_rendered": outcome.parts - outcome.reused,
         "parts_reused": outcome.reused,
+        "language": outcome.language,
+        "poster": target.outputs.describe(target.names.poster),
+        "music": outcome.music,
+        "loudness_lufs": outcome.assembled.loudness.integrated,
+        "true_peak_dbtp": outcome.assembled.loudness.true_peak,
     }
+
+
+def _prepare_outputs(target: RenderTarget, creation_id: str | None, logger: Any) -> None:
+    """Before anything is written: a creation must have a story (else nothing is written at
+    all), and a publish an earlier run left half done is finished, its staging files removed."""
+    if creation_id is not None and not call_with_retries(
+        target.assets.has_story, what=f"list {target.assets.describe()}", logger=logger
+    ):
+        raise CreationNotFound(creation_id, target.assets.describe())
+    call_with_retries(
+        lambda: target.outputs.finish_publishing(target.names.stem),
+        what=f"finish an earlier publish in {target.outputs.describe()}",
+        logger=logger,
+    )
 
 
 @dataclass
@@ -173,41 +211,57 @@ class RenderOutcome:
     parts: int
     reused: int
     keys: set[str]
+    language: str
+    music: str | None  # the music's name, when there was music
 
 
 def _render(
     target: RenderTarget, options: RenderOptions, store: PartStore, work_dir: Path, run: RunRecord
 ) -> RenderOutcome:
-    """Check the story, re-use or render each part, join them, publish the outputs."""
+    """Check the story, re-use or render each part, join them (the caller publishes)."""
     logger = run.logger
+    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
+    if options.language != AUTO:
+        narrator.engine.voice_id(options.language)  # a language the engine cannot speak: stop now
     layout = list_story(target.assets)
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
-    story = _gather_story(
+    story, music = _gather_story(
         layout.problems,
         fetch_part.map(layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)),
+        fetch_music.submit(layout.music, options, target.assets, work_dir),
     )
+    if music is not None:
+        logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
-    run.update(parts=total)
+    options = _with_story_language(options, story, narrator, logger)
+    run.update(parts=total, language=options.language)
 
-    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
-    assert options.language is not None  # resolved() filled it in
     font = imaging.caption_font()
     voice = narrator.engine.voice_id(options.language)
     keys = {
         part.number: part_key(part, options, voice, narrator.sample_rate, font)
         for part in story.parts
     }
-    whole = story_key([keys[part.number] for part in story.parts])
+    whole = story_key(
+        [keys[part.number] for part in story.parts],
+        music=sha256_file(music.path) if music is not None else None,
+    )
     keep_keys = {*keys.values(), whole}
     earlier = reuse_story(whole, store=store, work_dir=work_dir)
     if earlier is not None:
-        # Every part unchanged: the outputs an earlier run assembled from them, as they were.
+        # Every part and the music unchanged: the outputs an earlier run assembled, as they were.
         logger.info(
             "story unchanged (key %s): publishing the outputs kept from an earlier run", whole[:12]
         )
         run.update(parts_done=total, progress=1.0, parts_reused=total)
-        publish_video(earlier, target.outputs, target.names)
-        return RenderOutcome(assembled=earlier, parts=total, reused=total, keys=keep_keys)
+        return RenderOutcome(
+            assembled=earlier,
+            parts=total,
+            reused=total,
+            keys=keep_keys,
+            language=options.language,
+            music=music.name if music is not None else None,
+        )
 
     lookups = reuse_part.map(
         [part.number for part in story.parts],
@@ -267,13 +321,36 @@ def _render(
         narrator.synthesized,
     )
 
-    assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
-    publish_video(assembled, target.outputs, target.names)
+    assembled = assemble_video(
+        [clips[part.number] for part in story.parts],
+        options,
+        work_dir,
+        music.path if music is not None else None,
+    )
     try:
         keep_story(assembled, whole, store=store)
     except Exception as error:  # noqa: BLE001 - a missed copy only costs the next run time
         logger.warning("could not keep the outputs in %s: %s", store.describe(), error)
-    return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=keep_keys)
+    return RenderOutcome(
+        assembled=assembled,
+        parts=total,
+        reused=reused,
+        keys=keep_keys,
+        language=options.language,
+        music=music.name if music is not None else None,
+    )
+
+
+def _with_story_language(
+    options: RenderOptions, story: Story, narrator: Narrator, logger: Any
+) -> RenderOptions:
+    """Options with `auto` replaced by the story's language; fails (before anything renders)
+    when the engine cannot speak it."""
+    texts = [caption.text for part in story.parts for caption in part.captions]
+    language, why = resolve_language(options.language, texts, get_settings().tts_language)
+    voice = narrator.engine.voice_id(language)
+    logger.info("language: %s (%s); voice %s", language, why, voice)
+    return options.model_copy(update={"language": language})
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

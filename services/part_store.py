@@ -36,7 +36,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from services.settings import RenderOptions, Settings
+from services.languages import AUTO
+from services.settings import ASSEMBLY_OPTIONS, RenderOptions, Settings
 from services.storage import LocalStorage, Storage, StorageError
 from services.story import Part, sha256_file
 
@@ -87,13 +88,16 @@ def part_key(
     part: Part, options: RenderOptions, voice_id: str, sample_rate: int, font_path: str
 ) -> str:
     """The content key of one part's rendered clip and narration."""
+    if options.language == AUTO:
+        raise ValueError("a part's key needs the story's language resolved, not auto")
     identity = {
         "code": render_code_version(),
         "image": part.image_sha256,
         "captions": [caption.text for caption in part.captions],
-        # Every option shapes the clip except the narration engine and language, which the
-        # voice id already names.
-        "options": options.model_dump(mode="json", exclude={"tts", "language"}),
+        # Every option shapes the clip but the soundtrack's, which only the assembly uses. The
+        # engine counts through the voice id (which names it); the language is the resolved one
+        # (never `auto`), as captions may be drawn by it.
+        "options": options.model_dump(mode="json", exclude={"tts", *ASSEMBLY_OPTIONS}),
         "voice": voice_id,
         "sample_rate": sample_rate,
         "font": _file_digest(font_path),
@@ -238,13 +242,10 @@ class PartStore:
     def prune(self, keep: set[str]) -> int:
         """Delete entries whose key is not in `keep` (a creation's parts that were edited away).
 
-        Only for storages that can delete (the bucket). Returns how many entries went.
+        Returns how many entries went.
         """
-        delete = getattr(self.storage, "delete", None)
-        if delete is None:
-            return 0
         stale = sorted({name for name in self._names() if name.split("/", 1)[0] not in keep})
-        delete(stale, quiet=True)
+        self.storage.delete(stale, quiet=True)
         return len({name.split("/", 1)[0] for name in stale})
 
 

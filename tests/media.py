@@ -7,12 +7,15 @@ Frames come out through `services.ffmpeg.extract_frame`; pixels are read with Wa
 from __future__ import annotations
 
 import array
+import difflib
+import json
 import math
 import re
 import shutil
 import struct
 import subprocess
 import tempfile
+import unicodedata
 import wave
 from dataclasses import dataclass
 from fractions import Fraction
@@ -89,6 +92,30 @@ def is_faststart(path: Path) -> bool:
     """True when the index (moov) comes before the media data, so playback starts at once."""
     boxes = top_level_boxes(path)
     return "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    start: float
+    end: float
+    title: str
+
+
+def chapters(video: Path) -> list[ChapterMark]:
+    """The chapters a player lists, as ffprobe reads them (asked of ffprobe directly)."""
+    completed = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_chapters", str(video)],
+        capture_output=True,
+        check=True,
+    )
+    return [
+        ChapterMark(
+            start=float(chapter["start_time"]),
+            end=float(chapter["end_time"]),
+            title=chapter.get("tags", {}).get("title", ""),
+        )
+        for chapter in json.loads(completed.stdout)["chapters"]
+    ]
 
 
 def x264_options(path: Path) -> dict[str, str]:
@@ -268,6 +295,42 @@ def rms(samples: array.array, start: int = 0, end: int | None = None) -> float:
     return math.sqrt(sum(value * value for value in window) / len(window))
 
 
+def loudness(video: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of a file's sound, measured by ffmpeg's
+    ebur128 filter run directly (not through the code under test)."""
+    completed = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(video), "-map", "0:a:0"]
+        + ["-af", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True,
+        check=True,
+    )
+    summary = completed.stderr.decode().rsplit("Summary:", 1)[1]
+    integrated = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    assert integrated and peak, summary
+    return float(integrated.group(1)), float(peak.group(1))
+
+
+def tone_power(
+    samples: array.array, rate: int, frequency: float, start: float, end: float
+) -> float:
+    """Power (mean square, in 16-bit units) of the sine at `frequency` in a window, by correlating
+    with it (one bin of a Fourier transform). The window's remaining power is everything else."""
+    first, last = int(start * rate), int(end * rate)
+    step = 2 * math.pi * frequency / rate
+    real = imaginary = 0.0
+    for index in range(first, last):
+        value = samples[index]
+        real += value * math.cos(step * index)
+        imaginary += value * math.sin(step * index)
+    count = max(1, last - first)
+    return 2 * (real * real + imaginary * imaginary) / (count * count)
+
+
+def decibels(power: float) -> float:
+    return 10 * math.log10(max(power, 1e-12))
+
+
 def soundtrack(video: Path, target: Path) -> Path:
     """The video's audio decoded to mono 48 kHz PCM WAV."""
     ffmpeg.convert_audio_to_wav(video, target)
@@ -330,3 +393,73 @@ def bright_centroid(
     if total == 0:
         raise AssertionError(f"nothing bright in {box}")
     return sum_x / total, sum_y / total
+
+
+# --- drawn text ---------------------------------------------------------------------------------
+
+# Captions are drawn white over a dark outline and gradient: a pixel this bright in every channel
+# is caption text (the pictures of the test stories, under the band's gradient, are darker).
+TEXT_LEVEL = 190
+
+
+def text_pixels(frame: Frame, top: int, bottom: int) -> int:
+    """How many pixels between rows `top` and `bottom` are caption text (ink, not an empty band)."""
+    return sum(1 for colour in frame.region(top, bottom) if min(colour) >= TEXT_LEVEL)
+
+
+def _text_as_pgm(frame: Frame, top: int, bottom: int, scale: int) -> bytes:
+    """Rows `top`..`bottom` as black text on white, `scale` times larger: what OCR reads best."""
+    rows = []
+    for y in range(top, bottom):
+        row = bytearray()
+        for x in range(frame.width):
+            row += (b"\x00" if min(frame.pixel(x, y)) >= TEXT_LEVEL else b"\xff") * scale
+        rows.extend([bytes(row)] * scale)
+    header = f"P5 {frame.width * scale} {(bottom - top) * scale} 255\n".encode()
+    return header + b"".join(rows)
+
+
+def _tesseract(image: bytes, languages: str, output: str) -> str:
+    binary = shutil.which("tesseract")
+    assert binary, "tesseract is not installed (scripts/setup.sh installs it for the tests)"
+    done = subprocess.run(
+        [binary, "stdin", "stdout", "-l", languages, "--psm", "4", *([output] if output else [])],
+        input=image,
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode("utf-8")
+
+
+def read_text(frame: Frame, top: int, bottom: int, languages: str, scale: int = 1) -> str:
+    """The caption text between rows `top` and `bottom`, read by OCR (tesseract `languages`,
+    e.g. "ara+eng"), in reading order."""
+    return _tesseract(_text_as_pgm(frame, top, bottom, scale), languages, "")
+
+
+def read_words(
+    frame: Frame, top: int, bottom: int, languages: str, scale: int = 1
+) -> list[tuple[str, int]]:
+    """Each word OCR finds between rows `top` and `bottom`, with the x of its left edge."""
+    table = _tesseract(_text_as_pgm(frame, top, bottom, scale), languages, "tsv")
+    words = []
+    for row in table.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) == 12 and cells[11].strip():
+            words.append((cells[11].strip(), int(cells[6]) // scale))
+    return words
+
+
+def text_similarity(seen: str, expected: str) -> float:
+    """How alike two texts are, 0..1, ignoring spaces and invisible marks (OCR puts spaces
+    between Chinese characters and direction marks around Latin words in Arabic)."""
+
+    def letters(text: str) -> str:
+        return "".join(visible(text).split())
+
+    return difflib.SequenceMatcher(None, letters(seen), letters(expected)).ratio()
+
+
+def visible(text: str) -> str:
+    """`text` without invisible format characters (direction marks, zero-width joiners)."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")

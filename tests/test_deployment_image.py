@@ -113,10 +113,10 @@ def apt_packages_installed() -> set[str]:
     return packages
 
 
-def setup_sh_apt_packages() -> set[str]:
+def setup_sh_apt_packages(name: str = "APT_PACKAGES") -> set[str]:
     text = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
-    found = re.search(r"^APT_PACKAGES=\((.*?)^\)", text, flags=re.MULTILINE | re.DOTALL)
-    assert found, "scripts/setup.sh has no APT_PACKAGES=( ... ) list"
+    found = re.search(rf"^{name}=\((.*?)^\)", text, flags=re.MULTILINE | re.DOTALL)
+    assert found, f"scripts/setup.sh has no {name}=( ... ) list"
     words = []
     for line in found.group(1).splitlines():
         words += line.split("#", 1)[0].split()
@@ -143,6 +143,18 @@ def test_base_is_python_3_12_slim_in_both_stages_within_requires_python() -> Non
 def test_system_packages_are_those_setup_sh_installs() -> None:
     assert apt_packages_installed() == setup_sh_apt_packages() - PYTHON_TOOLCHAIN
     assert {"ffmpeg", "espeak-ng", "imagemagick"} <= apt_packages_installed()
+    # Fonts for captions in every script; fontconfig names the caption font for Pango.
+    fonts = {"fonts-dejavu-core", "fonts-noto-core", "fonts-noto-cjk", "fonts-noto-color-emoji"}
+    assert fonts | {"fontconfig"} <= apt_packages_installed()
+
+
+def test_packages_only_the_tests_need_stay_out_of_the_image() -> None:
+    """OCR (tesseract and its language data) reads captions back in tests; renders never use it."""
+    test_only = setup_sh_apt_packages("TEST_APT_PACKAGES")
+    assert "tesseract-ocr" in test_only
+    assert not test_only & apt_packages_installed()
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    assert '"${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"' in setup  # development installs both
 
 
 def test_python_packages_come_from_the_runtime_lock_in_a_build_stage() -> None:

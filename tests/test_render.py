@@ -8,6 +8,7 @@ Expected narration is measured independently, by asking espeak-ng directly.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ from wand.drawing import Drawing
 from wand.image import Image
 
 from services import imaging
-from services.paging import paginate, wrap
+from services.paging import wrap
 from services.settings import RenderOptions
 from services.story import StoryError
+from tasks.captions import page_caption
 from tests import media
 from tests.media import ParsedCue
 from tests.stories import EXIF_LOWER_COLOUR, PartSpec, StorySpec, build_story, part_colour
@@ -100,15 +102,12 @@ class Rendered:
 def expected_pages(spec: StorySpec, options: RenderOptions) -> dict[int, list[str]]:
     """Each part's caption pages as the viewer should read them, paged with the real font."""
     layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
-    measure = imaging.TextMeasurer(imaging.caption_font(), layout.font_size)
     pages: dict[int, list[str]] = {}
     for number, part in sorted(spec.parts.items()):
         numbers = part.caption_numbers or list(range(1, len(part.captions) + 1))
         ordered = [text for _, text in sorted(zip(numbers, part.captions, strict=True))]
         pages[number] = [
-            page
-            for text in ordered
-            for page in paginate(text, measure, layout.text_width, layout.max_lines)
+            page.text for text in ordered for page in page_caption(text, layout, options.language)
         ]
     return pages
 
@@ -150,7 +149,8 @@ def showcase(prefect_harness, tmp_path_factory) -> Rendered:
 
 def test_streams_are_h264_yuv420p_and_aac_at_the_asked_size_and_rate(showcase: Rendered) -> None:
     info = showcase.info
-    assert info.stream_kinds == ["audio", "video"]
+    # "data": the chapter titles, a QuickTime text track that players show as timeline marks.
+    assert info.stream_kinds == ["audio", "data", "video"]
     assert (info.video_codec, info.pixel_format) == ("h264", "yuv420p")
     assert info.audio_codec == "aac"
     assert (info.width, info.height) == (WIDTH, HEIGHT)
@@ -229,14 +229,14 @@ def test_speech_is_heard_during_every_cue(showcase: Rendered, tmp_path: Path) ->
 
 def test_long_caption_is_split_at_sentence_and_clause_ends(showcase: Rendered) -> None:
     layout = imaging.caption_layout(WIDTH, HEIGHT, 3)
-    measure = imaging.TextMeasurer(imaging.caption_font(), layout.font_size)
+    lines_of = imaging.caption_lines_of(layout, imaging.caption_text_font())
     long_pages = [cue.text for cue in showcase.part_cues(11)][:-1]
     assert len(long_pages) >= 3
     assert " ".join(long_pages) == LONG_CAPTION
     for page in long_pages:
         assert page.strip(), "empty page"
         assert re.search(r"[.!?;:,…]$", page), f"page breaks mid-clause: {page!r}"
-        assert 1 <= len(wrap(page, measure, layout.text_width)) <= 3, page
+        assert 1 <= len(wrap(page, lines_of)) <= 3, page
 
 
 def test_accented_latin_and_typographic_punctuation_survive(showcase: Rendered) -> None:
@@ -507,6 +507,15 @@ def _problems_of_both_kinds(story: Path) -> None:
     (story / "3" / "1.txt").write_text("   ", encoding="utf-8")
 
 
+def _odd_files(story: Path) -> None:
+    """Files that are not files: each is a problem of its part, reported with the others."""
+    (story / "1" / "image.png").unlink()
+    (story / "1" / "image.png").symlink_to("/dev/zero")
+    (story / "2" / "1.txt").unlink()
+    os.mkfifo(story / "2" / "1.txt")
+    (story / "3" / "1.txt").write_text("\u200b\u200d", encoding="utf-8")
+
+
 BAD_STORIES = {
     "no parts": (_no_parts, [r"no story parts found"]),
     "part without image": (_no_image, [r"part 2: no image in 2/"]),
@@ -529,6 +538,15 @@ BAD_STORIES = {
             r"part 1: 1/image\.png does not decode",
             r"part 2: 2/1\.txt is not UTF-8",
             r"part 3: 3/1\.txt is empty",
+        ],
+    ),
+    "odd files": (
+        _odd_files,
+        [
+            r"story has 3 problems",
+            r"part 1: 1/image\.png is a link to /dev/zero, which is a device, not a file",
+            r"part 2: 2/1\.txt is a pipe \(FIFO\), not a file",
+            r"part 3: 3/1\.txt has no visible text",
         ],
     ),
     "problems of both kinds": (
