@@ -61,7 +61,12 @@ RENDER_CODE = (
 )
 
 # The code that decides how parts are joined into a story's outputs.
-ASSEMBLY_CODE = ("tasks/assembly.py", "services/ffmpeg.py", "services/timeline.py")
+ASSEMBLY_CODE = (
+    "tasks/assembly.py",
+    "services/ffmpeg.py",
+    "services/soundtrack.py",
+    "services/timeline.py",
+)
 
 CACHE_FOLDER = "render-cache"  # gs://<bucket>/<creation_id>/render-cache/<key>/...
 CLIP_NAME = "clip.mp4"
@@ -106,10 +111,11 @@ def part_key(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def story_key(part_keys: list[str]) -> str:
-    """The content key of a story's assembled outputs: its parts' keys in order, and the code
-    that joins them."""
+def story_key(part_keys: list[str], music: str | None = None) -> str:
+    """The content key of a story's assembled outputs: its parts' keys in order (the options
+    are in them), the music's sha256, and the code that joins them."""
     digest = hashlib.sha256(f"story format {PART_FORMAT_VERSION}".encode())
+    digest.update(f"music {music}".encode())
     for relative in ASSEMBLY_CODE:
         digest.update(relative.encode())
         digest.update((_ROOT / relative).read_bytes())

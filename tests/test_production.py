@@ -144,6 +144,7 @@ def test_round_trip_then_an_unchanged_rerun_reuses_every_part(
         "video.mp4",
         "srt.srt",
         "vtt.vtt",
+        "poster.jpg",
         "story.json",
     }
 
