@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -47,6 +49,20 @@ def quiet_from_here() -> None:
     logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
+def patient_temporary_server() -> AbstractContextManager[object]:
+    """With no server configured, Prefect starts a temporary one; on a fresh PREFECT_HOME its
+    database setup alone can outlast Prefect's 20 s default wait on a small machine. Wait up to
+    120 s instead, unless the environment says otherwise."""
+    from prefect.settings import (
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    if PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.name in os.environ:
+        return nullcontext()
+    return temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120})
+
+
 def option_errors(error: ValidationError) -> str:
     """Pydantic's report as CLI words: "--width: must be a multiple of 2; --crf: ..."."""
     reasons = []
@@ -78,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     from flows.video import generate_video  # imports Prefect: after the arguments are checked
 
     try:
-        result = generate_video(
-            creation_id=args.creation_id,
-            assets_dir=str(args.assets_dir) if args.assets_dir else None,
-            out=str(args.out) if args.out else None,
-            options=options,
-        )
+        with patient_temporary_server():
+            result = generate_video(
+                creation_id=args.creation_id,
+                assets_dir=str(args.assets_dir) if args.assets_dir else None,
+                out=str(args.out) if args.out else None,
+                options=options,
+            )
     except KeyboardInterrupt:
         quiet_from_here()
         print("error: interrupted", file=sys.stderr)

@@ -40,11 +40,13 @@ class RunRecord:
         call_with_retries(self._write, what=f"write {self.where}", logger=self.logger)
 
     def update(self, **changes: Any) -> None:
-        """Progress: one attempt; a missed update is logged, and the next one catches up."""
+        """Progress: one attempt; a missed update is logged, and the next one catches up.
+        A local folder fails with plain OSErrors (full disk, permissions), a bucket with
+        StorageError: neither fails the run, whose own end is written with retries."""
         self.record = self.record.model_copy(update=changes)
         try:
             self._write()
-        except StorageError as error:
+        except (StorageError, OSError) as error:
             self.logger.warning("progress not recorded in %s: %s", self.where, error)
 
     def complete(self, **changes: Any) -> None:

@@ -14,36 +14,32 @@ in a temporary work area that is removed however the run ends.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# With no server configured, Prefect starts a temporary one; on a fresh PREFECT_HOME its database
-# setup alone can outlast Prefect's 20 s default wait on a small machine. Set before prefect loads.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+from prefect import flow, get_run_logger, unmapped
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from prefect import flow, get_run_logger, unmapped  # noqa: E402
-from prefect.futures import as_completed  # noqa: E402
-from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
-
-from flows.part_futures import part_result, settle  # noqa: E402
-from flows.run_record import RunRecord  # noqa: E402
-from services import imaging  # noqa: E402
-from services.part_store import PartStore, part_key, store_for  # noqa: E402
-from services.record import VideoRecord, now  # noqa: E402
-from services.settings import RenderOptions, get_settings  # noqa: E402
-from services.sources import RenderTarget, resolve_target  # noqa: E402
-from services.speech import Narrator, make_engine  # noqa: E402
-from services.story import Story, StoryError  # noqa: E402
-from tasks.assembly import AssembledVideo, assemble_video, publish_video  # noqa: E402
-from tasks.captions import draw_captions  # noqa: E402
-from tasks.clips import PartClip, render_clip  # noqa: E402
-from tasks.fetch_assets import fetch_part, list_story  # noqa: E402
-from tasks.narration import narrate_part  # noqa: E402
-from tasks.reuse import keep_part, reuse_part  # noqa: E402
+from flows.part_futures import part_result, settled_on_failure
+from flows.run_record import RunRecord
+from services import imaging
+from services.part_store import PartStore, part_key, store_for
+from services.record import VideoRecord, now
+from services.settings import RenderOptions, get_settings
+from services.sources import RenderTarget, resolve_target
+from services.speech import Narrator, make_engine
+from services.story import Story, StoryError
+from tasks.assembly import AssembledVideo, assemble_video, publish_video
+from tasks.captions import draw_captions
+from tasks.clips import PartClip, render_clip
+from tasks.fetch_assets import fetch_part, list_story
+from tasks.narration import narrate_part
+from tasks.reuse import keep_part, reuse_part
 
 
 class RenderTaskRunner(ThreadPoolTaskRunner):  # type: ignore[type-arg]
@@ -129,10 +125,16 @@ def generate_video(
 
     try:
         # Everything intermediate lives here and goes when the run ends, however it ends.
-        with tempfile.TemporaryDirectory(
-            prefix="story-video-", ignore_cleanup_errors=True
-        ) as scratch:
-            outcome = _render(target, options, store_for(settings, creation_id), Path(scratch), run)
+        # On a failure, every stage's tasks are settled (settled_on_failure) before it goes.
+        with (
+            tempfile.TemporaryDirectory(
+                prefix="story-video-", ignore_cleanup_errors=True
+            ) as scratch,
+            settled_on_failure() as track,
+        ):
+            outcome = _render(
+                target, options, store_for(settings, creation_id), Path(scratch), run, track
+            )
         run.complete(
             duration_seconds=outcome.assembled.duration_seconds,
             parts_reused=outcome.reused,
@@ -171,15 +173,25 @@ class RenderOutcome:
 
 
 def _render(
-    target: RenderTarget, options: RenderOptions, store: PartStore, work_dir: Path, run: RunRecord
+    target: RenderTarget,
+    options: RenderOptions,
+    store: PartStore,
+    work_dir: Path,
+    run: RunRecord,
+    track: Callable[[list[Any]], list[Any]],
 ) -> RenderOutcome:
-    """Check the story, re-use or render each part, join them, publish the outputs."""
+    """Check the story, re-use or render each part, join them, publish the outputs. Every
+    stage's futures go through `track`, so a failure settles them all before work_dir goes."""
     logger = run.logger
     layout = list_story(target.assets)
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
     story = _gather_story(
         layout.problems,
-        fetch_part.map(layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)),
+        track(
+            fetch_part.map(
+                layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)
+            )
+        ),
     )
     total = len(story.parts)
     run.update(parts=total)
@@ -193,11 +205,13 @@ def _render(
         for part in story.parts
     }
 
-    lookups = reuse_part.map(
-        [part.number for part in story.parts],
-        [keys[part.number] for part in story.parts],
-        store=unmapped(store),
-        work_dir=unmapped(work_dir),
+    lookups = track(
+        reuse_part.map(
+            [part.number for part in story.parts],
+            [keys[part.number] for part in story.parts],
+            store=unmapped(store),
+            work_dir=unmapped(work_dir),
+        )
     )
     clips: dict[int, PartClip] = {}
     for part, lookup in zip(story.parts, lookups, strict=True):
@@ -210,40 +224,37 @@ def _render(
         run.update(parts_done=reused, progress=round(reused / total, 4), parts_reused=reused)
 
     misses = [part for part in story.parts if part.number not in clips]
-    futures: list[Any] = []
-    try:
-        if misses:
-            pages = draw_captions.map(
-                misses, options=unmapped(options), work_dir=unmapped(work_dir)
-            )
-            narrations = narrate_part.map(
+    if misses:
+        pages = track(
+            draw_captions.map(misses, options=unmapped(options), work_dir=unmapped(work_dir))
+        )
+        narrations = track(
+            narrate_part.map(
                 pages, narrator=unmapped(narrator), language=unmapped(options.language)
             )
-            rendered = render_clip.map(
+        )
+        rendered = track(
+            render_clip.map(
                 pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
             )
-            kept = keep_part.map(
-                rendered, [keys[part.number] for part in misses], store=unmapped(store)
+        )
+        kept = track(
+            keep_part.map(rendered, [keys[part.number] for part in misses], store=unmapped(store))
+        )
+        stages = {
+            id(last): chain for *chain, last in zip(pages, narrations, rendered, kept, strict=True)
+        }
+        for future in as_completed(kept):
+            clip = part_result(stages[id(future)], future)  # a failed part fails the run
+            clips[clip.part_number] = clip
+            logger.info(
+                "part %d rendered (key %s) (%d/%d)",
+                clip.part_number,
+                keys[clip.part_number][:12],
+                len(clips),
+                total,
             )
-            futures = [*pages, *narrations, *rendered, *kept]
-            stages = {
-                id(last): chain
-                for *chain, last in zip(pages, narrations, rendered, kept, strict=True)
-            }
-            for future in as_completed(kept):
-                clip = part_result(stages[id(future)], future)  # a failed part fails the run
-                clips[clip.part_number] = clip
-                logger.info(
-                    "part %d rendered (key %s) (%d/%d)",
-                    clip.part_number,
-                    keys[clip.part_number][:12],
-                    len(clips),
-                    total,
-                )
-                run.update(parts_done=len(clips), progress=round(len(clips) / total, 4))
-    except Exception:
-        settle(futures)
-        raise
+            run.update(parts_done=len(clips), progress=round(len(clips) / total, 4))
     logger.info(
         "parts: %d re-used, %d rendered; narration synthesized for %d page(s)",
         reused,
