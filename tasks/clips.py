@@ -7,10 +7,10 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from services import ffmpeg, timeline
 from services.ffmpeg import ClipPlan, StillSegment
+from services.part_store import ClipFiles
 from services.settings import RenderOptions
 from tasks.captions import PartPages
 from tasks.narration import PartNarration
@@ -18,10 +18,10 @@ from tasks.narration import PartNarration
 ZOOM_AMOUNT = 0.08  # the picture grows by 8 % over a part: slow enough not to distract
 
 
-class PartClip(BaseModel):
+class PartClip(ClipFiles):
+    """A part's silent clip (`video`) and its narration track (`audio`), with page timing."""
+
     part_number: int
-    video: Path
-    audio: Path
     frames: int
     page_frames: list[int]
     page_texts: list[str]
