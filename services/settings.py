@@ -29,7 +29,9 @@ X264Preset = Literal[
 
 
 class Settings(BaseSettings):
-    """Deployment-wide configuration read from the environment (see README, "Environment")."""
+    """Deployment-wide configuration, read on first use (get_settings) from the environment and
+    a `.env` file in the working directory; the README's "Environment" table lists every field.
+    Per-run output settings are `RenderOptions`, below; this object supplies their defaults."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "story-video"
         ),
-        description="Local cache of synthesized speech",
+        description="Local cache: synthesized speech, and (in development) finished parts",
     )
 
     render_workers: int | None = Field(

@@ -91,9 +91,7 @@ def test_a_failing_lookup_waits_for_the_slow_lookups_before_the_work_area_goes(
     monkeypatch.setattr(
         tasks.reuse,
         "load_part_clip",
-        lambda number, key, store, work_dir: watch(
-            number, work_dir, number, key, store, work_dir
-        ),
+        lambda number, key, store, work_dir: watch(number, work_dir, number, key, store, work_dir),
     )
     story = make_story({1: ["Uno."], 2: ["Dos."], 3: ["Tres."]})
     with pytest.raises(RuntimeError, match="part 1 broke on purpose"):
