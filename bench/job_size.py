@@ -9,8 +9,10 @@ deployment in prefect.yaml (720x1080, 24 fps, x264 fast, CRF 23; espeak here, gT
 RENDER_WORKERS stage tasks at once (default: twice the CPU count, as in production). For each:
 wall time, CPU seconds (the render process and its children), the cores that kept busy (CPU/wall),
 and memory: the largest peak of any one process (the kernel's figure: the render process), the
-largest child seen (ffmpeg, espeak-ng), and the peak sum over the whole process tree, sampled every 0.1 s (an upper bound: pages shared
-between processes count once per process).
+largest child seen (ffmpeg, espeak-ng), and the peak sum over the whole process tree, sampled
+every 0.1 s (an upper bound: pages shared between processes count once per process); and the
+files a run holds at most (story, work area, speech cache, video), which on Cloud Run live in
+memory too.
 
 This is a measurement, not a test: nothing here passes or fails.
 """
@@ -22,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -36,21 +39,53 @@ PRODUCTION_ARGS = ["--width", "720", "--height", "1080", "--fps", "24", "--crf",
 PRODUCTION_ARGS += ["--preset", "fast", "--tts", "espeak", "--language", "en"]
 
 
+def folder_bytes(*folders: Path) -> int:
+    total = 0
+    for folder in folders:
+        for dirpath, _, filenames in os.walk(folder):
+            for name in filenames:
+                try:
+                    total += (Path(dirpath) / name).lstat().st_size
+                except OSError:
+                    pass  # removed while we counted
+    return total
+
+
+class FilesSampler(threading.Thread):
+    """Peak bytes in some folders, every 0.5 s: on Cloud Run the filesystem is in memory."""
+
+    def __init__(self, *folders: Path):
+        super().__init__(daemon=True)
+        self.folders, self.peak, self.done = folders, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, folder_bytes(*self.folders))
+            self.done.wait(0.5)
+
+    def __enter__(self) -> FilesSampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
+
+
 def measure(story: Path, workers: int, env: dict[str, str], work: Path) -> dict[str, float]:
     out = work / f"{story.name}-{workers}.mp4"
     log = work / "render.log"
     command = [sys.executable, "flows/video.py", "--assets-dir", str(story), "--out", str(out)]
-    run_env = {
-        **env,
-        "RENDER_WORKERS": str(workers),
-        "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="cache-", dir=work),  # nothing re-used
-    }
+    scratch = Path(tempfile.mkdtemp(prefix="tmp-", dir=work))  # the run's work area goes here
+    cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work))  # fresh: nothing re-used
+    run_env = {**env, "RENDER_WORKERS": str(workers), "XDG_CACHE_HOME": str(cache)}
+    run_env["TMPDIR"] = str(scratch)
     with log.open("ab") as output:
         started = time.perf_counter()
         process = subprocess.Popen(
             [*command, *PRODUCTION_ARGS], cwd=REPO, env=run_env, stdout=output, stderr=output
         )
-        with TreeSampler([process.pid]) as sampler:
+        with TreeSampler([process.pid]) as sampler, FilesSampler(scratch, cache) as files:
             _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -64,6 +99,9 @@ def measure(story: Path, workers: int, env: dict[str, str], work: Path) -> dict[
         "rss_largest": usage.ru_maxrss * 1024,
         "rss_child": sampler.largest_child[process.pid],
         "rss_tree": sampler.peaks[process.pid],
+        # What a container's in-memory filesystem holds at most: the story (fetched there in
+        # production), the work area and speech cache at their peak, and the finished video.
+        "files": folder_bytes(story) + files.peak + out.stat().st_size,
     }
 
 
@@ -95,11 +133,12 @@ def main() -> int:
 def print_row(parts: int, workers: int, figures: dict[str, float], header: bool) -> None:
     if header:
         print(f"cpus here: {os.cpu_count()}; 720x1080, 24 fps, x264 fast, CRF 23, espeak")
-        print("parts workers |   wall    CPU  cores | RSS MB: largest  child   tree")
+        print("parts workers |   wall    CPU  cores | RSS MB: largest  child   tree | files MB")
     print(
         f"{parts:5d} {workers:7d} | {figures['wall']:6.1f} {figures['cpu']:6.1f} "
         f"{figures['cores']:5.2f} |          {figures['rss_largest'] / MB:6.0f} "
-        f"{figures['rss_child'] / MB:6.0f} {figures['rss_tree'] / MB:6.0f}",
+        f"{figures['rss_child'] / MB:6.0f} {figures['rss_tree'] / MB:6.0f} | "
+        f"{figures['files'] / MB:8.0f}",
         flush=True,
     )
 
