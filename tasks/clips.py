@@ -98,4 +98,15 @@ def render_part_clip(
 def render_clip(
     pages: PartPages, narration: PartNarration, options: RenderOptions, work_dir: Path
 ) -> PartClip:
-    return render_part_clip(pages, narration, options, work_dir)
+    clip = render_part_clip(pages, narration, options, work_dir)
+    discard_pages(pages)
+    return clip
+
+
+def discard_pages(pages: PartPages) -> None:
+    """Once a part is encoded its page images are not needed: drop them now rather than when the
+    run ends, since on Cloud Run the work area is held in memory (uncompressed pages are most
+    of it: see deployments/README.md)."""
+    for image in [*(page.image for page in pages.pages), pages.background]:
+        if image is not None:
+            image.unlink(missing_ok=True)
