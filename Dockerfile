@@ -7,10 +7,10 @@
 # - A plain Cloud Run Job, as the predecessor ran: `gcloud run jobs execute <job> --args <id>`
 #   runs `python /app/flows/video.py <id>` (ENTRYPOINT + the job's args).
 #
-# System packages are the runtime list of scripts/setup.sh (APT_PACKAGES; its development extras,
-# such as ImageMagick's headers, stay out) and Python packages those of requirements.lock;
-# tests/test_deployment_image.py checks that they stay the same, and runs ENTRYPOINT the way this
-# image does.
+# System packages are the runtime list of scripts/setup.sh (APT_PACKAGES; its development and
+# test extras, such as ImageMagick's headers and the OCR packages, stay out) and Python packages
+# those of requirements.lock; tests/test_deployment_image.py checks that they stay the same, and
+# runs ENTRYPOINT the way this image does.
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
@@ -37,6 +37,9 @@ RUN apt-get update \
         espeak-ng \
         fonts-dejavu-core \
         fonts-noto-core \
+        fonts-noto-cjk \
+        fonts-noto-color-emoji \
+        fontconfig \
         ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 

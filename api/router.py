@@ -17,15 +17,18 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from api.runs import RenderRuns
 from api.schemas import CreationId, Problem, VideoStatus
-from api.service import CreationNotFound, ServiceUnavailable, VideoService
+from api.service import CreationNotFound, OptionsConflict, ServiceUnavailable, VideoService
 from api.status import NOT_FOUND_MESSAGE
 from api.videos import CreationFiles
-from services.settings import Settings, get_settings
+from services.settings import Settings, StoryOptions, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def not_found_detail(creation_id: str) -> str:
     return f"Creation {creation_id} was not found."
+
+
+class TriggerRoute(APIRoute):
+    """The trigger path has a GET and a POST route: a 405 there names both methods (Starlette's
+    own answer names only the methods of the first route it tried)."""
+
+    TRIGGER_METHODS = ("GET", "POST")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self.TRIGGER_METHODS:
+            allow = ", ".join(self.TRIGGER_METHODS)
+            raise StarletteHTTPException(status_code=405, headers={"Allow": allow})
+        await super().handle(scope, receive, send)
 
 
 class _Services:
@@ -116,34 +132,83 @@ def create_router(
             answer = await answer
         return bool(answer)
 
-    @router.get(
-        "/me/creation/{creation_id}/generate_video",
-        operation_id="generate_video",
-        summary="Start rendering a creation's video",
-        response_model=VideoStatus,
-        responses={
-            **ERRORS,
-            404: {"model": Problem, "description": "No such creation (or not yours)."},
-        },
-    )
-    async def generate_video(
-        creation_id: CreationId, user: User, service: Service, response: Response
+    async def trigger(
+        creation_id: str, options: StoryOptions, user: Any, service: VideoService
     ) -> VideoStatus:
-        """Starts a render and answers at once with the status (normally `pending`).
-
-        While a render of the creation is pending or running, answers that render's status
-        instead of starting another, however many requests arrive at once. After it ends, a new
-        request starts a new render (the previous video stays until the new one replaces it).
-        """
-        response.headers["Cache-Control"] = "no-store"
         if not await allowed(user, creation_id):
             raise HTTPException(404, not_found_detail(creation_id))
         try:
-            return await service.trigger(creation_id)
+            return await service.trigger(creation_id, options)
         except CreationNotFound:
             raise HTTPException(404, not_found_detail(creation_id)) from None
+        except OptionsConflict as error:
+            raise HTTPException(409, str(error)) from None
         except ServiceUnavailable as error:
             raise HTTPException(503, str(error)) from None
+
+    trigger_responses: dict[int | str, dict[str, Any]] = {
+        **ERRORS,
+        404: {"model": Problem, "description": "No such creation (or not yours)."},
+        409: {
+            "model": Problem,
+            "description": "A render with other options is pending or running; its options "
+            "are named. Ask again once it has ended.",
+        },
+    }
+
+    async def generate_video(
+        creation_id: CreationId, user: User, service: Service, response: Response
+    ) -> VideoStatus:
+        """Starts a render with the default options and answers at once with the status
+        (normally `pending`).
+
+        While a render of the creation is pending or running, answers that render's status
+        instead of starting another, however many requests arrive at once (409 if that render
+        has other options). After it ends, a new request starts a new render (the previous
+        video stays until the new one replaces it).
+        """
+        response.headers["Cache-Control"] = "no-store"
+        return await trigger(creation_id, StoryOptions(), user, service)
+
+    async def generate_video_with_options(
+        creation_id: CreationId,
+        user: User,
+        service: Service,
+        response: Response,
+        options: Annotated[StoryOptions | None, Body()] = None,
+    ) -> VideoStatus:
+        """Like the GET, with the options in a JSON body, e.g. `{"language": "de"}`.
+
+        Fields left out take the deployment's defaults (`language`: auto, from the captions'
+        script). An unknown field or a bad value is a 422 that names it. While a render of the
+        creation with the same options is pending or running, answers its status; with other
+        options, 409 naming them: nobody silently gets a video in another language.
+        """
+        response.headers["Cache-Control"] = "no-store"
+        return await trigger(creation_id, options or StoryOptions(), user, service)
+
+    unreadable_body: dict[int | str, dict[str, Any]] = {
+        400: {"model": Problem, "description": "The body is not JSON (or not UTF-8)."}
+    }
+    for method, endpoint, summary, extra in [
+        ("GET", generate_video, "Start rendering a creation's video", {}),
+        (
+            "POST",
+            generate_video_with_options,
+            "Start rendering a creation's video with options",
+            unreadable_body,
+        ),
+    ]:
+        router.add_api_route(
+            "/me/creation/{creation_id}/generate_video",
+            endpoint,
+            methods=[method],
+            operation_id=endpoint.__name__,
+            summary=summary,
+            response_model=VideoStatus,
+            responses={**trigger_responses, **extra},
+            route_class_override=TriggerRoute,
+        )
 
     @router.get(
         "/me/creation/{creation_id}/generate_video_status",

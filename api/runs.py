@@ -10,11 +10,21 @@ They compute the same key, and Prefect's database lets exactly one run have it; 
 that run back. Once it ends, the next trigger computes a new key (the ended run's id) and starts
 a new run. A bare creation id would be the wrong key: Prefect keeps a key forever, so the
 creation could never be rendered again.
+
+Options (the story's language, zoom: `StoryOptions`) are not part of the key on purpose: with
+them in it, two triggers with different options arriving together would start two renders of
+one creation that overwrite each other's video. With the key as it is, exactly one of them
+starts a run, and every trigger compares the options of the run it gets (the active one, or the
+one a concurrent trigger just started) with its own: the caller decides what to do when they
+differ (services.VideoService answers 409). Each run also carries the tag
+`options:<digest of its story options>`, to find runs by their options in Prefect's UI.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient, get_client
@@ -28,6 +38,9 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
+from pydantic import ValidationError
+
+from services.settings import StoryOptions
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +53,33 @@ class RenderServiceUnavailable(RuntimeError):
 
 def creation_tag(creation_id: str) -> str:
     return f"creation:{creation_id}"
+
+
+def options_digest(options: StoryOptions) -> str:
+    """A short digest of a render's story options: equal options, equal digest."""
+    return hashlib.sha256(options.model_dump_json().encode()).hexdigest()[:12]
+
+
+def options_tag(options: StoryOptions) -> str:
+    return f"options:{options_digest(options)}"
+
+
+def story_options(run_options: dict[str, Any] | None) -> StoryOptions:
+    """The story options inside a run's (or a deployment's) `options` parameter, defaults filled
+    in; the operator-only fields (size, encoder) are left out."""
+    given = run_options or {}
+    return StoryOptions.model_validate(
+        {name: given[name] for name in StoryOptions.model_fields if name in given}
+    )
+
+
+def story_options_of(run: FlowRun) -> StoryOptions | None:
+    """The story options a run renders with, or None when its parameters do not say (a run
+    of an older deployment with options this version does not know)."""
+    try:
+        return story_options((run.parameters or {}).get("options"))
+    except (ValidationError, AttributeError):
+        return None
 
 
 def idempotency_key(creation_id: str, latest: FlowRun | None) -> str:
@@ -89,26 +129,50 @@ class RenderRuns:
         except (ObjectNotFound, ValueError):
             return None
 
-    async def start(self, creation_id: str, latest: FlowRun | None) -> FlowRun:
-        """Start a render of the creation, or get the one a concurrent trigger just started."""
+    async def deployment_options(self) -> dict[str, Any]:
+        """The `options` parameter the deployment renders with when a run gives none."""
+        try:
+            deployment = await self.client.read_deployment_by_name(self.deployment)
+        except ObjectNotFound as error:
+            raise self._not_deployed() from error
+        return dict((deployment.parameters or {}).get("options") or {})
+
+    def _not_deployed(self) -> RenderServiceUnavailable:
+        log.error(
+            "deployment %s does not exist on the Prefect server (set VIDEO_DEPLOYMENT, or "
+            "deploy it: prefect deploy)",
+            self.deployment,
+        )
+        return RenderServiceUnavailable(
+            "Video rendering is not set up on this server; tell an operator."
+        )
+
+    async def start(
+        self,
+        creation_id: str,
+        latest: FlowRun | None,
+        options: dict[str, Any] | None = None,
+        story: StoryOptions | None = None,
+    ) -> FlowRun:
+        """Start a render of the creation, or get the one a concurrent trigger just started.
+
+        `options` is the run's whole `options` parameter (None: the deployment's own), `story`
+        the story options it amounts to (for the tag)."""
+        parameters: dict[str, Any] = {"creation_id": creation_id}
+        if options is not None:
+            parameters["options"] = options
+        tags = [creation_tag(creation_id), options_tag(story or StoryOptions())]
         try:
             flow_run = await run_deployment(  # type: ignore[misc]
                 self.deployment,
                 client=self.client,
-                parameters={"creation_id": creation_id},
+                parameters=parameters,
                 timeout=0,
-                tags=[creation_tag(creation_id)],
+                tags=tags,
                 idempotency_key=idempotency_key(creation_id, latest),
                 as_subflow=False,
             )
         except ObjectNotFound as error:
-            log.error(
-                "deployment %s does not exist on the Prefect server (set VIDEO_DEPLOYMENT, or "
-                "deploy it: prefect deploy)",
-                self.deployment,
-            )
-            raise RenderServiceUnavailable(
-                "Video rendering is not set up on this server; tell an operator."
-            ) from error
+            raise self._not_deployed() from error
         log.info("creation %s: flow run %s (%s)", creation_id, flow_run.id, flow_run.state_name)
         return flow_run

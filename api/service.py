@@ -12,12 +12,14 @@ from typing import TypeVar
 import anyio.to_thread
 import httpx
 from prefect.client.schemas.objects import FlowRun
+from pydantic import ValidationError
 
-from api.runs import RenderRuns, RenderServiceUnavailable
+from api.runs import RenderRuns, RenderServiceUnavailable, story_options, story_options_of
 from api.schemas import VideoStatus
 from api.status import Summary, summarize
 from api.videos import VIDEO_NAME, CreationFiles, LinkError
 from services.record import VideoRecord
+from services.settings import StoryOptions
 from services.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,11 @@ class ServiceUnavailable(RuntimeError):
 
 class CreationNotFound(LookupError):
     """Nothing was uploaded for the creation, so there is nothing to render (404)."""
+
+
+class OptionsConflict(RuntimeError):
+    """A render of the creation with other story options is pending or running (409); the
+    message names its options."""
 
 
 @dataclass(frozen=True)
@@ -55,18 +62,30 @@ class VideoService:
             summary = summarize(snapshot.run, snapshot.record)
             return await self._answer(creation_id, snapshot, summary)
 
-    async def trigger(self, creation_id: str) -> VideoStatus:
-        """Start a render unless one is pending or running; answer the status either way."""
+    async def trigger(self, creation_id: str, requested: StoryOptions | None = None) -> VideoStatus:
+        """Start a render unless one is pending or running; answer the status either way.
+
+        `requested` holds the options the caller chose (unset fields: the deployment's own, then
+        the defaults). A pending or running render with other story options is not returned as
+        if it were this one: OptionsConflict names its options."""
+        given = (requested or StoryOptions()).model_dump(mode="json", exclude_unset=True)
         async with _translated_failures():
-            snapshot, has_story = await asyncio.gather(
-                self._snapshot(creation_id), _in_thread(self.files.has_story, creation_id)
+            snapshot, has_story, defaults = await asyncio.gather(
+                self._snapshot(creation_id),
+                _in_thread(self.files.has_story, creation_id),
+                self.runs.deployment_options(),
             )
+            run_options = {**defaults, **given} if given else None
+            wanted = _wanted_options(run_options if run_options is not None else defaults)
             summary = summarize(snapshot.run, snapshot.record)
             if summary.active:
+                _same_options_or_conflict(snapshot.run, wanted)
                 return await self._answer(creation_id, snapshot, summary)
             if not has_story:
                 raise CreationNotFound(creation_id)
-            run = await self.runs.start(creation_id, snapshot.latest)
+            run = await self.runs.start(creation_id, snapshot.latest, run_options, wanted)
+            # A concurrent trigger may have started this run, with its own options.
+            _same_options_or_conflict(run, wanted)
             started = Snapshot(latest=run, run=run, record=snapshot.record)
             return await self._answer(creation_id, started, summarize(run, snapshot.record))
 
@@ -103,6 +122,36 @@ class VideoService:
             message += PREVIOUS_VIDEO_NOTE
         return VideoStatus(
             status=summary.status, message=message, progress=summary.progress, video_url=url
+        )
+
+
+def _wanted_options(run_options: dict[str, object]) -> StoryOptions:
+    try:
+        return story_options(run_options)
+    except ValidationError as error:
+        # The caller's own fields were checked already: the deployment's defaults are wrong.
+        log.error("the deployment's options are not valid story options: %s", error)
+        raise RenderServiceUnavailable(
+            "Video rendering is not set up correctly on this server; tell an operator."
+        ) from error
+
+
+def describe_options(options: StoryOptions) -> str:
+    """`language de, zoom off`: a render's story options in words."""
+    words = []
+    for name, value in options.model_dump(mode="json").items():
+        shown = ("on" if value else "off") if isinstance(value, bool) else value
+        words.append(f"{name} {shown}")
+    return ", ".join(words)
+
+
+def _same_options_or_conflict(run: FlowRun | None, wanted: StoryOptions) -> None:
+    """Nothing when `run` renders with `wanted` (or says nothing of its options)."""
+    running = story_options_of(run) if run is not None else None
+    if running is not None and running != wanted:
+        raise OptionsConflict(
+            f"A render of this creation with other options ({describe_options(running)}) is "
+            f"already under way; ask again with {describe_options(wanted)} once it has ended."
         )
 
 

@@ -39,7 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="slow centre zoom on each picture",
     )
     parser.add_argument("--tts", choices=["gtts", "espeak"], help="narration engine")
-    parser.add_argument("--language", help="narration language, e.g. en or de")
+    parser.add_argument(
+        "--language",
+        default=defaults.language,
+        help="narration language, a tag such as en, en-GB, de, zh-TW; auto (the default) reads "
+        "it off the captions' script, else uses TTS_LANGUAGE",
+    )
     return parser
 
 

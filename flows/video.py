@@ -28,6 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.part_futures import part_result, settled_on_failure
 from flows.run_record import RunRecord
 from services import imaging
+from services.languages import AUTO, resolve_language
 from services.part_store import PartStore, part_key, store_for
 from services.record import VideoRecord, now
 from services.settings import RenderOptions, get_settings
@@ -161,6 +162,7 @@ def generate_video(
         "pages": len(outcome.assembled.cues),
         "parts_rendered": outcome.parts - outcome.reused,
         "parts_reused": outcome.reused,
+        "language": outcome.language,
     }
 
 
@@ -170,6 +172,7 @@ class RenderOutcome:
     parts: int
     reused: int
     keys: set[str]
+    language: str
 
 
 def _render(
@@ -183,6 +186,9 @@ def _render(
     """Check the story, re-use or render each part, join them, publish the outputs. Every
     stage's futures go through `track`, so a failure settles them all before work_dir goes."""
     logger = run.logger
+    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
+    if options.language != AUTO:
+        narrator.engine.voice_id(options.language)  # a language the engine cannot speak: stop now
     layout = list_story(target.assets)
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
     story = _gather_story(
@@ -194,10 +200,9 @@ def _render(
         ),
     )
     total = len(story.parts)
-    run.update(parts=total)
+    options = _with_story_language(options, story, narrator, logger)
+    run.update(parts=total, language=options.language)
 
-    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
-    assert options.language is not None  # resolved() filled it in
     font = imaging.caption_font()
     voice = narrator.engine.voice_id(options.language)
     keys = {
@@ -264,7 +269,25 @@ def _render(
 
     assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
     publish_video(assembled, target.outputs, target.names)
-    return RenderOutcome(assembled=assembled, parts=total, reused=reused, keys=set(keys.values()))
+    return RenderOutcome(
+        assembled=assembled,
+        parts=total,
+        reused=reused,
+        keys=set(keys.values()),
+        language=options.language,
+    )
+
+
+def _with_story_language(
+    options: RenderOptions, story: Story, narrator: Narrator, logger: Any
+) -> RenderOptions:
+    """Options with `auto` replaced by the story's language; fails (before anything renders)
+    when the engine cannot speak it."""
+    texts = [caption.text for part in story.parts for caption in part.captions]
+    language, why = resolve_language(options.language, texts, get_settings().tts_language)
+    voice = narrator.engine.voice_id(language)
+    logger.info("language: %s (%s); voice %s", language, why, voice)
+    return options.model_copy(update={"language": language})
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

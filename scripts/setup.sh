@@ -14,7 +14,10 @@ APT_PACKAGES=(
   imagemagick
   espeak-ng              # offline narration engine
   fonts-dejavu-core      # caption font: accented Latin, typographic punctuation
-  fonts-noto-core
+  fonts-noto-core        # the other scripts: Arabic, Hebrew, Devanagari and other Indic, Thai...
+  fonts-noto-cjk         # Chinese (simplified and traditional), Japanese, Korean
+  fonts-noto-color-emoji # emoji, in colour
+  fontconfig             # fc-query / fc-list: the caption font's name for Pango
   ca-certificates
 )
 # Only on a development machine, never in the image.
@@ -22,9 +25,15 @@ DEV_APT_PACKAGES=(
   libmagickwand-dev      # ImageMagick's headers and unversioned .so links
   python3 python3-venv python3-dev
 )
+# Only the tests need these (they read drawn captions back with OCR); the Dockerfile leaves them out.
+TEST_APT_PACKAGES=(
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-rus tesseract-ocr-ell
+  tesseract-ocr-ara tesseract-ocr-heb tesseract-ocr-hin tesseract-ocr-tha
+  tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-jpn tesseract-ocr-kor
+)
 
 missing=()
-for pkg in "${APT_PACKAGES[@]}" "${DEV_APT_PACKAGES[@]}"; do
+for pkg in "${APT_PACKAGES[@]}" "${DEV_APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -2,7 +2,10 @@
 
 A frame is the story image fitted without distortion over a blurred, darkened fill of itself.
 A caption band is light text with a dark outline and soft shadow over a dark gradient, anchored to
-the bottom of the frame, always the same height so it does not jump between pages.
+the bottom of the frame, always the same height so it does not jump between pages. The text is
+drawn by Pango (ImageMagick's pango: coder), which shapes every script, lays right-to-left text
+out right to left and takes each character from an installed font that has it; where its lines
+break is decided beforehand with the same Pango (services/pango_text.py).
 """
 
 from __future__ import annotations
@@ -10,15 +13,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from wand.api import library
 from wand.color import Color
-from wand.drawing import Drawing
 from wand.exceptions import WandException
 from wand.image import Image
+
+from services import pango_text
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -198,87 +204,241 @@ def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
     )
 
 
-class TextMeasurer:
-    """Pixel width of a line of caption text, as ImageMagick will draw it."""
+@dataclass(frozen=True)
+class CaptionStyle:
+    """How a caption band looks; where it sits and how big the text is are `CaptionLayout`'s."""
 
-    def __init__(self, font: str, font_size: int):
-        self._font = font
-        self._font_size = font_size
-        self._lock = threading.Lock()
-        self._cache: dict[str, float] = {}
-
-    def __call__(self, text: str) -> float:
-        cached = self._cache.get(text)
-        if cached is not None:
-            return cached
-        with self._lock, Drawing() as draw, Image(width=1, height=1) as canvas:
-            draw.font = self._font
-            draw.font_size = self._font_size
-            width = float(draw.get_font_metrics(canvas, text, multiline=False).text_width)
-        self._cache[text] = width
-        return width
+    text_colour: str = "rgb(255,255,255)"
+    outline_colour: str = "rgb(20,20,20)"
+    outline_ratio: float = 1 / 22  # outline thickness per pixel of font size
+    shadow: bool = True  # a soft copy of the outline, offset down and right
+    band_opacity: float = 0.82  # darkness of the gradient at the bottom of the band
 
 
-def _draw_lines(
-    canvas: Image,
-    lines: list[str],
-    layout: CaptionLayout,
-    font: str,
-    colour: str,
-    stroke: float,
-) -> None:
-    with Drawing() as draw:
-        draw.font = font
-        draw.font_size = layout.font_size
-        draw.fill_color = Color(colour)
-        draw.text_alignment = "center"
-        draw.text_antialias = True
-        if stroke > 0:
-            draw.stroke_color = Color(colour)
-            draw.stroke_width = stroke
-            draw.stroke_antialias = True
-        baseline = layout.band_height - layout.bottom_margin - round(layout.font_size * 0.28)
-        first = baseline - (len(lines) - 1) * layout.line_height
-        for index, line in enumerate(lines):
-            draw.text(layout.width // 2, first + index * layout.line_height, line)
-        draw(canvas)
+DEFAULT_STYLE = CaptionStyle()
 
 
-def _caption_band(lines: list[str], layout: CaptionLayout, font: str) -> Image:
-    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text."""
+@dataclass(frozen=True)
+class CaptionFont:
+    """The caption font as Pango names it, and the language of the text (a BCP 47 tag or None).
+
+    Characters the font lacks are drawn from other installed fonts, chosen per character by
+    fontconfig; the language steers that choice where scripts share characters (Chinese or
+    Japanese forms of the same ideograph)."""
+
+    description: str
+    language: str | None = None
+
+
+@lru_cache(maxsize=8)
+def pango_font_description(font_file: str) -> str:
+    """Pango's name for an installed font file, e.g. "DejaVu Sans, Bold". Pango finds fonts
+    through fontconfig only, so the file must be where fontconfig looks."""
+    query = shutil.which("fc-query")
+    if query is None:
+        raise ImageProblem("fontconfig is not installed (no fc-query; run scripts/setup.sh)")
+    described = subprocess.run(
+        [query, "--index", "0", "--format", "%{family[0]}\t%{style[0]}\n", font_file],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    family, _, style = described.partition("\t")
+    if not family:
+        raise ImageProblem(f"caption font {font_file!r} is not a font fontconfig can read")
+    installed = subprocess.run(
+        ["fc-list", "--format", "%{file}\n"], capture_output=True, text=True, check=False
+    ).stdout.split("\n")
+    known = {Path(name).resolve() for name in installed if name}
+    if Path(font_file).resolve() not in known:
+        raise ImageProblem(
+            f"caption font {font_file!r} is not installed where fontconfig finds fonts "
+            f"(copy it to /usr/local/share/fonts and run fc-cache)"
+        )
+    return f"{family}, {style}" if style else family
+
+
+# Scripts DejaVu Sans (the default caption font) covers in a plainer design than Noto's, which is
+# what readers of these scripts are used to: their Noto family goes first for such captions.
+_PREFERRED_FAMILIES = {"ARABIC": "Noto Sans Arabic", "HEBREW": "Noto Sans Hebrew"}
+_CJK_LANGUAGES = ("zh", "ja", "ko")
+
+
+def _scripts(text: str) -> set[str]:
+    """First words of the characters' Unicode names: ARABIC, HEBREW, HIRAGANA, CJK, HANGUL..."""
+    return {unicodedata.name(character, "?").split(" ")[0] for character in set(text)}
+
+
+def _language_for(scripts: set[str], language: str | None) -> str | None:
+    """The language Pango is told: the run's, unless the text is Chinese, Japanese or Korean
+    in a run that says otherwise (then the one its script shows): ideographs take its forms."""
+    tag = language if language and language != "auto" else None
+    if not scripts & {"CJK", "HIRAGANA", "KATAKANA", "HANGUL"}:
+        return tag
+    if tag and tag.lower() == "zh":
+        return "zh-CN"  # fontconfig reads a bare "zh" as neither simplified nor traditional
+    if tag and tag.lower().split("-")[0] in _CJK_LANGUAGES:
+        return tag
+    if scripts & {"HIRAGANA", "KATAKANA"}:
+        return "ja"
+    if "HANGUL" in scripts:
+        return "ko"
+    return "zh-CN"
+
+
+def caption_text_font(
+    text: str = "", language: str | None = None, font_file: str | None = None
+) -> CaptionFont:
+    """The font for one caption: CAPTION_FONT (or the default), after the Noto family of its
+    script where that reads better, and the language Pango should shape it for."""
+    description = pango_font_description(font_file or caption_font())
+    scripts = _scripts(text)
+    preferred = [family for script, family in _PREFERRED_FAMILIES.items() if script in scripts]
+    if preferred:
+        description = ", ".join([*preferred, description])
+    return CaptionFont(description, _language_for(scripts, language))
+
+
+@dataclass(frozen=True)
+class CaptionText:
+    """One page of a caption as drawn: its lines in reading order, and its font."""
+
+    lines: tuple[str, ...]
+    font: CaptionFont
+
+
+def caption_lines_of(layout: CaptionLayout, font: CaptionFont) -> Callable[[str], list[str]]:
+    """How caption text wraps in this layout: Pango's own lines at the layout's text width."""
+    measurer = pango_text.shared(font.description, layout.font_size, font.language)
+
+    def lines_of(text: str) -> list[str]:
+        return measurer.lines(text, layout.text_width)
+
+    return lines_of
+
+
+def unknown_characters(text: str) -> list[str]:
+    """Characters of `text` that neither the caption font nor any other installed font has."""
+    font = caption_text_font()
+    return pango_text.shared(font.description, 24).unknown_characters(text)
+
+
+# U+2028 breaks a line inside one paragraph: the lines of a page are laid out as one paragraph,
+# so right-to-left text keeps one direction across its lines (Unicode bidi reorders per line).
+_LINE_SEPARATOR = "\u2028"
+_MARKUP_ESCAPES = {character: f"&#{ord(character)};" for character in "&<>%\\"}
+
+
+def _pango_markup(lines: list[str], line_height: int) -> str:
+    """The page as Pango markup, every line exactly `line_height` pixels high whichever fonts its
+    characters come from. ImageMagick expands % escapes, backslashes and the entities &lt; &gt;
+    &amp; in the text before Pango parses it (and invalid markup can crash it), so those
+    characters go in as numeric references, and control characters not at all."""
+    text = _LINE_SEPARATOR.join(lines)
+    body = "".join(
+        _MARKUP_ESCAPES.get(character, character)
+        for character in text
+        if unicodedata.category(character) != "Cc"
+    )
+    return f'<span line_height="{line_height * pango_text.PANGO_SCALE}">{body}</span>'
+
+
+def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> Image:
+    """The lines, centred under each other, shaped and drawn by Pango on a transparent image as
+    wide as the longest line, padded by half a line above and below for marks that reach out of
+    the line (Thai and Devanagari vowel signs, Arabic diacritics)."""
+    padding = layout.font_size // 2
+    image = Image()
+    try:
+        image.background_color = Color(CLEAR)
+        image.options["density"] = str(round(pango_text.RESOLUTION))
+        image.font_path = page.font.description
+        image.font_size = layout.font_size
+        image.options["fill"] = colour
+        image.options["pango:align"] = "center"
+        if page.font.language:
+            image.options["pango:language"] = page.font.language
+        # Text through an option, not the file name, which ImageMagick would cut at 4 kB and read
+        # "[...]" at its end as a frame selection.
+        image.options["filename"] = _pango_markup(list(page.lines), layout.line_height)
+        library.MagickSetPage(image.wand, 0, 0, padding, padding)
+        image.read(filename="pango:")
+        image.page = (image.width, image.height, 0, 0)
+    except BaseException:
+        image.close()
+        raise
+    return image
+
+
+def _recolour(image: Image, colour: str) -> None:
+    """Every pixel `colour`, the alpha channel kept (glyph shapes, emoji included)."""
+    wanted = Color(colour)
+    for channel, value in (("red", wanted.red), ("green", wanted.green), ("blue", wanted.blue)):
+        image.evaluate(operator="set", value=value * image.quantum_range, channel=channel)
+
+
+def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text.
+
+    The last line sits `bottom_margin` above the bottom of the band, whatever the number of lines.
+    Outline and shadow are made from the drawn text (its shape grown by a disc), so they follow
+    every glyph, whichever font it came from."""
     width, band = layout.width, layout.band_height
-    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-rgba(0,0,0,0.82)")
+    canvas = Image(
+        width=width, height=band, pseudo=f"gradient:{CLEAR}-rgba(0,0,0,{style.band_opacity})"
+    )
     # The gradient reaches full strength 60 % down the band and stays there.
     canvas.level(black=0.0, white=0.6, channel="alpha")
-    with Image(width=width, height=band, background=Color(CLEAR)) as outline:
-        _draw_lines(outline, lines, layout, font, "rgb(20,20,20)", max(1.0, layout.font_size / 11))
-        # The shadow is the outline, softened: blurred at half size (a quarter of the work).
-        with outline.clone() as shadow:
-            shadow.resize(max(1, width // 2), max(1, band // 2), filter="triangle")
-            shadow.blur(radius=0, sigma=max(0.5, layout.font_size / 20))
-            shadow.resize(width, band, filter="triangle")
-            offset = max(1, layout.font_size // 14)
-            canvas.composite(shadow, offset, offset)
-        canvas.composite(outline, 0, 0)
-    _draw_lines(canvas, lines, layout, font, "rgb(255,255,255)", 0)
+    if not page.lines:
+        return canvas
+    with _text_layer(page, layout, style.text_colour) as text:
+        padding = layout.font_size // 2
+        left = (width - text.width) // 2
+        top = band - layout.bottom_margin - (text.height - padding)
+        radius = layout.font_size * style.outline_ratio
+        if radius > 0:
+            with text.clone() as outline:
+                disc = f"disk:{max(1.0, radius):.2f}"
+                outline.morphology(method="dilate", kernel=disc, channel="alpha")
+                _recolour(outline, style.outline_colour)
+                if style.shadow:
+                    _soft_shadow(canvas, outline, layout, left, top)
+                canvas.composite(outline, left, top)
+        canvas.composite(text, left, top)
     return canvas
 
 
-def draw_caption_band(lines: list[str], layout: CaptionLayout, font: str, target: Path) -> None:
+def _soft_shadow(canvas: Image, outline: Image, layout: CaptionLayout, left: int, top: int) -> None:
+    """The outline, blurred at half size (a quarter of the work) and offset down and right."""
+    with outline.clone() as shadow:
+        shadow.resize(max(1, shadow.width // 2), max(1, shadow.height // 2), filter="triangle")
+        shadow.blur(radius=0, sigma=max(0.5, layout.font_size / 20))
+        shadow.resize(outline.width, outline.height, filter="triangle")
+        offset = max(1, layout.font_size // 14)
+        canvas.composite(shadow, left + offset, top + offset)
+
+
+def draw_caption_band(
+    page: CaptionText, layout: CaptionLayout, target: Path, style: CaptionStyle = DEFAULT_STYLE
+) -> None:
     """The caption band alone, as a transparent PNG (laid over a moving picture by ffmpeg)."""
-    with _caption_band(lines, layout, font) as band:
+    with _caption_band(page, layout, style) as band:
         _save_png(band, target)
 
 
 def compose_pages(
-    background: Path, pages: list[list[str]], layout: CaptionLayout, font: str, targets: list[Path]
+    background: Path,
+    pages: list[CaptionText],
+    layout: CaptionLayout,
+    targets: list[Path],
+    style: CaptionStyle = DEFAULT_STYLE,
 ) -> None:
     """Full frames, one per caption page: the background with the page's band over its bottom.
 
     Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
     with Image(filename=str(background)) as frame:
-        for lines, target in zip(pages, targets, strict=True):
-            with frame.clone() as page, _caption_band(lines, layout, font) as band:
+        for text, target in zip(pages, targets, strict=True):
+            with frame.clone() as page, _caption_band(text, layout, style) as band:
                 page.composite(band, left=0, top=layout.band_top)
                 page.alpha_channel = "remove"
                 _save_frame(page, target)

@@ -1,27 +1,33 @@
-"""Caption paging: wrap a caption to the frame, and split one too long to show at once into pages.
+"""Caption paging: split a caption too long to show at once into pages, each narrated on its own.
 
-Pure functions over a `measure(text) -> width in pixels` callable, so they are tested without fonts.
+Pure functions over a `lines_of(text) -> lines` callable that wraps text to the frame (the product
+passes Pango's own line breaking, services/pango_text.py; tests pass a simple fixed-width one).
 A caption that wraps to more lines than allowed is split at sentence ends first, then at clause
-marks (, ; : — –), then between words; consecutive pieces are packed back together while they fit.
-No page is ever empty.
+marks (, ; : — – and their Arabic and CJK forms), then between words, and a word longer than a
+page (Chinese, Japanese or Thai text has no spaces) at the line breaks `lines_of` chose, which
+respect each script's rules and never cut a grapheme cluster. Consecutive pieces are packed back
+together while they fit. No page is ever empty.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
+from typing import Literal
 
-Measure = Callable[[str], float]
+LinesOf = Callable[[str], list[str]]
 
-# A sentence ends after . ! ? … (and any closing quotes or brackets) followed by a space, or right
-# after a CJK full stop, question or exclamation mark (CJK text puts no space after them).
+# A sentence ends after . ! ? … (or the Arabic question mark and full stop, the Devanagari danda)
+# and any closing quotes or brackets, followed by a space; or right after a CJK full stop, question
+# or exclamation mark (CJK text puts no space after them).
 _SENTENCE_END = re.compile(
-    r"(?<=[.!?…])[\"'»”’)\]]*\s+"
+    r"(?<=[.!?…؟۔।॥])[\"'»”’)\]]*\s+"
     r"|(?<=[。！？])(?![」』”’）])\s*"
     r"|(?<=[。！？][」』”’）])\s*"
 )
-# A clause ends after , ; : (or their CJK forms), or before a spaced dash.
-_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|(?<=[，、；：])\s*|\s+(?=[—–-]\s)")
+# A clause ends after , ; : (or their Arabic and CJK forms), or before a spaced dash.
+_CLAUSE_END = re.compile(r"(?<=[,;:،؛])\s+|(?<=[，、；：])\s*|\s+(?=[—–-]\s)")
 
 _CLOSING_ONLY = re.compile(r"^[?!:;»”’)\]…,.]+$")
 _OPENING_ONLY = re.compile(r"^[«„“‘(\[¿¡—–-]+$")
@@ -47,52 +53,22 @@ def _words(text: str) -> list[str]:
     return words
 
 
-def _break_word(word: str, measure: Measure, max_width: float) -> list[str]:
-    """Cut a word wider than the line into pieces that fit. A cut never leaves a space or a
-    closing mark at the start of the next piece (a word glued to its marks is one "word")."""
-    pieces: list[str] = []
-    rest = word
-    while rest:
-        fit = 1
-        while fit < len(rest) and measure(rest[: fit + 1]) <= max_width:
-            fit += 1
-        cut = fit
-        while 1 < cut < len(rest) and (rest[cut].isspace() or _CLOSING_ONLY.match(rest[cut])):
-            cut -= 1
-        if cut <= 1 < fit:
-            cut = fit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    return pieces
-
-
-def wrap(text: str, measure: Measure, max_width: float) -> list[str]:
-    """Greedy word wrap. A word wider than the line is broken between characters."""
-    lines: list[str] = []
-    current = ""
-    for word in _words(text):
-        candidate = f"{current} {word}" if current else word
-        if measure(candidate) <= max_width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-            current = ""
-        if measure(word) <= max_width:
-            current = word
-            continue
-        # An over-long word (a URL, CJK text without spaces) is broken between characters.
-        pieces = _break_word(word, measure, max_width)
-        lines.extend(pieces[:-1])
-        current = pieces[-1]
-    if current:
-        lines.append(current)
-    return [line.replace("\u00a0", " ") for line in lines]
-
-
 def _split_keeping(text: str, pattern: re.Pattern[str]) -> list[str]:
     pieces = [piece.strip() for piece in pattern.split(text)]
     return [piece for piece in pieces if piece]
+
+
+def wrap(text: str, lines_of: LinesOf) -> list[str]:
+    """The lines `text` is drawn in: where `lines_of` breaks it, except that a lone punctuation
+    mark stays on the line of its word (French "va ?", "« Oui »": Unicode's rules allow a break
+    inside "« Oui »")."""
+    words = [
+        # A word glued to its marks that is wider than the line is broken at its own spaces
+        # rather than between letters.
+        _spaced(word) if "\u00a0" in word and len(lines_of(word)) > 1 else word
+        for word in _words(text)
+    ]
+    return [_spaced(line) for line in lines_of(" ".join(words))]
 
 
 def _pack(pieces: list[str], fits: Callable[[str], bool], joiner: str = " ") -> list[str]:
@@ -112,14 +88,14 @@ def _pack(pieces: list[str], fits: Callable[[str], bool], joiner: str = " ") -> 
     return pages
 
 
-def paginate(text: str, measure: Measure, max_width: float, max_lines: int) -> list[str]:
+def paginate(text: str, lines_of: LinesOf, max_lines: int) -> list[str]:
     """The pages of one caption, in reading order. Each page wraps to at most `max_lines`."""
     text = " ".join(text.split())
     if not text:
         return []
 
     def fits(candidate: str) -> bool:
-        return len(wrap(candidate, measure, max_width)) <= max_lines
+        return len(wrap(candidate, lines_of)) <= max_lines
 
     if fits(text):
         return [text]
@@ -134,11 +110,62 @@ def paginate(text: str, measure: Measure, max_width: float, max_lines: int) -> l
         elif level == 2:
             smaller = _words(piece)  # punctuation stays with its word
         else:
-            # One word longer than a whole page (CJK text has no spaces): split between characters.
-            return _pack(list(piece), fits, joiner="")
+            # One "word" longer than a whole page (Chinese, Japanese, Thai text has no spaces):
+            # split where its lines break.
+            pieces = _cut_where_lines_break(piece, lines_of(piece))
+            return [page.strip() for page in _pack(pieces, fits, joiner="")]
         if len(smaller) <= 1:
             return split_to_fit(piece, level + 1)
         pieces = [part for chunk in smaller for part in split_to_fit(chunk, level + 1)]
         return _pack(pieces, fits)
 
-    return [page.replace("\u00a0", " ") for page in split_to_fit(text, 0)]
+    return [_spaced(page) for page in split_to_fit(text, 0)]
+
+
+def _cut_where_lines_break(text: str, lines: list[str]) -> list[str]:
+    """`text` cut at the starts of its lines; a space it broke at stays with the piece before."""
+    pieces: list[str] = []
+    start = 0
+    if lines:
+        end = text.find(lines[0]) + len(lines[0])
+        for line in lines[1:]:
+            found = text.find(line, end)
+            if found < 0:
+                break
+            pieces.append(text[start:found])
+            start, end = found, found + len(line)
+    pieces.append(text[start:])
+    return [piece for piece in pieces if piece.strip()]
+
+
+def _spaced(text: str) -> str:
+    """Text as drawn: the no-break spaces that glue marks to words while paging are spaces."""
+    return text.replace("\u00a0", " ")
+
+
+Direction = Literal["ltr", "rtl"]
+
+
+def base_direction(text: str) -> Direction | None:
+    """The direction of the text's first strongly directional character (Unicode bidi, rules
+    P2-P3), or None when it has none (digits and punctuation only)."""
+    for character in text:
+        kind = unicodedata.bidirectional(character)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return None
+
+
+_MARKS: dict[Direction, str] = {"ltr": "\u200e", "rtl": "\u200f"}
+
+
+def keep_direction(lines: list[str], caption: str) -> list[str]:
+    """A page's lines, set in the direction of the whole caption: an Arabic caption whose second
+    page starts with a Latin name still reads right to left. An invisible direction mark goes in
+    front of the first line only where the page on its own would start the other way."""
+    wanted = base_direction(caption)
+    if not lines or wanted is None or base_direction(" ".join(lines)) in (wanted, None):
+        return lines
+    return [_MARKS[wanted] + lines[0], *lines[1:]]

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from services.languages import AUTO
 from services.settings import RenderOptions, Settings
 from services.storage import LocalStorage, Storage, StorageError
 from services.story import Part, sha256_file
@@ -78,13 +79,15 @@ def part_key(
     part: Part, options: RenderOptions, voice_id: str, sample_rate: int, font_path: str
 ) -> str:
     """The content key of one part's rendered clip and narration."""
+    if options.language == AUTO:
+        raise ValueError("a part's key needs the story's language resolved, not auto")
     identity = {
         "code": render_code_version(),
         "image": part.image_sha256,
         "captions": [caption.text for caption in part.captions],
-        # Every option shapes the clip except the narration engine and language, which the
-        # voice id already names.
-        "options": options.model_dump(mode="json", exclude={"tts", "language"}),
+        # Every option shapes the clip. The engine counts through the voice id (which names it);
+        # the language is the resolved one (never `auto`), as captions may be drawn by it.
+        "options": options.model_dump(mode="json", exclude={"tts"}),
         "voice": voice_id,
         "sample_rate": sample_rate,
         "font": _file_digest(font_path),

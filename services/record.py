@@ -30,6 +30,9 @@ class VideoRecord(BaseModel):
     )
     progress: float = Field(0.0, ge=0, le=1)
     duration_seconds: float | None = None
+    language: str | None = Field(
+        None, description="the narration language used (a BCP 47 tag; `auto` resolved)"
+    )
     video: str | None = Field(None, description="file name of the video, beside the record")
     error: str | None = Field(None, description="why it failed, for a person to act on")
 

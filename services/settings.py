@@ -2,6 +2,8 @@
 
 Render options (size, fps, encoder, zoom, narration) are a separate model, `RenderOptions`,
 because they travel with each run as a flow parameter; `Settings` supplies their defaults.
+`StoryOptions` is the part of them an end user may choose through the API (the story's
+language, the look); `RenderOptions` adds what only operators set (size, encoder, engine).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.languages import AUTO, check_language, documented_tags
 
 TtsEngineName = Literal["gtts", "espeak"]
 X264Preset = Literal[
@@ -40,7 +44,9 @@ class Settings(BaseSettings):
     tts_engine: TtsEngineName | None = Field(
         None, description="Narration engine; unset means gtts in production, espeak otherwise"
     )
-    tts_language: str = "en"
+    tts_language: str = Field(
+        "en", description="Narration language when none is chosen, or auto cannot tell"
+    )
     video_deployment: str = "generate-video/cloud-run"
     api_token: str | None = None
     video_link_seconds: int = Field(
@@ -59,6 +65,11 @@ class Settings(BaseSettings):
         description="Stage tasks run at once; unset means twice the CPU count, because a stage "
         "spends part of its time starting subprocesses or in Python, and ffmpeg fills the gaps",
     )
+
+    @field_validator("tts_language")
+    @classmethod
+    def _tts_language_is_spoken(cls, language: str) -> str:
+        return check_language(language, allow_auto=False)
 
     @property
     def effective_render_workers(self) -> int:
@@ -81,7 +92,34 @@ def reset_settings_cache() -> None:
     get_settings.cache_clear()
 
 
-class RenderOptions(BaseModel):
+class StoryOptions(BaseModel):
+    """The options an end user may choose for their story's video (the API's request body).
+
+    Unknown fields are refused, so a misspelt option is an error rather than silently ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = Field(
+        AUTO,
+        description=(
+            "Narration language, a BCP 47 tag such as en, en-GB, de, zh, zh-TW, ar or hi; "
+            "auto: from the captions' script (Han, kana, Hangul, Arabic, Hebrew, Devanagari, "
+            "Thai, Greek, Cyrillic...), else TTS_LANGUAGE"
+        ),
+        examples=["auto", "de", "zh-TW"],
+        json_schema_extra={"enum": list[JsonValue](documented_tags())},
+    )
+    # strict: JSON's true/false only (not 0, "no" or "off"), so the API takes what its schema says.
+    zoom: bool = Field(False, strict=True, description="Slow centre zoom on each picture")
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language_is_spoken(cls, language: object) -> object:
+        return check_language(language) if isinstance(language, str) else language
+
+
+class RenderOptions(StoryOptions):
     """How one video is rendered. Every field has a CLI flag of the same name."""
 
     width: int = Field(720, ge=64, le=3840, multiple_of=2)
@@ -89,25 +127,19 @@ class RenderOptions(BaseModel):
     fps: int = Field(24, ge=1, le=60)
     crf: int = Field(23, ge=0, le=51)
     preset: X264Preset = "fast"
-    zoom: bool = False
     tts: TtsEngineName | None = Field(None, description="Narration engine; unset uses TTS_ENGINE")
-    language: str | None = Field(None, description="Narration language, e.g. en, de")
     fade_seconds: float = Field(0.4, ge=0, le=2)
     max_caption_lines: int = Field(3, ge=1, le=6)
 
-    @field_validator("language")
+    @field_validator("language", mode="before")
     @classmethod
-    def _language_is_a_tag(cls, language: str | None) -> str | None:
-        if language is not None and not language.replace("-", "").isalnum():
-            raise ValueError(f"{language!r} is not a language tag such as en or de")
-        return language
+    def _no_language_means_auto(cls, language: object) -> object:
+        # Runs saved before `auto` existed have `null` (retrying one must still work).
+        return AUTO if language is None else language
 
     def resolved(self, settings: Settings | None = None) -> RenderOptions:
-        """A copy with engine and language filled in from settings, so caches key on real values."""
+        """A copy with the engine filled in from settings, so caches key on real values.
+
+        The language stays as chosen: `auto` is resolved once the captions are known."""
         settings = settings or get_settings()
-        return self.model_copy(
-            update={
-                "tts": self.tts or settings.effective_tts_engine,
-                "language": self.language or settings.tts_language,
-            }
-        )
+        return self.model_copy(update={"tts": self.tts or settings.effective_tts_engine})

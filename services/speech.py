@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from services import ffmpeg
+from services.languages import language_name
 
 
 class SpeechError(RuntimeError):
@@ -33,6 +34,103 @@ class NothingToSay(SpeechError):
 
     def __init__(self, text: str):
         super().__init__(f"nothing to speak in {text!r}", transient=False)
+
+
+class UnsupportedLanguage(SpeechError):
+    """The engine has no voice for the language: known before anything is rendered."""
+
+    def __init__(self, engine: str, language: str, other_engine: str):
+        super().__init__(
+            f"{engine} cannot speak {language_name(language)}: choose another "
+            f"language, or the {other_engine} narration engine",
+            transient=False,
+        )
+
+
+# --- one language tag -> each engine's own code ---------------------------------------------------
+
+# espeak-ng voices whose name differs from the tag (the others are named by the tag itself).
+_ESPEAK_RENAMED = {
+    "zh": "cmn",  # Mandarin, whatever the characters: Taiwan's Mandarin is Mandarin too
+    "en-GB": "en-gb",
+    "en-US": "en-us",
+    "en-029": "en-029",
+    "fr": "fr-fr",
+    "fr-BE": "fr-be",
+    "fr-CH": "fr-ch",
+    "pt": "pt-br",  # gTTS's `pt` is Brazilian: both engines agree on what plain `pt` sounds like
+    "pt-BR": "pt-br",
+    "pt-PT": "pt",
+    "es-419": "es-419",
+    "es-MX": "es-419",
+    "no": "nb",
+    "vi": "vi",
+}
+_ESPEAK_SAME_NAME = set(
+    "af am ar as az be bg bn bs ca cs cy da de el en eo es et eu fa fi ga gd gu he hi hr ht hu "
+    "hy id is it ja ka kk kn ko ku ky la lb lt lv mi mk ml mr ms mt my nb ne nl or pa pl ro ru "
+    "sd si sk sl sq sr sv sw ta te th tk tr tt ug uk ur uz yue".split()
+)
+ESPEAK_VOICES = {**{tag: tag for tag in _ESPEAK_SAME_NAME}, **_ESPEAK_RENAMED}
+
+# gTTS (Google Translate) language codes and, for regional English, French, Spanish and
+# Portuguese, the Google domain whose accent matches (gTTS's own advice: lang=en, tld=co.uk).
+_GTTS_SAME_CODE = set(
+    "af am ar bg bn bs ca cs cy da de el en es et eu fi fr gl gu ha hi hr hu id is it ja km kn "
+    "ko la lt lv ml mr ms my ne nl no pa pl pt ro ru si sk sq sr su sv sw ta te th tl tr uk ur "
+    "vi yue".split()
+)
+_GTTS_RENAMED: dict[str, tuple[str, str | None]] = {
+    "he": ("iw", None),
+    "jv": ("jw", None),
+    "fil": ("tl", None),
+    "nb": ("no", None),
+    "zh": ("zh-CN", None),
+    "zh-CN": ("zh-CN", None),
+    "zh-Hans": ("zh-CN", None),
+    "zh-SG": ("zh-CN", None),
+    "zh-TW": ("zh-TW", None),
+    "zh-Hant": ("zh-TW", None),
+    "zh-HK": ("zh-TW", None),
+    "en-US": ("en", "com"),
+    "en-GB": ("en", "co.uk"),
+    "en-AU": ("en", "com.au"),
+    "en-CA": ("en", "ca"),
+    "en-IE": ("en", "ie"),
+    "en-IN": ("en", "co.in"),
+    "en-ZA": ("en", "co.za"),
+    "fr-CA": ("fr-CA", None),
+    "fr-FR": ("fr", "fr"),
+    "pt-BR": ("pt", "com.br"),
+    "pt-PT": ("pt-PT", None),
+    "es-ES": ("es", "es"),
+    "es-MX": ("es", "com.mx"),
+}
+GTTS_LANGUAGES = {**{tag: (tag, None) for tag in _GTTS_SAME_CODE}, **_GTTS_RENAMED}
+
+
+def _lookup_order(tag: str) -> list[str]:
+    """`zh-Hant-TW` -> zh-Hant-TW, zh-Hant, zh-TW, zh: the most specific entry of a table wins."""
+    language, *rest = tag.split("-")
+    script = next((part for part in rest if len(part) == 4), None)
+    region = next((part for part in rest if len(part) != 4), None)
+    order = [tag]
+    if script:
+        order.append(f"{language}-{script}")
+    if region:
+        order.append(f"{language}-{region}")
+    order.append(language)
+    return list(dict.fromkeys(order))
+
+
+def espeak_voice(tag: str) -> str | None:
+    """The espeak-ng voice for a normalized language tag, or None when it has none."""
+    return next((ESPEAK_VOICES[key] for key in _lookup_order(tag) if key in ESPEAK_VOICES), None)
+
+
+def gtts_language(tag: str) -> tuple[str, str | None] | None:
+    """gTTS's (lang, tld or None for the engine's own) for a normalized tag, or None."""
+    return next((GTTS_LANGUAGES[key] for key in _lookup_order(tag) if key in GTTS_LANGUAGES), None)
 
 
 # A page with nothing to speak still stays on screen this long, in silence.
@@ -59,10 +157,17 @@ class EspeakEngine:
     def __init__(self, words_per_minute: int = 165):
         self.words_per_minute = words_per_minute
 
+    def voice(self, language: str) -> str:
+        voice = espeak_voice(language)
+        if voice is None:
+            raise UnsupportedLanguage("espeak-ng", language, "gtts")
+        return voice
+
     def voice_id(self, language: str) -> str:
-        return f"espeak-ng:{language}:{self.words_per_minute}wpm"
+        return f"espeak-ng:{self.voice(language)}:{self.words_per_minute}wpm"
 
     def synthesize(self, text: str, language: str, target_dir: Path) -> Path:
+        voice = self.voice(language)
         binary = shutil.which("espeak-ng")
         if binary is None:
             raise SpeechError("espeak-ng is not installed (run scripts/setup.sh)", transient=False)
@@ -71,7 +176,7 @@ class EspeakEngine:
             [
                 binary,
                 "-v",
-                language,
+                voice,
                 "-s",
                 str(self.words_per_minute),
                 "-w",
@@ -100,15 +205,27 @@ class GttsEngine:
         self.tld = tld
         self.timeout = timeout
 
+    def voice(self, language: str) -> tuple[str, str]:
+        """gTTS's language code and Google domain for the tag."""
+        found = gtts_language(language)
+        if found is None:
+            raise UnsupportedLanguage("gTTS", language, "espeak")
+        code, tld = found
+        return code, tld or self.tld
+
     def voice_id(self, language: str) -> str:
-        return f"gtts:{language}:{self.tld}"
+        code, tld = self.voice(language)
+        return f"gtts:{code}:{tld}"
 
     def request(self, text: str, language: str):  # -> gtts.gTTS
         """The gTTS object for this text: checks the language and splits long text into requests."""
         from gtts import gTTS
 
+        code, tld = self.voice(language)
         try:
-            return gTTS(text, lang=language, tld=self.tld, timeout=self.timeout)
+            # The code comes from GTTS_LANGUAGES, checked against gTTS's own list by the tests;
+            # gTTS's check would only warn that zh-TW "falls back" to zh-TW.
+            return gTTS(text, lang=code, tld=tld, timeout=self.timeout, lang_check=False)
         except ValueError as error:  # unsupported language, empty text
             raise SpeechError(f"gTTS cannot speak this: {error}", transient=False) from None
 

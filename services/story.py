@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
@@ -171,6 +173,34 @@ def read_caption(path: Path, display_name: str, part_number: int) -> str:
     if not folded:
         raise StoryError([f"part {part_number}: {display_name} is empty"])
     return folded
+
+
+def undrawable_characters_problem(
+    text: str, display_name: str, part_number: int, unknown: Callable[[str], list[str]]
+) -> str | None:
+    """The problem to report when the caption has characters no installed font can draw
+    (`unknown` names them), or None. Better to stop than to show boxes or an empty band."""
+    missing = unknown(text)
+    if not missing:
+        return None
+    shown = ", ".join(_describe_character(character) for character in missing[:10])
+    if len(missing) > 10:
+        shown += f" and {len(missing) - 10} more"
+    return (
+        f"part {part_number}: {display_name} has characters no installed font can draw: "
+        f"{shown} (remove them, or install a font that has them)"
+    )
+
+
+def _describe_character(character: str) -> str:
+    code = f"U+{ord(character):04X}"
+    category = unicodedata.category(character)
+    if category == "Co":
+        return f"{code} (private use)"
+    if category == "Cn":
+        return f"{code} (not a Unicode character)"
+    name = unicodedata.name(character, "")
+    return f"{code} {character!r} ({name.lower()})" if name else f"{code} {character!r}"
 
 
 def sha256_file(path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import task
@@ -9,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from services import imaging
-from services.paging import paginate, wrap
+from services.paging import keep_direction, paginate, wrap
 from services.settings import RenderOptions
 from services.story import Part
 
@@ -30,33 +31,53 @@ class PartPages(BaseModel):
     band_top: int = 0
 
 
+@dataclass(frozen=True)
+class CaptionPage:
+    text: str  # what is narrated and written to the caption files
+    drawn: imaging.CaptionText  # what is shown
+
+
+def page_caption(
+    text: str, layout: imaging.CaptionLayout, language: str | None
+) -> list[CaptionPage]:
+    """One caption's pages, in reading order: the text each narrates and the lines each shows."""
+    font = imaging.caption_text_font(text, language)
+    lines_of = imaging.caption_lines_of(layout, font)
+    return [
+        CaptionPage(
+            text=page,
+            drawn=imaging.CaptionText(tuple(keep_direction(wrap(page, lines_of), text)), font),
+        )
+        for page in paginate(text, lines_of, layout.max_lines)
+    ]
+
+
 def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPages:
     """Draw every caption page of one part as an image, in reading order."""
     part_dir = work_dir / f"part-{part.number:04d}" / "pages"
     part_dir.mkdir(parents=True, exist_ok=True)
     layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
-    font = imaging.caption_font()
-    measure = imaging.TextMeasurer(font, layout.font_size)
 
     background = part_dir / "background.ppm"
     imaging.compose_background(part.image_path, options.width, options.height, background)
 
     laid_out = [
-        (caption.number, text, wrap(text, measure, layout.text_width))
+        (caption.number, page)
         for caption in part.captions
-        for text in paginate(caption.text, measure, layout.text_width, layout.max_lines)
+        for page in page_caption(caption.text, layout, options.language)
     ]
+    drawn = [page.drawn for _, page in laid_out]
     if options.zoom:
         # Bands alone: ffmpeg lays them over the slowly zooming background.
         images = [part_dir / f"band-{index:03d}.png" for index in range(len(laid_out))]
-        for (_, _, lines), band in zip(laid_out, images, strict=True):
-            imaging.draw_caption_band(lines, layout, font, band)
+        for text, band in zip(drawn, images, strict=True):
+            imaging.draw_caption_band(text, layout, band)
     else:
         images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
-        imaging.compose_pages(background, [lines for *_, lines in laid_out], layout, font, images)
+        imaging.compose_pages(background, drawn, layout, images)
     pages = [
-        Page(caption_number=number, text=text, lines=lines, image=image)
-        for (number, text, lines), image in zip(laid_out, images, strict=True)
+        Page(caption_number=number, text=page.text, lines=list(page.drawn.lines), image=image)
+        for (number, page), image in zip(laid_out, images, strict=True)
     ]
     return PartPages(
         part_number=part.number,

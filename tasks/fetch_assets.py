@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from services.imaging import ImageProblem, check_image
+from services.imaging import ImageProblem, check_image, unknown_characters
 from services.retrying import TRANSIENT_RETRIES
 from services.storage import Storage, StorageError
 from services.story import (
@@ -20,6 +20,7 @@ from services.story import (
     read_caption,
     sha256_file,
     survey_story,
+    undrawable_characters_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
         except StoryError as error:
             problems.extend(error.problems)
             continue
+        undrawable = undrawable_characters_problem(text, name, files.number, unknown_characters)
+        if undrawable:
+            problems.append(undrawable)
         captions.append(Caption(number=int(Path(name).stem), file=name, text=text))
 
     if problems:

@@ -7,12 +7,14 @@ Frames come out through `services.ffmpeg.extract_frame`; pixels are read with Wa
 from __future__ import annotations
 
 import array
+import difflib
 import math
 import re
 import shutil
 import struct
 import subprocess
 import tempfile
+import unicodedata
 import wave
 from dataclasses import dataclass
 from fractions import Fraction
@@ -296,3 +298,73 @@ def espeak_seconds(text: str, language: str = "en") -> float:
             capture_output=True,
         )
         return wav_seconds(target)
+
+
+# --- drawn text ---------------------------------------------------------------------------------
+
+# Captions are drawn white over a dark outline and gradient: a pixel this bright in every channel
+# is caption text (the pictures of the test stories, under the band's gradient, are darker).
+TEXT_LEVEL = 190
+
+
+def text_pixels(frame: Frame, top: int, bottom: int) -> int:
+    """How many pixels between rows `top` and `bottom` are caption text (ink, not an empty band)."""
+    return sum(1 for colour in frame.region(top, bottom) if min(colour) >= TEXT_LEVEL)
+
+
+def _text_as_pgm(frame: Frame, top: int, bottom: int, scale: int) -> bytes:
+    """Rows `top`..`bottom` as black text on white, `scale` times larger: what OCR reads best."""
+    rows = []
+    for y in range(top, bottom):
+        row = bytearray()
+        for x in range(frame.width):
+            row += (b"\x00" if min(frame.pixel(x, y)) >= TEXT_LEVEL else b"\xff") * scale
+        rows.extend([bytes(row)] * scale)
+    header = f"P5 {frame.width * scale} {(bottom - top) * scale} 255\n".encode()
+    return header + b"".join(rows)
+
+
+def _tesseract(image: bytes, languages: str, output: str) -> str:
+    binary = shutil.which("tesseract")
+    assert binary, "tesseract is not installed (scripts/setup.sh installs it for the tests)"
+    done = subprocess.run(
+        [binary, "stdin", "stdout", "-l", languages, "--psm", "4", *([output] if output else [])],
+        input=image,
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode("utf-8")
+
+
+def read_text(frame: Frame, top: int, bottom: int, languages: str, scale: int = 1) -> str:
+    """The caption text between rows `top` and `bottom`, read by OCR (tesseract `languages`,
+    e.g. "ara+eng"), in reading order."""
+    return _tesseract(_text_as_pgm(frame, top, bottom, scale), languages, "")
+
+
+def read_words(
+    frame: Frame, top: int, bottom: int, languages: str, scale: int = 1
+) -> list[tuple[str, int]]:
+    """Each word OCR finds between rows `top` and `bottom`, with the x of its left edge."""
+    table = _tesseract(_text_as_pgm(frame, top, bottom, scale), languages, "tsv")
+    words = []
+    for row in table.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) == 12 and cells[11].strip():
+            words.append((cells[11].strip(), int(cells[6]) // scale))
+    return words
+
+
+def text_similarity(seen: str, expected: str) -> float:
+    """How alike two texts are, 0..1, ignoring spaces and invisible marks (OCR puts spaces
+    between Chinese characters and direction marks around Latin words in Arabic)."""
+
+    def letters(text: str) -> str:
+        return "".join(visible(text).split())
+
+    return difflib.SequenceMatcher(None, letters(seen), letters(expected)).ratio()
+
+
+def visible(text: str) -> str:
+    """`text` without invisible format characters (direction marks, zero-width joiners)."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")

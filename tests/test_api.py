@@ -302,6 +302,152 @@ def test_trigger_of_a_creation_with_nothing_uploaded_is_404_and_starts_nothing(
     assert status.json()["status"] == "not_found"
 
 
+# -- trigger with options (POST) ------------------------------------------------------------------
+
+
+def options_tag_of(**story: Any) -> str:
+    from api.runs import options_tag
+    from services.settings import StoryOptions
+
+    return options_tag(StoryOptions(**story))
+
+
+def test_post_starts_a_run_with_the_options_chosen_on_top_of_the_deployments(
+    operators: httpx.Client, creation: str
+) -> None:
+    answer = operators.post(trigger_path(creation), json={"language": "ZH-tw"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "pending"
+    assert answer.headers["cache-control"] == "no-store"
+    (run,) = runs_of(creation)
+    # The deployment's own options (size, encoder) stay; the caller's, normalized, go on top.
+    assert run.parameters == {"creation_id": creation, "options": {**SMALL, "language": "zh-TW"}}
+    assert run.idempotency_key == f"{creation}:first"
+    assert options_tag_of(language="zh-TW") in run.tags
+    assert f"creation:{creation}" in run.tags
+
+    # The same options again, spelt differently or with a default made explicit: that render.
+    for body in ({"language": "zh-TW"}, {"language": "zh_tw", "zoom": False}):
+        again = operators.post(trigger_path(creation), json=body)
+        assert (again.status_code, again.json()["status"]) == (200, "pending"), again.text
+    assert [r.id for r in runs_of(creation)] == [run.id]
+
+
+def test_other_options_while_a_render_is_under_way_get_409_naming_its_options(
+    operators: httpx.Client, creation: str
+) -> None:
+    from prefect import states
+
+    operators.post(trigger_path(creation), json={"language": "de"})
+    (run,) = runs_of(creation)
+    expected = (
+        "A render of this creation with other options (language de, zoom off) is already under "
+        "way; ask again with {} once it has ended."
+    )
+    for method, body, wanted in [
+        ("POST", {"language": "fr"}, "language fr, zoom off"),
+        ("POST", {"language": "de", "zoom": True}, "language de, zoom on"),
+        ("POST", {}, "language auto, zoom off"),
+        ("GET", None, "language auto, zoom off"),  # the GET asks for the defaults
+    ]:
+        answer = operators.request(method, trigger_path(creation), json=body)
+        assert answer.status_code == 409, (body, answer.text)
+        assert answer.json() == {"detail": expected.format(wanted)}
+    set_state(run.id, states.Running())
+    assert operators.post(trigger_path(creation), json={"language": "fr"}).status_code == 409
+    assert [r.id for r in runs_of(creation)] == [run.id]
+
+    # Once it has ended, other options start a new render.
+    set_state(run.id, states.Completed())
+    answer = operators.post(trigger_path(creation), json={"language": "fr"})
+    assert (answer.status_code, answer.json()["status"]) == (200, "pending")
+    runs = runs_of(creation)
+    assert len(runs) == 2
+    second = next(r for r in runs if r.id != run.id)
+    assert second.parameters["options"] == {**SMALL, "language": "fr"}
+    assert second.idempotency_key == f"{creation}:{run.id}"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"language": "xx"}, "language", "no narration engine speaks 'xx'"),
+        ({"language": "english"}, "language", "'english' is not a language tag"),
+        ({"language": 7}, "language", "valid string"),
+        ({"zoom": "maybe"}, "zoom", "valid boolean"),
+        ({"colour": "red"}, "colour", "Extra inputs are not permitted"),
+        ({"width": 4000}, "width", "Extra inputs are not permitted"),  # operators' option
+    ],
+)
+def test_post_with_a_bad_option_is_422_naming_it_and_starts_nothing(
+    operators: httpx.Client, creation: str, body: dict[str, Any], field: str, words: str
+) -> None:
+    answer = operators.post(trigger_path(creation), json=body)
+    assert answer.status_code == 422, answer.text
+    (problem,) = answer.json()["detail"]
+    assert problem["loc"] == ["body", field]
+    assert words in problem["msg"]
+    assert runs_of(creation) == []
+
+
+def test_post_with_no_body_or_not_json(operators: httpx.Client, creation: str) -> None:
+    bad = operators.post(
+        trigger_path(creation), content=b"language=de", headers={"content-type": "text/plain"}
+    )
+    assert bad.status_code == 422
+    assert runs_of(creation) == []
+    # No body at all: the defaults, like the GET.
+    empty = operators.post(trigger_path(creation))
+    assert (empty.status_code, empty.json()["status"]) == (200, "pending"), empty.text
+    (run,) = runs_of(creation)
+    assert run.parameters == {"creation_id": creation, "options": SMALL}
+    assert options_tag_of() in run.tags
+    assert operators.get(trigger_path(creation)).status_code == 200  # the same render
+
+
+def test_concurrent_posts_start_one_run_and_only_its_options_are_answered_200(
+    operators: httpx.Client, creation: str
+) -> None:
+    async def fire() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=str(operators.base_url), headers=operators.headers, timeout=120
+        ) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(trigger_path(creation), json={"language": language})
+                    for language in ["de"] * 4 + ["fr"] * 4
+                )
+            )
+
+    answers = asyncio.run(fire())
+    (run,) = runs_of(creation)
+    chosen = run.parameters["options"]["language"]
+    for answer, language in zip(answers, ["de"] * 4 + ["fr"] * 4, strict=True):
+        if language == chosen:
+            assert (answer.status_code, answer.json()["status"]) == (200, "pending"), answer.text
+        else:
+            assert answer.status_code == 409, answer.text
+            assert f"(language {chosen}, zoom off)" in answer.json()["detail"]
+
+
+def test_identical_concurrent_posts_start_exactly_one_run(
+    operators: httpx.Client, creation: str
+) -> None:
+    async def fire() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=str(operators.base_url), headers=operators.headers, timeout=120
+        ) as client:
+            body = {"language": "ar", "zoom": True}
+            return await asyncio.gather(
+                *(client.post(trigger_path(creation), json=body) for _ in range(8))
+            )
+
+    answers = asyncio.run(fire())
+    assert [answer.status_code for answer in answers] == [200] * 8, answers[0].text
+    (run,) = runs_of(creation)
+    assert run.parameters["options"] == {**SMALL, "language": "ar", "zoom": True}
+
+
 # -- status: every Prefect state, with the record -------------------------------------------------
 
 
@@ -486,6 +632,14 @@ def test_another_users_creation_is_indistinguishable_from_a_missing_one(
             for path in (trigger_path, status_path)
             for which in (creation, missing)
         }
+        bob_posts = {
+            which: bob.post(trigger_path(which), json={"language": "de"})
+            for which in (creation, missing)
+        }
+        # A bad body is refused before anyone's creation is looked at: it tells nothing.
+        assert bob.post(trigger_path(creation), json={"language": "xx"}).status_code == 422
+    assert bob_posts[creation].status_code == bob_posts[missing].status_code == 404
+    assert bob_posts[creation].json() == {"detail": f"Creation {creation} was not found."}
 
     for path in (trigger_path, status_path):
         theirs = bob_answers[(path.__name__, creation)]
@@ -501,10 +655,13 @@ def test_another_users_creation_is_indistinguishable_from_a_missing_one(
 
     with httpx.Client(base_url=story_app, headers={"X-User": "alice"}) as alice:
         assert alice.get(status_path(creation)).json()["status"] == "completed"
-        assert alice.get(trigger_path(creation)).json()["status"] == "pending"
-    assert len(runs_of(creation)) == 1
+        answer = alice.post(trigger_path(creation), json={"language": "de"})
+        assert (answer.status_code, answer.json()["status"]) == (200, "pending"), answer.text
+    (run,) = runs_of(creation)
+    assert run.parameters["options"]["language"] == "de"
     # Nobody signed in: the host's own answer, before anything else is looked at.
     assert httpx.get(story_app + trigger_path(creation)).status_code == 401
+    assert httpx.post(story_app + trigger_path(creation), json={}).status_code == 401
 
 
 BAD_IDS = [
@@ -621,6 +778,7 @@ def test_openapi_schema_describes_every_answer() -> None:
     }
     assert set(operations) == {
         ("/me/creation/{creation_id}/generate_video", "get"),
+        ("/me/creation/{creation_id}/generate_video", "post"),
         ("/me/creation/{creation_id}/generate_video_status", "get"),
     }
     for (path, _method), operation in operations.items():
@@ -631,7 +789,7 @@ def test_openapi_schema_describes_every_answer() -> None:
         codes = set(operation["responses"])
         assert {"200", "401", "422", "503"} <= codes
         if path.endswith("/generate_video"):
-            assert "404" in codes
+            assert {"404", "409"} <= codes
         ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok == {"$ref": "#/components/schemas/VideoStatus"}
         assert operation["security"] == [{"OperatorToken": []}]
@@ -645,3 +803,25 @@ def test_openapi_schema_describes_every_answer() -> None:
     ]
     assert status["required"] == ["status", "message", "progress", "video_url"]
     assert schema["components"]["securitySchemes"]["OperatorToken"]["scheme"] == "bearer"
+    body = operations[("/me/creation/{creation_id}/generate_video", "post")]["requestBody"]
+    assert {"$ref": "#/components/schemas/StoryOptions"} in body["content"]["application/json"][
+        "schema"
+    ]["anyOf"]
+    options = schema["components"]["schemas"]["StoryOptions"]
+    assert set(options["properties"]) == {"language", "zoom"}
+    assert options["additionalProperties"] is False
+    assert options["properties"]["language"]["default"] == "auto"
+    assert "BCP 47" in options["properties"]["language"]["description"]
+
+
+def test_the_api_imports_no_render_code() -> None:
+    code = (
+        "import sys, api, api.app; "
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
+        "('tasks', 'flows', 'wand', 'gtts') or m in "
+        "('services.imaging', 'services.ffmpeg', 'services.speech', 'services.paging')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == []

@@ -22,6 +22,7 @@ from tests.gcs_emulator import GcsEmulator, emulator_env
 from tests.processes import running
 from tests.test_api import (  # noqa: F401 - api_deployment is a fixture
     POOL,
+    SMALL,
     TOKEN,
     api_deployment,
     live_operators_app,
@@ -98,10 +99,12 @@ def test_trigger_renders_and_the_link_serves_the_video(
     make_story: Callable[..., Path],
     tmp_path: Path,
 ) -> None:
-    story = make_story({1: ["Once upon a time."], 2: ["A fox.", "The end."]})
+    story = make_story({1: ["Es war einmal."], 2: ["Ein Fuchs.", "Ende."]})
     creation_id = gcs_emulator.upload_story(story, render_bucket)
 
-    started = api.get(trigger_path(creation_id)).json()
+    # German in Latin script: auto could not tell it, so the caller says it (the GET is the same
+    # trigger without options: tests/test_api.py).
+    started = api.post(trigger_path(creation_id), json={"language": "de"}).json()
     assert started["status"] == "pending"
     answers = [started, *follow(api, creation_id, worker)]
 
@@ -126,6 +129,10 @@ def test_trigger_renders_and_the_link_serves_the_video(
     record = VideoRecord.from_json(record_text)
     assert record.duration_seconds is not None
     assert float(info["format"]["duration"]) == pytest.approx(record.duration_seconds, abs=0.1)
+    assert record.language == "de"
+    # The caller's language on top of the deployment's options: its frame size stayed.
+    (picture,) = [stream for stream in info["streams"] if stream["codec_type"] == "video"]
+    assert (picture["width"], picture["height"]) == (SMALL["width"], SMALL["height"])
     assert final["message"] == f"The video is ready ({record.duration_seconds:.0f} s)."
 
 

@@ -194,7 +194,8 @@ def test_an_odd_width_is_rejected_before_anything_runs(make_story) -> None:
         (["--fps", "0"], "fps"),
         (["--crf", "52"], "crf"),
         (["--tts", "polly"], "--tts"),
-        (["--language", "en us"], "language"),
+        (["--language", "en us"], "--language: 'en us' is not a language tag"),
+        (["--language", "xx"], "--language: no narration engine speaks 'xx'"),
         ([], "give either --assets-dir DIR or a CREATION_ID"),
     ],
     ids=[
@@ -204,6 +205,7 @@ def test_an_odd_width_is_rejected_before_anything_runs(make_story) -> None:
         "crf over 51",
         "unknown engine",
         "bad language",
+        "unknown language",
         "no source",
     ],
 )
@@ -227,19 +229,16 @@ def test_out_must_name_an_mp4(make_story, prefect_harness, capsys, tmp_path) -> 
     assert outputs_in(story) == [] and list(tmp_path.glob("film.*")) == []
 
 
-def test_a_failed_narration_is_reported_with_its_reason(
+def test_a_language_the_engine_cannot_speak_stops_the_run_before_it_renders(
     make_story, prefect_harness, capsys
 ) -> None:
     story = make_story({1: ["One."]})
-    code = main(["--assets-dir", str(story), *TINY, "--language", "xx"])
+    code = main(["--assets-dir", str(story), *TINY, "--tts", "espeak", "--language", "jv"])
     assert code != 0
     line = last_line(capsys.readouterr().err)
-    assert outputs_in(story) in ([], ["video.json"])
-    if (story / "video.json").exists():
-        record = json.loads((story / "video.json").read_text(encoding="utf-8"))
-        assert record["status"] == "failed"
-        assert "part 1: narrating caption 1.txt failed: espeak-ng" in record["error"]
-    assert line.startswith("error: part 1: narrating caption 1.txt failed: espeak-ng"), line
+    assert line.startswith("error: espeak-ng cannot speak Javanese ('jv')"), line
+    assert "gtts" in line
+    assert outputs_in(story) == []
 
 
 def test_a_creation_id_that_is_not_a_uuid_is_refused(prefect_harness, capsys) -> None:

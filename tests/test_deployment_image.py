@@ -112,7 +112,8 @@ def apt_packages_installed() -> set[str]:
 
 
 def setup_sh_apt_packages(list_name: str = "APT_PACKAGES") -> set[str]:
-    """A package list of scripts/setup.sh: APT_PACKAGES (run time) or DEV_APT_PACKAGES."""
+    """A package list of scripts/setup.sh: APT_PACKAGES (run time), DEV_APT_PACKAGES or
+    TEST_APT_PACKAGES."""
     text = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
     found = re.search(rf"^{list_name}=\((.*?)^\)", text, flags=re.MULTILINE | re.DOTALL)
     assert found, f"scripts/setup.sh has no {list_name}=( ... ) list"
@@ -148,6 +149,9 @@ def test_system_packages_are_the_runtime_list_setup_sh_installs() -> None:
     assert not runtime_list & dev_extras
     assert not [name for name in runtime_list if name.endswith("-dev")], runtime_list
     assert "libmagickwand-dev" in dev_extras
+    # Fonts for captions in every script; fontconfig names the caption font for Pango.
+    fonts = {"fonts-dejavu-core", "fonts-noto-core", "fonts-noto-cjk", "fonts-noto-color-emoji"}
+    assert fonts | {"fontconfig"} <= runtime_list
 
 
 def test_wand_finds_imagemagick_without_the_development_links(monkeypatch) -> None:
@@ -204,6 +208,16 @@ def test_wand_finds_imagemagick_without_the_development_links(monkeypatch) -> No
     assert re.fullmatch(r"libMagickCore-6\.Q16\.so\.\d+", core_path), core_path
     owner = subprocess.run(["dpkg", "-S", f"*/{wand_path}"], capture_output=True, text=True)
     assert owner.stdout.startswith("libmagickwand-6.q16-6:"), owner.stdout
+
+
+def test_packages_only_the_tests_need_stay_out_of_the_image() -> None:
+    """OCR (tesseract and its language data) reads captions back in tests; renders never use it."""
+    test_only = setup_sh_apt_packages("TEST_APT_PACKAGES")
+    assert "tesseract-ocr" in test_only
+    assert not test_only & apt_packages_installed()
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    # development installs all three lists
+    assert '"${APT_PACKAGES[@]}" "${DEV_APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"' in setup
 
 
 def test_python_packages_come_from_the_runtime_lock_in_a_build_stage() -> None:

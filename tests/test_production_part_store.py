@@ -70,9 +70,20 @@ def test_anything_that_changes_the_clip_changes_the_key(changed) -> None:
 
 
 def test_the_engine_counts_through_its_voice_not_the_option_field() -> None:
-    # tts/language reach the key as the voice id (which names engine, language and speed).
-    other = OPTIONS.model_copy(update={"tts": "gtts", "language": "de"})
+    # tts reaches the key as the voice id (which names engine, language and speed).
+    other = OPTIONS.model_copy(update={"tts": "gtts"})
     assert key(options=other) == key()
+
+
+def test_the_resolved_language_is_in_the_key_and_auto_is_refused() -> None:
+    # zh and zh-TW share an espeak-ng voice, but captions may be drawn differently.
+    chinese = OPTIONS.model_copy(update={"language": "zh"})
+    taiwan = OPTIONS.model_copy(update={"language": "zh-TW"})
+    assert key(options=chinese, voice="espeak-ng:cmn:165wpm") != key(
+        options=taiwan, voice="espeak-ng:cmn:165wpm"
+    )
+    with pytest.raises(ValueError, match="resolved"):
+        key(options=OPTIONS.model_copy(update={"language": "auto"}))
 
 
 def clip(tmp_path: Path, part_number: int = 1) -> PartClip:

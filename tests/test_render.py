@@ -19,9 +19,10 @@ from wand.drawing import Drawing
 from wand.image import Image
 
 from services import imaging
-from services.paging import paginate, wrap
+from services.paging import wrap
 from services.settings import RenderOptions
 from services.story import StoryError
+from tasks.captions import page_caption
 from tests import media
 from tests.media import ParsedCue
 from tests.stories import EXIF_LOWER_COLOUR, PartSpec, StorySpec, build_story, part_colour
@@ -100,15 +101,12 @@ class Rendered:
 def expected_pages(spec: StorySpec, options: RenderOptions) -> dict[int, list[str]]:
     """Each part's caption pages as the viewer should read them, paged with the real font."""
     layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
-    measure = imaging.TextMeasurer(imaging.caption_font(), layout.font_size)
     pages: dict[int, list[str]] = {}
     for number, part in sorted(spec.parts.items()):
         numbers = part.caption_numbers or list(range(1, len(part.captions) + 1))
         ordered = [text for _, text in sorted(zip(numbers, part.captions, strict=True))]
         pages[number] = [
-            page
-            for text in ordered
-            for page in paginate(text, measure, layout.text_width, layout.max_lines)
+            page.text for text in ordered for page in page_caption(text, layout, options.language)
         ]
     return pages
 
@@ -229,14 +227,14 @@ def test_speech_is_heard_during_every_cue(showcase: Rendered, tmp_path: Path) ->
 
 def test_long_caption_is_split_at_sentence_and_clause_ends(showcase: Rendered) -> None:
     layout = imaging.caption_layout(WIDTH, HEIGHT, 3)
-    measure = imaging.TextMeasurer(imaging.caption_font(), layout.font_size)
+    lines_of = imaging.caption_lines_of(layout, imaging.caption_text_font())
     long_pages = [cue.text for cue in showcase.part_cues(11)][:-1]
     assert len(long_pages) >= 3
     assert " ".join(long_pages) == LONG_CAPTION
     for page in long_pages:
         assert page.strip(), "empty page"
         assert re.search(r"[.!?;:,…]$", page), f"page breaks mid-clause: {page!r}"
-        assert 1 <= len(wrap(page, measure, layout.text_width)) <= 3, page
+        assert 1 <= len(wrap(page, lines_of)) <= 3, page
 
 
 def test_accented_latin_and_typographic_punctuation_survive(showcase: Rendered) -> None:

@@ -1,0 +1,242 @@
+"""Caption text as Pango lays it out: where it wraps, how wide a line is, what it cannot draw.
+
+ImageMagick's `pango:` coder (services/imaging.py) draws the captions; it renders a whole text
+but tells nothing about it. This module asks the same Pango library in this process, through its
+C interface, the questions paging needs answered before anything is drawn:
+
+- `lines`: the lines a text wraps into at a width. Pango breaks by each script's rules (UAX #14;
+  Thai by dictionary through libthai; Chinese and Japanese between characters, not before a
+  closing mark), never inside a grapheme cluster.
+- `width`: a line's advance width, shaped (HarfBuzz) with the same fonts, per-character fallback
+  included, that the drawing will use.
+- `unknown_characters`: the characters no installed font has (Pango would draw a box).
+
+Measuring through ImageMagick instead would render an image per question (about 2 ms each, and it
+still could not say where the lines break); here a question costs microseconds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+PANGO_SCALE = 1024
+_WRAP_WORD_CHAR = 2  # PangoWrapMode: at word boundaries, within a word only if it alone is wider
+# The resolution both here and in the drawing (imaging.py sets the same density): at 72 dpi a
+# font size in points is a size in pixels.
+RESOLUTION = 72.0
+
+
+class PangoUnavailable(RuntimeError):
+    """libpango is not installed (it comes with ImageMagick's Pango coder)."""
+
+
+class _Rectangle(ctypes.Structure):
+    _fields_ = [
+        ("x", ctypes.c_int),
+        ("y", ctypes.c_int),
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+    ]
+
+
+class _LayoutLine(ctypes.Structure):
+    """The public head of PangoLayoutLine: where the line starts in the text, in bytes."""
+
+    _fields_ = [
+        ("layout", ctypes.c_void_p),
+        ("start_index", ctypes.c_int),
+        ("length", ctypes.c_int),
+    ]
+
+
+@dataclass(frozen=True)
+class _Libraries:
+    pango: ctypes.CDLL
+    pangocairo: ctypes.CDLL
+    gobject: ctypes.CDLL
+
+
+def _declare(library: ctypes.CDLL, name: str, result: object, *arguments: object) -> None:
+    function = getattr(library, name)
+    function.restype = result
+    function.argtypes = list(arguments)
+
+
+@lru_cache(maxsize=1)
+def _libraries() -> _Libraries:
+    try:
+        pango = ctypes.CDLL("libpango-1.0.so.0")
+        pangocairo = ctypes.CDLL("libpangocairo-1.0.so.0")
+        gobject = ctypes.CDLL("libgobject-2.0.so.0")
+    except OSError as error:
+        raise PangoUnavailable(
+            f"Pango is not installed ({error}); it comes with ImageMagick's libmagickcore "
+            f"extra coders (scripts/setup.sh installs them)"
+        ) from None
+    pointer, text, integer = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+    _declare(pangocairo, "pango_cairo_font_map_new", pointer)
+    _declare(pangocairo, "pango_cairo_font_map_set_resolution", None, pointer, ctypes.c_double)
+    _declare(pango, "pango_font_map_create_context", pointer, pointer)
+    _declare(pango, "pango_language_from_string", pointer, text)
+    _declare(pango, "pango_context_set_language", None, pointer, pointer)
+    _declare(pango, "pango_layout_new", pointer, pointer)
+    _declare(pango, "pango_font_description_from_string", pointer, text)
+    _declare(pango, "pango_font_description_set_size", None, pointer, integer)
+    _declare(pango, "pango_font_description_free", None, pointer)
+    _declare(pango, "pango_layout_set_font_description", None, pointer, pointer)
+    _declare(pango, "pango_layout_set_text", None, pointer, text, integer)
+    _declare(pango, "pango_layout_set_width", None, pointer, integer)
+    _declare(pango, "pango_layout_set_wrap", None, pointer, integer)
+    _declare(pango, "pango_layout_get_extents", None, pointer, pointer, ctypes.POINTER(_Rectangle))
+    _declare(pango, "pango_layout_get_line_count", integer, pointer)
+    _declare(pango, "pango_layout_get_line_readonly", ctypes.POINTER(_LayoutLine), pointer, integer)
+    _declare(pango, "pango_layout_get_unknown_glyphs_count", integer, pointer)
+    _declare(gobject, "g_object_unref", None, pointer)
+    return _Libraries(pango=pango, pangocairo=pangocairo, gobject=gobject)
+
+
+# Characters that are never drawn as glyphs of their own, so never "missing": direction marks and
+# embeddings, zero-width joiners and spaces, the byte order mark, variation selectors, tags.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+
+
+def is_invisible(character: str) -> bool:
+    """A default-ignorable character, a control, a space or a combining mark: nothing to check."""
+    code = ord(character)
+    if any(low <= code <= high for low, high in _INVISIBLE_RANGES):
+        return True
+    category = unicodedata.category(character)
+    return category[0] in ("M", "Z") or category == "Cc"
+
+
+class PangoText:
+    """One font at one pixel size (and, optionally, one language), as Pango lays text out.
+
+    `font` is a Pango font description ("DejaVu Sans, Bold"); characters that font lacks come from
+    other installed fonts, chosen per character by fontconfig, as in the drawing. The language
+    (a BCP 47 tag) steers that choice where scripts share characters (Chinese vs Japanese forms).
+    Safe to share between threads; answers are cached.
+    """
+
+    def __init__(self, font: str, pixel_size: int, language: str | None = None):
+        self.font = font
+        self.pixel_size = pixel_size
+        self.language = language
+        libs = _libraries()
+        self._libs = libs
+        self._lock = threading.Lock()
+        self._widths: dict[str, float] = {}
+        self._lines: dict[tuple[str, int], list[str]] = {}
+        self._font_map = libs.pangocairo.pango_cairo_font_map_new()
+        libs.pangocairo.pango_cairo_font_map_set_resolution(self._font_map, RESOLUTION)
+        self._context = libs.pango.pango_font_map_create_context(self._font_map)
+        if language:
+            libs.pango.pango_context_set_language(
+                self._context, libs.pango.pango_language_from_string(language.encode())
+            )
+        self._layout = libs.pango.pango_layout_new(self._context)
+        description = libs.pango.pango_font_description_from_string(font.encode())
+        libs.pango.pango_font_description_set_size(description, pixel_size * PANGO_SCALE)
+        libs.pango.pango_layout_set_font_description(self._layout, description)
+        libs.pango.pango_font_description_free(description)
+        libs.pango.pango_layout_set_wrap(self._layout, _WRAP_WORD_CHAR)
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in (self._layout, self._context, self._font_map):
+                if handle:
+                    self._libs.gobject.g_object_unref(handle)
+            self._layout = self._context = self._font_map = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the libraries may be gone
+            pass
+
+    def _set(self, encoded: bytes, width: float | None) -> None:
+        pango = self._libs.pango
+        pango.pango_layout_set_width(
+            self._layout, -1 if width is None else round(width * PANGO_SCALE)
+        )
+        pango.pango_layout_set_text(self._layout, encoded, len(encoded))
+
+    def width(self, text: str) -> float:
+        """Advance width of `text` on one line, in pixels (what the drawing's image is wide)."""
+        cached = self._widths.get(text)
+        if cached is not None:
+            return cached
+        with self._lock:
+            self._set(text.encode("utf-8"), None)
+            extents = _Rectangle()
+            self._libs.pango.pango_layout_get_extents(self._layout, None, ctypes.byref(extents))
+        width = (extents.x + extents.width) / PANGO_SCALE
+        self._widths[text] = width
+        return width
+
+    def lines(self, text: str, max_width: float) -> list[str]:
+        """The lines `text` wraps into at `max_width` pixels, in reading (logical) order, each
+        without the spaces it broke at."""
+        key = (text, round(max_width))
+        cached = self._lines.get(key)
+        if cached is not None:
+            return list(cached)
+        encoded = text.encode("utf-8")
+        pango = self._libs.pango
+        with self._lock:
+            self._set(encoded, max_width)
+            spans = []
+            for index in range(pango.pango_layout_get_line_count(self._layout)):
+                line = pango.pango_layout_get_line_readonly(self._layout, index).contents
+                spans.append((line.start_index, line.length))
+        found = [encoded[start : start + length].decode("utf-8").strip() for start, length in spans]
+        found = [line for line in found if line]
+        self._lines[key] = found
+        return list(found)
+
+    def _unknown_glyphs(self, text: str) -> int:
+        with self._lock:
+            self._set(text.encode("utf-8"), None)
+            return int(self._libs.pango.pango_layout_get_unknown_glyphs_count(self._layout))
+
+    def unknown_characters(self, text: str) -> list[str]:
+        """Characters of `text` that no installed font has, each once, in order of appearance.
+        Invisible characters (direction marks, zero-width joiners, combining marks) never count."""
+        if not self._unknown_glyphs(text):
+            return []
+        unknown: list[str] = []
+        for character in dict.fromkeys(text):
+            if is_invisible(character) or character in unknown:
+                continue
+            if self._unknown_glyphs(character):
+                unknown.append(character)
+        return unknown
+
+
+@lru_cache(maxsize=16)
+def shared(font: str, pixel_size: int, language: str | None = None) -> PangoText:
+    """One `PangoText` per font, size and language for the whole process: its font lookups and
+    answers are kept between parts and runs."""
+    return PangoText(font, pixel_size, language)
