@@ -5,23 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from services.record import Status
+from services.sources import CREATION_ID_PATTERN, check_creation_id
 
-# The same rule as the render CLI (services.sources.check_creation_id): a UUID in its usual
-# hyphenated form, either case. The id is used as given, because it names a folder in the bucket.
-CREATION_ID_PATTERN = (
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
-
+# The render's own rule (services.sources): a UUID in its usual hyphenated form, either case, the
+# whole string. The id is used as given, because it names a folder in the bucket. The pattern
+# documents it in the schema; the validator applies the very same check the flow does.
 CreationId = Annotated[
     str,
     Path(
-        pattern=CREATION_ID_PATTERN,
+        pattern=f"^{CREATION_ID_PATTERN}$",
         description="The creation (story) id: a UUID, as it appears in the bucket.",
         examples=["6d49a9c0-57ab-403d-af55-c02ad3dfcd70"],
     ),
+    AfterValidator(check_creation_id),
 ]
 
 

@@ -13,34 +13,25 @@ serves objects without checking signatures.
 from __future__ import annotations
 
 import os
-import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from services.gcs import GcsStorage, make_client
+from services import gcs
+from services.gcs import GcsStorage
 from services.record import VideoRecord
+from services.sources import OutputNames
 from services.storage import StorageError
 
 if TYPE_CHECKING:
     from google.cloud.storage import Blob, Client
 
-RECORD_NAME = "video.json"
-VIDEO_NAME = "video.mp4"
-
-_local = threading.local()
+OUTPUT_NAMES = OutputNames()  # a creation's outputs: video.mp4, video.json ...
+VIDEO_NAME = OUTPUT_NAMES.video
 
 
 class LinkError(RuntimeError):
     """A link to the video could not be made (a configuration problem, for an operator)."""
-
-
-def _client() -> Client:
-    """This thread's storage client: one per thread, as in services.gcs."""
-    identity = os.environ.get("STORAGE_EMULATOR_HOST", "")
-    if getattr(_local, "client", None) is None or _local.identity != identity:
-        _local.client, _local.identity = make_client(), identity
-    return _local.client
 
 
 class CreationFiles:
@@ -52,14 +43,14 @@ class CreationFiles:
         self._fixed_client = client  # tests give one; otherwise one per thread, from ADC
 
     def _storage_client(self) -> Client:
-        return self._fixed_client or _client()
+        return self._fixed_client or gcs.client()
 
     def folder(self, creation_id: str) -> GcsStorage:
         return GcsStorage(self.bucket, f"{creation_id}/assets", client=self._fixed_client)
 
     def read_record(self, creation_id: str) -> VideoRecord | None:
         """The creation's video.json, or None when there is none (or it cannot be parsed)."""
-        text = self.folder(creation_id).read_text(RECORD_NAME)
+        text = self.folder(creation_id).read_text(OUTPUT_NAMES.record)
         if text is None:
             return None
         try:
@@ -69,8 +60,8 @@ class CreationFiles:
             return None
 
     def has_story(self, creation_id: str) -> bool:
-        """Whether anything was uploaded for the creation (its numbered parts, normally)."""
-        return bool(self.folder(creation_id).list_names(missing_ok=True))
+        """Whether the creation has a story to render: the same rule the flow applies."""
+        return self.folder(creation_id).has_story()
 
     def video_link(self, creation_id: str, name: str = VIDEO_NAME, *, check: bool) -> str | None:
         """A link to the creation's video; with `check`, None when no video exists."""

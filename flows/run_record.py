@@ -1,8 +1,10 @@
 """The run's record, `video.json`, as the flow keeps it: written at the start (creations), after
-each finished part, and at the end, with retries where a caller cannot do without it."""
+each finished part, and at the end (published with the outputs), with retries where a caller
+cannot do without it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect.exceptions import TerminationSignal
@@ -15,9 +17,9 @@ from services.storage import StorageError
 
 class RunRecord:
     """This run's `video.json`: what callers poll. Written at the start (creations), after each
-    finished part, and at the end, with retries where it matters (start and end)."""
+    finished part, and at the end together with the outputs, with retries where it matters."""
 
-    # The end of a run is the one write a caller cannot do without: try for about a minute.
+    # Recording a failure is the one write a caller cannot do without: try for about a minute.
     FINAL_DELAYS = [1.0, 2.0, 4.0, 8.0, 15.0, 30.0]
 
     def __init__(self, target: RenderTarget, record: VideoRecord, logger: Any):
@@ -41,21 +43,27 @@ class RunRecord:
 
     def update(self, **changes: Any) -> None:
         """Progress: one attempt; a missed update is logged, and the next one catches up.
-        A local folder fails with plain OSErrors (full disk, permissions), a bucket with
-        StorageError: neither fails the run, whose own end is written with retries."""
+
+        Only where callers poll (creations): a local record is written once, with the outputs
+        it describes, so a failed run leaves the previous video, captions and record together.
+        A failed write (a StorageError: a bucket's, or a local disk's OSError as LocalStorage
+        reports it) is logged and does not fail the run."""
         self.record = self.record.model_copy(update=changes)
+        if not self.target.record_from_start:
+            return
         try:
             self._write()
-        except (StorageError, OSError) as error:
+        except StorageError as error:
             self.logger.warning("progress not recorded in %s: %s", self.where, error)
 
-    def complete(self, **changes: Any) -> None:
-        self.record = self.record.model_copy(
+    def complete(self, publish: Callable[[str], None], **changes: Any) -> None:
+        """The final record goes out with the outputs, in the same set (`publish` gets its
+        text), so the record always describes the video beside it."""
+        record = self.record.model_copy(
             update={"status": "completed", "finished_at": now(), "progress": 1.0, **changes}
         )
-        call_with_retries(
-            self._write, what=f"write {self.where}", delays=self.FINAL_DELAYS, logger=self.logger
-        )
+        publish(record.to_json())
+        self.record, self.written = record, True
 
     def fail(self, error: BaseException) -> None:
         """Record the failure; if even that cannot be written, say so in the log and go on

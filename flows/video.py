@@ -31,8 +31,9 @@ from services import imaging
 from services.languages import AUTO, resolve_language
 from services.part_store import PartStore, part_key, store_for
 from services.record import VideoRecord, now
+from services.retrying import call_with_retries
 from services.settings import RenderOptions, get_settings
-from services.sources import RenderTarget, resolve_target
+from services.sources import CreationNotFound, RenderTarget, resolve_target
 from services.speech import Narrator, make_engine
 from services.story import Story, StoryError
 from tasks.assembly import AssembledVideo, assemble_video, publish_video
@@ -119,6 +120,7 @@ def generate_video(
         ),
         logger,
     )
+    _prepare_outputs(target, creation_id, logger)
     # A caller polls the record of a creation from the moment its run starts. A local run that
     # fails its checks writes nothing at all.
     if target.record_from_start:
@@ -136,10 +138,13 @@ def generate_video(
             outcome = _render(
                 target, options, store_for(settings, creation_id), Path(scratch), run, track
             )
-        run.complete(
-            duration_seconds=outcome.assembled.duration_seconds,
-            parts_reused=outcome.reused,
-        )
+            run.complete(
+                lambda record: publish_video(
+                    outcome.assembled, target.outputs, target.names, record
+                ),
+                duration_seconds=outcome.assembled.duration_seconds,
+                parts_reused=outcome.reused,
+            )
     except BaseException as error:
         if run.written:
             run.fail(error)
@@ -166,6 +171,20 @@ def generate_video(
     }
 
 
+def _prepare_outputs(target: RenderTarget, creation_id: str | None, logger: Any) -> None:
+    """Before anything is written: a creation must have a story (else nothing is written at
+    all), and a publish an earlier run left half done is finished, its staging files removed."""
+    if creation_id is not None and not call_with_retries(
+        target.assets.has_story, what=f"list {target.assets.describe()}", logger=logger
+    ):
+        raise CreationNotFound(creation_id, target.assets.describe())
+    call_with_retries(
+        lambda: target.outputs.finish_publishing(target.names.stem),
+        what=f"finish an earlier publish in {target.outputs.describe()}",
+        logger=logger,
+    )
+
+
 @dataclass
 class RenderOutcome:
     assembled: AssembledVideo
@@ -183,7 +202,7 @@ def _render(
     run: RunRecord,
     track: Callable[[list[Any]], list[Any]],
 ) -> RenderOutcome:
-    """Check the story, re-use or render each part, join them, publish the outputs. Every
+    """Check the story, re-use or render each part, join them (the caller publishes). Every
     stage's futures go through `track`, so a failure settles them all before work_dir goes."""
     logger = run.logger
     narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
@@ -268,7 +287,6 @@ def _render(
     )
 
     assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
-    publish_video(assembled, target.outputs, target.names)
     return RenderOutcome(
         assembled=assembled,
         parts=total,

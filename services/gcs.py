@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from services.storage import StorageError
+from services.retrying import exception_is_transient, http_status_of
+from services.storage import (
+    LEGACY_STAGING_PREFIX,
+    SetPublishing,
+    StorageError,
+    holds_story,
+    published_name,
+)
 
 if TYPE_CHECKING:
     from google.cloud.storage import Bucket, Client
@@ -36,28 +43,13 @@ T = TypeVar("T")
 # whole transfer, so a large upload is not cut off while it is making progress.
 TIMEOUT = (10.0, 120.0)
 
-# HTTP answers worth another try (throttling, server trouble, request timeout).
-_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
-# Network trouble below HTTP, by class name, so this module does not import requests/urllib3 types.
-_TRANSIENT_TYPE_NAMES = {
-    "ConnectionError",
-    "ConnectTimeout",
-    "ReadTimeout",
-    "Timeout",
-    "ChunkedEncodingError",
-    "ProtocolError",
-    "PoolError",
-    "SSLError",
-    "TimeoutError",
-    "TransportError",  # google.auth: the metadata server did not answer
-    "DataCorruption",  # checksum mismatch on download: the bytes got damaged on the way
-    "IncompleteRead",
-    "BadStatusLine",
-    "ResponseNotReady",
-}
+class _ThisThread(threading.local):
+    client: Client | None = None
+    identity = ""
 
-_local = threading.local()
+
+_this_thread = _ThisThread()
 
 
 def make_client() -> Client:
@@ -67,37 +59,20 @@ def make_client() -> Client:
     return storage.Client()
 
 
-def _client() -> Client:
-    """This thread's client, made on first use (and again if the emulator address changes)."""
+def client() -> Client:
+    """This thread's client, made on first use (and again if the emulator address changes).
+    The one client cache of the flow and the API."""
     identity = os.environ.get("STORAGE_EMULATOR_HOST", "")
-    cached = getattr(_local, "client", None)
-    if cached is None or _local.identity != identity:
+    cached = _this_thread.client
+    if cached is None or _this_thread.identity != identity:
         cached = make_client()
-        _local.client, _local.identity = cached, identity
+        _this_thread.client, _this_thread.identity = cached, identity
     return cached
-
-
-def _status_of(error: BaseException) -> int | None:
-    code = getattr(error, "code", None)
-    if isinstance(code, int):
-        return code
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _is_transient(error: BaseException) -> bool:
-    status = _status_of(error)
-    if status is not None:
-        return status in _TRANSIENT_STATUS
-    if isinstance(error, ConnectionError | TimeoutError | http.client.HTTPException):
-        return True
-    return any(cls.__name__ in _TRANSIENT_TYPE_NAMES for cls in type(error).__mro__)
 
 
 def _reason(error: BaseException) -> str:
     """The gist of a client error, one line, without the request URL noise."""
-    status = _status_of(error)
+    status = http_status_of(error)
     text = getattr(error, "message", None) or str(error) or type(error).__name__
     text = " ".join(str(text).split())
     if "Connection refused" in text or "Failed to establish a new connection" in text:
@@ -110,15 +85,7 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    """gs://bucket/some/name -> (bucket, some/name)."""
-    if not uri.startswith("gs://"):
-        raise ValueError(f"{uri!r} is not a gs:// URI")
-    bucket, _, name = uri[len("gs://") :].partition("/")
-    return bucket, name
-
-
-class GcsStorage:
+class GcsStorage(SetPublishing):
     """Files below `gs://<bucket>/<prefix>/`; names are relative posix paths."""
 
     def __init__(self, bucket: str, prefix: str = "", *, client: Client | None = None):
@@ -146,7 +113,7 @@ class GcsStorage:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _bucket(self) -> Bucket:
-        return (self._fixed_client or _client()).bucket(self.bucket_name)
+        return (self._fixed_client or client()).bucket(self.bucket_name)
 
     def _bucket_exists(self) -> bool | None:
         """Whether the bucket exists; None when that cannot be told right now."""
@@ -165,8 +132,8 @@ class GcsStorage:
             raise self._translate(error, what, name) from error
 
     def _translate(self, error: BaseException, what: str, name: str) -> StorageError:
-        location = self.describe(name)
-        status = _status_of(error)
+        location = self.describe(published_name(name))  # the output's name, not its staging name
+        status = http_status_of(error)
         if status == 404:
             if self._bucket_exists() is False:
                 return StorageError(
@@ -180,29 +147,27 @@ class GcsStorage:
                 f"needs read and write access to bucket {self.bucket_name}",
                 transient=False,
             )
-        return StorageError(
-            f"could not {what} {location}: {_reason(error)}", transient=_is_transient(error)
-        )
+        transient = exception_is_transient(error)
+        return StorageError(f"could not {what} {location}: {_reason(error)}", transient=transient)
 
     # -- the Storage interface ----------------------------------------------------------------
 
-    def list_names(self, *, missing_ok: bool = False) -> list[str]:
-        """Every object below the prefix, relative to it. Nothing there is an error unless
-        `missing_ok`: for a creation's assets it means no such creation (or nothing uploaded)."""
+    def list_names(self) -> list[str]:
+        """Every object below the prefix, relative to it (none: an empty list)."""
+        return self._names_below("")
+
+    def has_story(self) -> bool:
+        return holds_story(self.list_names())
+
+    def _names_below(self, prefix: str) -> list[str]:
         root = self.object_name("")
+        start = f"{root}{prefix}"
 
         def names() -> list[str]:
-            blobs = self._bucket().list_blobs(prefix=root or None, timeout=TIMEOUT, retry=None)
+            blobs = self._bucket().list_blobs(prefix=start or None, timeout=TIMEOUT, retry=None)
             return sorted(blob.name[len(root) :] for blob in blobs if not blob.name.endswith("/"))
 
-        found = self._call("list", "", names)
-        if not found and not missing_ok:
-            raise StorageError(
-                f"nothing found at {self.describe()} (no creation with this id, "
-                f"or its assets are not uploaded yet)",
-                transient=False,
-            )
-        return found
+        return self._call("list", prefix, names)
 
     def fetch(self, name: str, dest_dir: Path) -> Path:
         """Download `name` to dest_dir/<name>; the file appears only once it is complete."""
@@ -234,32 +199,29 @@ class GcsStorage:
             ),
         )
 
-    def publish_together(self, files: Iterable[tuple[Path, str, str | None]]) -> None:
-        """Replace several objects as one set, as nearly as GCS allows: upload every file under a
-        staging name first (the slow part, where failures happen), then copy each into place on
-        the server (quick). A failure while uploading changes none of the published objects."""
-        token = uuid.uuid4().hex[:12]
-        staged: list[tuple[str, str]] = []
-        try:
-            for source, name, content_type in files:
-                staging = f".staging-{token}/{name}"
-                self.publish(source, staging, content_type)
-                staged.append((staging, name))
-            for staging, name in staged:
-                self._copy(staging, name)
-        finally:
-            self.delete([staging for staging, _ in staged], quiet=True)
+    def _legacy_staging(self) -> list[str]:
+        # Earlier versions staged a bucket's outputs under `.staging-<token>/` and could leave
+        # them behind for ever after a failure.
+        return self._names_below(LEGACY_STAGING_PREFIX)
 
-    def _copy(self, source_name: str, name: str) -> None:
+    def _promote(self, staged: str, name: str) -> None:
+        """Copy the staged object over `name` on the server (quick: no bytes through here)."""
+        from google.api_core.exceptions import NotFound
+
         bucket = self._bucket()
-        source = bucket.blob(self.object_name(source_name))
-        self._call(
-            "copy into",
-            name,
-            lambda: bucket.copy_blob(
-                source, bucket, self.object_name(name), timeout=TIMEOUT, retry=None
-            ),
-        )
+        source = bucket.blob(self.object_name(staged))
+
+        def copy() -> None:
+            try:
+                bucket.copy_blob(
+                    source, bucket, self.object_name(name), timeout=TIMEOUT, retry=None
+                )
+            except NotFound:
+                if self._bucket_exists() is False:
+                    raise
+                # Copied and deleted before an interruption: nothing left to do for it.
+
+        self._call("copy into", name, copy)
 
     def read_text(self, name: str) -> str | None:
         blob = self._bucket().blob(self.object_name(name))
@@ -289,11 +251,7 @@ class GcsStorage:
             ),
         )
 
-    # -- beyond the interface -----------------------------------------------------------------
-
     def delete(self, names: Iterable[str], *, quiet: bool = False) -> None:
-        """Delete objects; a missing one is not an error. `quiet` swallows every failure
-        (for clean-up that must not hide the error being handled)."""
         from google.api_core.exceptions import NotFound
 
         bucket = self._bucket()

@@ -181,13 +181,10 @@ class PartStore:
     def prune(self, keep: set[str]) -> int:
         """Delete entries whose key is not in `keep` (a creation's parts that were edited away).
 
-        Only for storages that can delete (the bucket). Returns how many entries went.
+        Returns how many entries went.
         """
-        delete = getattr(self.storage, "delete", None)
-        if delete is None:
-            return 0
         stale = sorted({name for name in self._names() if name.split("/", 1)[0] not in keep})
-        delete(stale, quiet=True)
+        self.storage.delete(stale, quiet=True)
         return len({name.split("/", 1)[0] for name in stale})
 
 

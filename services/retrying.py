@@ -6,6 +6,7 @@ libraries are transient by nature. Everything else (a bad story, a missing file)
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import time
@@ -17,6 +18,11 @@ T = TypeVar("T")
 # Exponential backoff: 1, 2, 4, 8 seconds (tasks add jitter on top).
 RETRY_DELAYS: list[float] = [1.0, 2.0, 4.0, 8.0]
 
+# HTTP answers worth another try (throttling, server trouble, request timeout).
+TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+
+# Network trouble below HTTP and the Google client libraries' names for passing trouble, by class
+# name, so this module imports no client library.
 _TRANSIENT_TYPE_NAMES = {
     "ConnectionError",
     "ConnectTimeout",
@@ -28,17 +34,38 @@ _TRANSIENT_TYPE_NAMES = {
     "BadGateway",
     "GatewayTimeout",
     "RetryError",
-    "TransportError",
+    "TransportError",  # google.auth: the metadata server did not answer
     "ChunkedEncodingError",
     "ProtocolError",
+    "PoolError",
+    "SSLError",
+    "DataCorruption",  # checksum mismatch on download: the bytes got damaged on the way
+    "IncompleteRead",
+    "BadStatusLine",
+    "ResponseNotReady",
 }
 
 
+def http_status_of(error: BaseException) -> int | None:
+    """The HTTP status a client library's error carries (google-api-core `code`, or a
+    requests/httpx `response.status_code`), if any."""
+    code = getattr(error, "code", None)
+    if isinstance(code, int) and not isinstance(error, SystemExit):
+        return code
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
 def exception_is_transient(error: BaseException) -> bool:
+    """The one rule, for every caller (tasks, the run record, storage): may trying again help?"""
     flag = getattr(error, "transient", None)
     if isinstance(flag, bool):
         return flag
-    if isinstance(error, ConnectionError | TimeoutError):
+    status = http_status_of(error)
+    if status is not None:
+        return status in TRANSIENT_STATUS
+    if isinstance(error, ConnectionError | TimeoutError | http.client.HTTPException):
         return True
     return any(cls.__name__ in _TRANSIENT_TYPE_NAMES for cls in type(error).__mro__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,19 +10,55 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from services.settings import Settings
-from services.storage import LocalStorage, Storage
+from services.storage import LocalStorage, Storage, StorageError
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# A creation id: a UUID in its usual hyphenated form, either case, and nothing else (no
+# whitespace, no trailing newline). The one rule of the flow, the command line and the API.
+CREATION_ID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_CREATION_ID = re.compile(CREATION_ID_PATTERN)
+
+
+class CreationNotFound(StorageError):
+    """A valid creation id with no story uploaded under it."""
+
+    def __init__(self, creation_id: str, where: str):
+        super().__init__(
+            f"creation {creation_id} not found: no story parts at {where} "
+            f"(no creation with this id, or its parts are not uploaded yet)",
+            transient=False,
+        )
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a render, published beside the others with the same stem."""
+
+    key: str  # the matching field of tasks.assembly.AssembledVideo's files()
+    extension: str
+    content_type: str
+
+
+# Every output, in the order a publish replaces them: captions first, then the video, the record
+# last. Adding an output is one line here (and its file in AssembledVideo.files()).
+OUTPUTS: tuple[Output, ...] = (
+    Output("srt", ".srt", "application/x-subrip"),
+    Output("vtt", ".vtt", "text/vtt"),
+    Output("video", ".mp4", "video/mp4"),
+    Output("record", ".json", "application/json"),
+)
 
 
 class OutputNames(BaseModel):
-    """The four outputs share one stem: video.mp4, video.srt, video.vtt, video.json."""
+    """The outputs share one stem: video.mp4, video.srt, video.vtt, video.json."""
 
     video: str = "video.mp4"
 
     @property
     def stem(self) -> str:
         return self.video.rsplit(".", 1)[0] if "." in self.video else self.video
+
+    def name_of(self, output: Output) -> str:
+        return self.video if output.key == "video" else f"{self.stem}{output.extension}"
 
     @property
     def srt(self) -> str:
@@ -35,6 +72,10 @@ class OutputNames(BaseModel):
     def record(self) -> str:
         return f"{self.stem}.json"
 
+    @property
+    def every(self) -> list[str]:
+        return [self.name_of(output) for output in OUTPUTS]
+
 
 @dataclass(frozen=True)
 class RenderTarget:
@@ -44,12 +85,44 @@ class RenderTarget:
     record_from_start: bool  # production: callers poll the record from the moment a run starts
 
 
+def is_creation_id(text: str) -> bool:
+    return _CREATION_ID.fullmatch(text) is not None
+
+
 def check_creation_id(creation_id: str) -> str:
-    if not _UUID.match(creation_id):
+    if not is_creation_id(creation_id):
         raise ValueError(
             f"creation id {creation_id!r} is not a UUID (like 6d49a9c0-57ab-403d-af55-c02ad3dfcd70)"
         )
     return creation_id
+
+
+def check_local_destination(folder: Path, names: OutputNames, given: str) -> None:
+    """Before anything renders: the outputs can be written in `folder` (it exists and is
+    writable, or can be made), and none of their names is taken by a folder. `given` is how the
+    user named the destination, for messages."""
+    for name in names.every:
+        if (folder / name).is_dir():
+            raise ValueError(f"{folder / name} is a folder; move it away or choose another {given}")
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(
+            f"cannot write the video into {folder}: {existing} is a file, not a folder"
+        )
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise ValueError(
+            f"cannot write the video into {folder}: {existing} is on a read-only disk; "
+            f"choose a folder you can write to"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"cannot write the video into {folder}: no permission to write in {existing}; "
+            f"choose a folder you can write to"
+        )
 
 
 def resolve_target(
@@ -73,10 +146,16 @@ def resolve_target(
     assert assets_dir is not None
     assets = LocalStorage(Path(assets_dir))
     if out is None:
-        return RenderTarget(assets, assets, OutputNames(), record_from_start=False)
+        names = OutputNames()
+        if Path(assets_dir).is_dir():  # a missing story folder is reported by the story check
+            check_local_destination(Path(assets_dir), names, "--out FILE")
+        return RenderTarget(assets, assets, names, record_from_start=False)
     out_path = Path(out)
+    if out_path.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name ending in .mp4")
     if out_path.suffix.lower() != ".mp4":
         raise ValueError(f"--out {out} must name an .mp4 file")
+    check_local_destination(out_path.parent, OutputNames(video=out_path.name), "--out")
     return RenderTarget(
         assets,
         LocalStorage(out_path.parent),

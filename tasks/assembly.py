@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from services import ffmpeg, timeline
 from services.retrying import TRANSIENT_RETRIES
 from services.settings import RenderOptions
-from services.sources import OutputNames
-from services.storage import Storage
+from services.sources import OUTPUTS, OutputNames
+from services.storage import OutputFile, Storage
 from services.timeline import Cue
 from tasks.clips import PartClip
 
@@ -29,6 +29,10 @@ class AssembledVideo(BaseModel):
     duration_seconds: float
     frames: int
     cues: list[Cue]
+
+    def files(self) -> dict[str, Path]:
+        """The rendered files by output key (services.sources.OUTPUTS), the record aside."""
+        return {"srt": self.srt, "vtt": self.vtt, "video": self.video}
 
 
 def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
@@ -81,23 +85,21 @@ def assemble_outputs(
     )
 
 
-def publish_outputs(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
-    """Captions first, then the video: each replaces its predecessor in one step.
-
-    A bucket uploads all three under staging names before replacing any (`publish_together`),
-    so a failed upload leaves the previous video and its captions as they were.
-    """
-    files: list[tuple[Path, str, str | None]] = [
-        (assembled.srt, names.srt, "application/x-subrip"),
-        (assembled.vtt, names.vtt, "text/vtt"),
-        (assembled.video, names.video, "video/mp4"),
+def publish_outputs(
+    assembled: AssembledVideo, storage: Storage, names: OutputNames, record: str
+) -> None:
+    """Replace the published outputs (captions, video, and the run's final `record`) as one set:
+    a reader finds all of them from the previous render or all from this one (see
+    services/storage.py for how)."""
+    storage.finish_publishing(names.stem)  # an interrupted earlier try of this publish, if any
+    record_file = assembled.video.with_name("record.json")
+    record_file.write_text(record, encoding="utf-8")
+    sources = {**assembled.files(), "record": record_file}
+    files = [
+        OutputFile(sources[output.key], names.name_of(output), output.content_type)
+        for output in OUTPUTS
     ]
-    publish_together = getattr(storage, "publish_together", None)
-    if publish_together is not None:
-        publish_together(files)
-        return
-    for source, name, content_type in files:
-        storage.publish(source, name, content_type)
+    storage.publish_together(files, names.stem)
 
 
 @task(name="assemble-video", cache_policy=NO_CACHE)
@@ -110,5 +112,7 @@ def assemble_video(clips: list[PartClip], options: RenderOptions, work_dir: Path
     name="publish-video",
     **TRANSIENT_RETRIES,
 )
-def publish_video(assembled: AssembledVideo, storage: Storage, names: OutputNames) -> None:
-    publish_outputs(assembled, storage, names)
+def publish_video(
+    assembled: AssembledVideo, storage: Storage, names: OutputNames, record: str
+) -> None:
+    publish_outputs(assembled, storage, names, record)

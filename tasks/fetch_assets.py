@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from services.imaging import ImageProblem, check_image, unknown_characters
 from services.retrying import TRANSIENT_RETRIES
-from services.storage import Storage, StorageError
+from services.storage import Storage
 from services.story import (
     Caption,
     Part,
@@ -69,15 +69,7 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
 )
 def list_story(storage: Storage) -> StoryLayout:
     """Which parts the story has, and what is wrong with it, from the file listing alone."""
-    names = storage.list_names()
-    if storage.describe().startswith("gs://") and not any("/" in name for name in names):
-        # Nothing in any part folder: only this run's own record (or old outputs) is there.
-        raise StorageError(
-            f"nothing found at {storage.describe()} (no creation with this id, "
-            f"or its assets are not uploaded yet)",
-            transient=False,
-        )
-    return survey_story(names)
+    return survey_story(storage.list_names())
 
 
 @task(

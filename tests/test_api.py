@@ -302,6 +302,21 @@ def test_trigger_of_a_creation_with_nothing_uploaded_is_404_and_starts_nothing(
     assert status.json()["status"] == "not_found"
 
 
+def test_trigger_of_a_creation_holding_only_an_old_video_is_404_like_the_flow_says(
+    operators: httpx.Client, gcs_emulator: GcsEmulator, api_env: str
+) -> None:
+    """Only video.mp4 and video.json, no part folders: the render would fail at once with
+    "not found", so the trigger answers 404 and starts nothing; the old video stays linked."""
+    creation = str(uuid.uuid4())
+    gcs_emulator.write_bytes(api_env, f"{creation}/assets/video.mp4", b"an old video")
+    gcs_emulator.write_bytes(api_env, f"{creation}/assets/notes/1.txt", b"not a part")
+    answer = operators.get(trigger_path(creation))
+    assert answer.status_code == 404
+    assert runs_of(creation) == []
+    status = operators.get(status_path(creation)).json()
+    assert status["status"] == "completed" and status["video_url"].endswith("/assets/video.mp4")
+
+
 # -- trigger with options (POST) ------------------------------------------------------------------
 
 

@@ -229,6 +229,30 @@ def test_out_must_name_an_mp4(make_story, prefect_harness, capsys, tmp_path) -> 
     assert outputs_in(story) == [] and list(tmp_path.glob("film.*")) == []
 
 
+@pytest.mark.parametrize("taken", ["videos", "film.mp4", "film.srt"])
+def test_an_out_taken_by_a_folder_is_refused_before_rendering(
+    make_story, prefect_harness, capsys, tmp_path, monkeypatch, taken
+) -> None:
+    """`--out` naming a folder, or an output name beside it that is a folder: refused in the
+    user's words before any part renders (no finished part is kept), and nothing is written."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    story = make_story({1: ["One."]})
+    (tmp_path / taken).mkdir()
+    out = tmp_path / ("videos" if taken == "videos" else "film.mp4")
+    code = main(["--assets-dir", str(story), *TINY, "--out", str(out)])
+    assert code != 0
+    line = last_line(capsys.readouterr().err)
+    if taken != "film.srt":
+        assert line == f"error: --out {out} is a folder; give a file name ending in .mp4", line
+    else:
+        assert line == (
+            f"error: {tmp_path / taken} is a folder; move it away or choose another --out"
+        ), line
+    assert outputs_in(story) == []
+    assert {path.name for path in tmp_path.iterdir()} - {"cache"} == {taken, "story"}
+    assert not list((tmp_path / "cache").rglob("part.json"))  # no part was rendered
+
+
 def test_a_language_the_engine_cannot_speak_stops_the_run_before_it_renders(
     make_story, prefect_harness, capsys
 ) -> None:

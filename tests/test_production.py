@@ -201,7 +201,14 @@ def test_one_edited_caption_re_renders_that_part_only(
 
 @pytest.mark.parametrize(
     "bad_id",
-    ["not-a-uuid", "../other-creation", "6d49a9c0-57ab-403d-af55-c02ad3dfcd70/../x", ""],
+    [
+        "not-a-uuid",
+        "../other-creation",
+        "6d49a9c0-57ab-403d-af55-c02ad3dfcd70/../x",
+        "",
+        "6d49a9c0-57ab-403d-af55-c02ad3dfcd70\n",
+        " 6d49a9c0-57ab-403d-af55-c02ad3dfcd70",
+    ],
 )
 def test_an_id_that_is_not_a_uuid_is_rejected_before_storage_is_touched(
     prefect_harness, monkeypatch, bad_id
@@ -216,21 +223,29 @@ def test_an_id_that_is_not_a_uuid_is_rejected_before_storage_is_touched(
         generate_video(creation_id=bad_id, options=TINY)
 
 
-def test_a_missing_creation_fails_with_a_record_saying_so(
-    prefect_harness, gcs_bucket, gcs_emulator
+@pytest.mark.parametrize("uploaded", [[], ["video.mp4", "video.json"]])
+def test_a_creation_without_a_story_is_not_found_and_nothing_is_written(
+    prefect_harness, gcs_bucket, gcs_emulator, uploaded
 ) -> None:
+    """No objects at all, or only the outputs of an earlier render (no part folders): the flow
+    and the API agree there is no story, and the run writes nothing."""
     from flows.video import generate_video
 
     creation_id = str(uuid.uuid4())
+    for name in uploaded:
+        gcs_emulator.write_bytes(gcs_bucket, f"{creation_id}/assets/{name}", b"earlier")
+    before = {
+        name: gcs_emulator.read_bytes(gcs_bucket, name) for name in gcs_emulator.names(gcs_bucket)
+    }
     with pytest.raises(StorageError) as error:
         generate_video(creation_id=creation_id, options=TINY)
-    where = f"gs://{gcs_bucket}/{creation_id}/assets/"
-    assert where in str(error.value)
+    assert str(error.value).startswith(f"creation {creation_id} not found: ")
+    assert f"gs://{gcs_bucket}/{creation_id}/assets/" in str(error.value)
     assert not error.value.transient
-    record = read_record(gcs_emulator, gcs_bucket, creation_id)
-    assert record is not None and record["status"] == "failed"
-    assert where in record["error"]
-    assert gcs_emulator.names(gcs_bucket) == [f"{creation_id}/assets/video.json"]
+    after = {
+        name: gcs_emulator.read_bytes(gcs_bucket, name) for name in gcs_emulator.names(gcs_bucket)
+    }
+    assert after == before
 
 
 def test_a_missing_bucket_fails_at_once_naming_the_bucket(
@@ -271,3 +286,58 @@ def test_a_broken_creation_fails_naming_the_parts_and_leaves_no_video(
     names = gcs_emulator.names(gcs_bucket, f"{creation_id}/")
     assert not [name for name in names if "/video." in name and not name.endswith(".json")]
     assert not [name for name in names if "/render-cache/" in name]
+
+
+def test_storage_failing_between_the_copies_of_a_publish_is_finished_by_the_next_run(
+    prefect_harness, gcs_bucket, gcs_emulator, make_story, monkeypatch, tmp_path
+) -> None:
+    """The bucket stops taking writes after the new captions were copied into place, before the
+    video: the journal flags the unfinished switch, and the next run, before anything else
+    (here: a run that then fails on a bad part), completes it and removes every staging object,
+    also those an earlier version left behind."""
+    from flows.video import generate_video
+    from services.gcs import GcsStorage
+
+    old = {1: ["The cat woke up."]}
+    new = {1: ["The cat woke up."], 2: ["She climbed the stairs.", "The lamp was warm."]}
+    creation_id = gcs_emulator.upload_story(make_story(old, "old"), gcs_bucket)
+    generate_video(creation_id=creation_id, options=TINY)
+    gcs_emulator.upload_story(make_story(new, "new"), gcs_bucket, creation_id)
+
+    copy = GcsStorage._promote
+    copies: list[str] = []
+
+    def failing_copy(self: GcsStorage, staged: str, name: str) -> None:
+        if copies:
+            raise StorageError("the bucket went away", transient=False)
+        copies.append(name)
+        copy(self, staged, name)
+
+    monkeypatch.setattr(GcsStorage, "_promote", failing_copy)
+    with pytest.raises(StorageError, match="the bucket went away"):
+        generate_video(creation_id=creation_id, options=TINY)
+    monkeypatch.setattr(GcsStorage, "_promote", copy)
+    base = f"{creation_id}/assets"
+    assert copies == ["video.srt"]
+    assert gcs_emulator.read_bytes(gcs_bucket, f"{base}/.video.publishing.json") is not None
+    gcs_emulator.write_bytes(gcs_bucket, f"{base}/.staging-0a1b2c3d4e5f/video.srt", b"old junk")
+
+    gcs_emulator.write_bytes(gcs_bucket, f"{base}/3/image.png", b"not a picture")
+    with pytest.raises(ValueError, match="part 3"):
+        generate_video(creation_id=creation_id, options=TINY)
+
+    found = outputs(gcs_emulator, gcs_bucket, creation_id, tmp_path / "found")
+    srt = media.parse_srt(found["srt"])
+    assert [cue.text for cue in srt] == [text for texts in new.values() for text in texts]
+    assert [(c.start, c.end, c.text) for c in media.parse_vtt(found["vtt"])] == [
+        (c.start, c.end, c.text) for c in srt
+    ]
+    video_seconds = media.inspect(found["video"]).video_seconds
+    assert abs(srt[-1].end - video_seconds) <= 1 / FPS
+    for cue, colour in zip(srt, [PALETTE[0], PALETTE[1], PALETTE[1]], strict=True):
+        seen = media.frame_at(found["video"], (cue.start + cue.end) / 2).centre()
+        assert media.closest(seen, PALETTE) == colour
+    assert found["record"]["status"] == "failed"  # the latest run's own record
+    published = [name for name in gcs_emulator.names(gcs_bucket, f"{base}/") if "/video." in name]
+    assert published == [f"{base}/video.{kind}" for kind in ("json", "mp4", "srt", "vtt")]
+    assert not [name for name in gcs_emulator.names(gcs_bucket, f"{base}/") if "/." in name]

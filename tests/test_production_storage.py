@@ -32,41 +32,10 @@ def test_round_trip_of_files_and_text(gcs_bucket: str, gcs_emulator: GcsEmulator
     assert storage.describe("1/1.txt") == f"gs://{gcs_bucket}/c1/assets/1/1.txt"
 
 
-def test_publish_together_replaces_the_set_and_leaves_no_staging(
-    gcs_bucket: str, gcs_emulator: GcsEmulator, tmp_path
-):
-    storage = GcsStorage(gcs_bucket, "c2/assets")
-    files = []
-    for name, body in [("video.srt", b"srt"), ("video.mp4", b"mp4" * 1000)]:
-        (tmp_path / name).write_bytes(body)
-        files.append((tmp_path / name, name, None))
-    storage.publish_together(files)
-    assert gcs_emulator.names(gcs_bucket) == ["c2/assets/video.mp4", "c2/assets/video.srt"]
-    assert gcs_emulator.read_bytes(gcs_bucket, "c2/assets/video.mp4") == b"mp4" * 1000
-
-
-def test_failed_upload_of_a_set_changes_nothing(
-    gcs_bucket: str, gcs_emulator: GcsEmulator, tmp_path
-):
-    storage = GcsStorage(gcs_bucket, "c3/assets")
-    gcs_emulator.write_bytes(gcs_bucket, "c3/assets/video.srt", b"old captions")
-    (tmp_path / "video.srt").write_bytes(b"new captions")
-    missing = tmp_path / "video.mp4"  # the second upload fails: its file is gone
-    with pytest.raises(StorageError, match="video.mp4"):
-        storage.publish_together(
-            [(tmp_path / "video.srt", "video.srt", None), (missing, "video.mp4", None)]
-        )
-    assert gcs_emulator.names(gcs_bucket) == ["c3/assets/video.srt"]
-    assert gcs_emulator.read_bytes(gcs_bucket, "c3/assets/video.srt") == b"old captions"
-
-
 def test_missing_things_are_permanent_errors_that_say_what_is_missing(gcs_bucket: str, tmp_path):
     storage = GcsStorage(gcs_bucket, "6d49a9c0-57ab-403d-af55-c02ad3dfcd70/assets")
-    with pytest.raises(StorageError) as empty:
-        storage.list_names()
-    assert not empty.value.transient
-    assert f"gs://{gcs_bucket}/6d49a9c0-57ab-403d-af55-c02ad3dfcd70/assets/" in str(empty.value)
-    assert storage.list_names(missing_ok=True) == []
+    assert storage.list_names() == []
+    assert not storage.has_story()
 
     with pytest.raises(StorageError) as missing_file:
         storage.fetch("1/image.png", tmp_path)
