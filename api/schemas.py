@@ -43,6 +43,13 @@ class VideoStatus(BaseModel):
             "the new video; with failed, pending or running it is the previous video, if any."
         )
     )
+    poster_url: str | None = Field(
+        None,
+        description=(
+            "A time-limited link to the video's poster (a JPEG frame of its first part, with "
+            "its caption), whenever video_url is given and that video has one."
+        ),
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -52,6 +59,7 @@ class VideoStatus(BaseModel):
                     "message": "Rendering: 2 of 5 parts done.",
                     "progress": 0.4,
                     "video_url": None,
+                    "poster_url": None,
                 }
             ]
         }

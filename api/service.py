@@ -105,23 +105,40 @@ class VideoService:
     async def _answer(self, creation_id: str, snapshot: Snapshot, summary: Summary) -> VideoStatus:
         record = snapshot.record
         name = (record.video if record and record.video else None) or VIDEO_NAME
+        poster = record.poster if record else None
         if summary.status == "completed":
             url = await _in_thread(self.files.video_link, creation_id, name, check=False)
-            return _status(summary, url)
+            poster_url = None
+            if poster:
+                poster_url = await _in_thread(
+                    self.files.video_link, creation_id, poster, check=False
+                )
+            return _status(summary, url, poster_url)
         # Not (yet) a new video: link the one already there, if any. A failed re-render leaves
         # the earlier video in place, and a video made by the predecessor system has no record.
         url = await _in_thread(self.files.video_link, creation_id, name, check=True)
         if url is None:
             return _status(summary, None)
+        poster_url = None
+        if poster:  # the earlier video may predate posters
+            poster_url = await _in_thread(self.files.video_link, creation_id, poster, check=True)
         if summary.status == "not_found":
             return VideoStatus(
-                status="completed", message="The video is ready.", progress=1.0, video_url=url
+                status="completed",
+                message="The video is ready.",
+                progress=1.0,
+                video_url=url,
+                poster_url=poster_url,
             )
         message = summary.message
         if summary.status == "failed":
             message += PREVIOUS_VIDEO_NOTE
         return VideoStatus(
-            status=summary.status, message=message, progress=summary.progress, video_url=url
+            status=summary.status,
+            message=message,
+            progress=summary.progress,
+            video_url=url,
+            poster_url=poster_url,
         )
 
 
@@ -136,10 +153,17 @@ def _wanted_options(run_options: dict[str, object]) -> StoryOptions:
         ) from error
 
 
+ALWAYS_DESCRIBED = ("language", "zoom")
+
+
 def describe_options(options: StoryOptions) -> str:
-    """`language de, zoom off`: a render's story options in words."""
+    """`language de, zoom off`: a render's story options in words (the look and music options
+    only where they differ from the defaults, so the sentence stays short)."""
+    defaults = StoryOptions().model_dump(mode="json")
     words = []
     for name, value in options.model_dump(mode="json").items():
+        if name not in ALWAYS_DESCRIBED and value == defaults[name]:
+            continue
         shown = ("on" if value else "off") if isinstance(value, bool) else value
         words.append(f"{name} {shown}")
     return ", ".join(words)
@@ -155,9 +179,13 @@ def _same_options_or_conflict(run: FlowRun | None, wanted: StoryOptions) -> None
         )
 
 
-def _status(summary: Summary, url: str | None) -> VideoStatus:
+def _status(summary: Summary, url: str | None, poster_url: str | None = None) -> VideoStatus:
     return VideoStatus(
-        status=summary.status, message=summary.message, progress=summary.progress, video_url=url
+        status=summary.status,
+        message=summary.message,
+        progress=summary.progress,
+        video_url=url,
+        poster_url=poster_url,
     )
 
 

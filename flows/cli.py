@@ -7,6 +7,7 @@ line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -45,13 +46,60 @@ def build_parser() -> argparse.ArgumentParser:
         help="narration language, a tag such as en, en-GB, de, zh-TW; auto (the default) reads "
         "it off the captions' script, else uses TTS_LANGUAGE",
     )
+    parser.add_argument(
+        "--caption-position",
+        choices=["bottom", "top", "middle"],
+        default=defaults.caption_position,
+        help="where the captions sit",
+    )
+    parser.add_argument(
+        "--caption-size",
+        type=float,
+        default=defaults.caption_size,
+        metavar="SCALE",
+        help="caption text size, 1 = default (0.5 to 2)",
+    )
+    parser.add_argument(
+        "--caption-style",
+        choices=["outline", "box"],
+        default=defaults.caption_style,
+        help="outline: outlined text over a dark gradient; box: text on a rounded translucent box",
+    )
+    parser.add_argument(
+        "--music",
+        metavar="FILE",
+        type=Path,
+        help="background music (mp3, m4a, aac, ogg, wav, flac) instead of the story's music.*",
+    )
+    parser.add_argument(
+        "--no-music", action="store_true", help="no background music, even if the story has one"
+    )
+    parser.add_argument(
+        "--music-volume",
+        type=float,
+        default=defaults.music_volume,
+        metavar="DB",
+        help="music level in dB relative to the default bed level (-30 to 6)",
+    )
     return parser
 
 
 def quiet_from_here() -> None:
-    """The reason must be the last line on stderr: silence Prefect's info logs from now on
-    (with no server configured it logs the shutdown of its temporary server at exit)."""
-    logging.getLogger("prefect").setLevel(logging.WARNING)
+    """The reason must be the last line on stderr. Prefect sends events and logs from background
+    services that it drains at exit, and logs while doing so ("EventsWorker - Still processing
+    items..."), and with no server configured it logs the shutdown of its temporary server: drain
+    them now, then silence every Prefect logger for the rest of the process."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (EventsWorker, APILogWorker):
+        with contextlib.suppress(Exception):  # best effort: the reason is printed regardless
+            service.drain_all(timeout=10)
+    prefect_loggers = [
+        name for name in logging.root.manager.loggerDict if name.split(".")[0] == "prefect"
+    ]
+    for name in ["prefect", *prefect_loggers]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def patient_temporary_server() -> AbstractContextManager[object]:
@@ -72,7 +120,7 @@ def option_errors(error: ValidationError) -> str:
     """Pydantic's report as CLI words: "--width: must be a multiple of 2; --crf: ..."."""
     reasons = []
     for problem in error.errors():
-        field = "-".join(str(part) for part in problem["loc"])
+        field = "-".join(str(part) for part in problem["loc"]).replace("_", "-")
         message = problem["msg"].replace("Input should be", "must be").replace("Value error, ", "")
         reasons.append(f"--{field}: {message}" if field else message)
     return "; ".join(reasons)
@@ -83,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.creation_id is None) == (args.assets_dir is None):
         parser.error("give either --assets-dir DIR or a CREATION_ID")
+    if args.music is not None and args.no_music:
+        parser.error("give --music FILE or --no-music, not both")
     try:
         options = RenderOptions(
             width=args.width,
@@ -93,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
             zoom=args.zoom,
             tts=args.tts,
             language=args.language,
+            caption_position=args.caption_position,
+            caption_size=args.caption_size,
+            caption_style=args.caption_style,
+            music=not args.no_music,
+            music_volume=args.music_volume,
+            music_file=str(args.music.resolve()) if args.music is not None else None,
         )
     except ValidationError as error:
         parser.error(option_errors(error))

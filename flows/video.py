@@ -39,7 +39,7 @@ from services.story import Story, StoryError
 from tasks.assembly import AssembledVideo, assemble_video, publish_video
 from tasks.captions import draw_captions
 from tasks.clips import PartClip, render_clip
-from tasks.fetch_assets import fetch_part, list_story
+from tasks.fetch_assets import MusicTrack, fetch_music, fetch_part, list_story
 from tasks.narration import narrate_part
 from tasks.reuse import keep_part, reuse_part
 
@@ -71,17 +71,25 @@ def _flow_run_name() -> str:
     return f"video-{Path(parameters.get('assets_dir') or 'story').name}"
 
 
-def _gather_story(listing_problems: list[str], fetches: list[Any]) -> Story:
-    """Wait for every usable part's check; report every problem of the story in one StoryError."""
+def _gather_story(
+    listing_problems: list[str], fetches: list[Any], music: Any
+) -> tuple[Story, MusicTrack | None]:
+    """Wait for every usable part's check and the music's; report every problem of the story in
+    one StoryError."""
     parts, problems = [], list(listing_problems)
     for future in fetches:
         try:
             parts.append(future.result())
         except StoryError as error:
             problems.extend(error.problems)
+    track = None
+    try:
+        track = music.result()
+    except StoryError as error:
+        problems.extend(error.problems)
     if problems:
         raise StoryError(problems)
-    return Story(parts=parts)
+    return Story(parts=parts), track
 
 
 @flow(
@@ -117,6 +125,7 @@ def generate_video(
             flow_run_id=str(flow_run.id or "") or None,
             started_at=now(),
             video=target.names.video,
+            poster=target.names.poster,
         ),
         logger,
     )
@@ -144,6 +153,10 @@ def generate_video(
                 ),
                 duration_seconds=outcome.assembled.duration_seconds,
                 parts_reused=outcome.reused,
+                music=outcome.music,
+                loudness_lufs=outcome.assembled.loudness.integrated,
+                true_peak_dbtp=outcome.assembled.loudness.true_peak,
+                chapters=len(outcome.assembled.chapters),
             )
     except BaseException as error:
         if run.written:
@@ -168,6 +181,10 @@ def generate_video(
         "parts_rendered": outcome.parts - outcome.reused,
         "parts_reused": outcome.reused,
         "language": outcome.language,
+        "poster": target.outputs.describe(target.names.poster),
+        "music": outcome.music,
+        "loudness_lufs": outcome.assembled.loudness.integrated,
+        "true_peak_dbtp": outcome.assembled.loudness.true_peak,
     }
 
 
@@ -192,6 +209,7 @@ class RenderOutcome:
     reused: int
     keys: set[str]
     language: str
+    music: str | None  # the music's name, when there was music
 
 
 def _render(
@@ -210,14 +228,17 @@ def _render(
         narrator.engine.voice_id(options.language)  # a language the engine cannot speak: stop now
     layout = list_story(target.assets)
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
-    story = _gather_story(
+    story, music = _gather_story(
         layout.problems,
         track(
             fetch_part.map(
                 layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)
             )
         ),
+        track([fetch_music.submit(layout.music, options, target.assets, work_dir)])[0],
     )
+    if music is not None:
+        logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
     options = _with_story_language(options, story, narrator, logger)
     run.update(parts=total, language=options.language)
@@ -286,13 +307,19 @@ def _render(
         narrator.synthesized,
     )
 
-    assembled = assemble_video([clips[part.number] for part in story.parts], options, work_dir)
+    assembled = assemble_video(
+        [clips[part.number] for part in story.parts],
+        options,
+        work_dir,
+        music.path if music is not None else None,
+    )
     return RenderOutcome(
         assembled=assembled,
         parts=total,
         reused=reused,
         keys=set(keys.values()),
         language=options.language,
+        music=music.name if music is not None else None,
     )
 
 

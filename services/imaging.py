@@ -1,8 +1,10 @@
 """Every ImageMagick (Wand) call: checking images, frame backgrounds, and caption drawing.
 
 A frame is the story image fitted without distortion over a blurred, darkened fill of itself.
-A caption band is light text with a dark outline and soft shadow over a dark gradient, anchored to
-the bottom of the frame, always the same height so it does not jump between pages. The text is
+A caption band is as wide as the frame and always the same height, so the text does not jump
+between pages; it sits at the bottom (default), top or middle of the frame (`CaptionLayout`).
+Its look (`CaptionStyle`): light text with a dark outline and soft shadow over a dark gradient
+(default), or light text on a rounded translucent box. The text is
 drawn by Pango (ImageMagick's pango: coder), which shapes every script, lays right-to-left text
 out right to left and takes each character from an installed font that has it; where its lines
 break is decided beforehand with the same Pango (services/pango_text.py).
@@ -10,17 +12,24 @@ break is decided beforehand with the same Pango (services/pango_text.py).
 
 from __future__ import annotations
 
+import ctypes
+import math
 import os
 import shutil
 import subprocess
+import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from wand.api import library
+import wand.resource
+from wand.api import libmagick, library
 from wand.color import Color
+from wand.drawing import Drawing
 from wand.exceptions import WandException
 from wand.image import Image
 
@@ -63,34 +72,244 @@ def caption_font(preferred: str | None = None) -> str:
     raise ImageProblem("no caption font installed (fonts-dejavu-core; run scripts/setup.sh)")
 
 
-def _read(path: Path, at_least: tuple[int, int]) -> Image:
-    """Read an image. A JPEG much larger than needed is decoded at a reduced scale (libjpeg's
-    DCT scaling still reads the whole stream), which keeps a 40-megapixel photo from costing
-    hundreds of megabytes per worker."""
-    image = Image()
+# --- reading pictures ----------------------------------------------------------------------------
+#
+# ImageMagick keeps a decoded picture in its pixel cache: 8 bytes a pixel here (Q16, four
+# channels), in memory, then in memory-mapped files, then on disk, up to process-wide limits that
+# its policy (/etc/ImageMagick-6/policy.xml) caps: one 8000x8000 PNG takes 512 MB, and three
+# decoded at once by parallel parts used to fail with "cache resources exhausted". So: the header
+# is read first; a picture larger than the cache can hold is refused, saying so; decodes share one
+# budget of the cache's size, waiting their turn; a JPEG is decoded at reduced scale, and any
+# other picture is shrunk right after decoding, before anything else is done to it.
+
+_BYTES_PER_PIXEL = 8
+_WORKING_SHARE = 1.25  # the decoded picture plus the first pass of shrinking it
+_CORRUPT_IMAGE_WARNING = 325  # ImageMagick's CorruptImageWarning: the decoder filled in gaps
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """How big a picture this process can decode: ImageMagick's effective resource limits."""
+
+    cache_bytes: int  # memory + map + disk: what all decodes in this process may hold at once
+    max_side: int  # pixels, width or height
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.cache_bytes / (_BYTES_PER_PIXEL * _WORKING_SHARE))
+
+
+class _PixelBudget:
+    """Bytes of pixel cache that decodes running at once may hold; a decode waits for room."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._used = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def hold(self, amount: int) -> Iterator[None]:
+        amount = min(amount, self.capacity)
+        with self._room:
+            self._room.wait_for(lambda: self._used + amount <= self.capacity)
+            self._used += amount
+        try:
+            yield
+        finally:
+            with self._room:
+                self._used -= amount
+                self._room.notify_all()
+
+
+_decoding_lock = threading.RLock()
+_decoding: tuple[DecodeLimits, _PixelBudget] | None = None
+
+
+def run_memory_bytes() -> int:
+    """Memory this run may use: its cgroup's limit (a container's) or else the machine's."""
+    candidates = []
+    for limit_file in (
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ):
+        try:
+            value = Path(limit_file).read_text(encoding="ascii").strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            candidates.append(int(value))
     try:
-        image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
-        image.read(filename=str(path))
-    except BaseException:
-        image.close()
-        raise
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemTotal:"):
+                candidates.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    return min(candidates) if candidates else 2 * 1024**3
+
+
+def configure_decoding(memory_bytes: int | None = None) -> DecodeLimits:
+    """Set ImageMagick's resource limits from the run's memory: a quarter of it in memory, as
+    much again memory-mapped, the whole on disk (ImageMagick's policy may lower each, never
+    raise it); and size the budget that decodes share. Done on first use, or again by tests."""
+    global _decoding
+    memory = memory_bytes or run_memory_bytes()
+    limits = wand.resource.limits
+    with _decoding_lock:
+        limits["memory"] = memory // 4
+        limits["map"] = memory // 4
+        limits["disk"] = memory
+        cache = int(limits["memory"]) + int(limits["map"]) + int(limits["disk"])
+        side = min(int(limits["width"]), int(limits["height"]))
+        decode = DecodeLimits(cache_bytes=cache, max_side=side)
+        _decoding = (decode, _PixelBudget(cache))
+    return decode
+
+
+def _decoding_state() -> tuple[DecodeLimits, _PixelBudget]:
+    with _decoding_lock:
+        if _decoding is None:
+            configure_decoding()
+        assert _decoding is not None
+        return _decoding
+
+
+@dataclass(frozen=True)
+class _Header:
+    width: int
+    height: int
+    format: str
+
+
+def _read_header(path: Path) -> _Header:
+    """Size and format from the file's header alone (ImageMagick's ping: no pixels decoded).
+    ImageMagick refuses even to ping a picture wider or higher than its policy allows, so the
+    size of such a PNG, JPEG or WebP is read from its header here, to say what is wrong."""
+    try:
+        with Image.ping(filename=f"{path}[0]") as header:
+            return _Header(header.width, header.height, (header.format or "").upper())
+    except WandException:
+        found = _size_from_header(path)
+        if found is None:
+            raise
+        return found
+
+
+def _size_from_header(path: Path) -> _Header | None:
+    """Width and height from a PNG's IHDR, a JPEG's frame header or a WebP's VP8X chunk."""
+    with path.open("rb") as stream:
+        head = stream.read(1 << 16)
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        return _Header(
+            int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), "PNG"
+        )
+    if head.startswith(b"RIFF") and head[8:16] == b"WEBPVP8X":
+        width = int.from_bytes(head[24:27], "little") + 1
+        return _Header(width, int.from_bytes(head[27:30], "little") + 1, "WEBP")
+    if head.startswith(b"\xff\xd8"):
+        at = 2
+        while at + 9 < len(head) and head[at] == 0xFF:
+            marker, length = head[at + 1], int.from_bytes(head[at + 2 : at + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE):
+                height = int.from_bytes(head[at + 5 : at + 7], "big")
+                return _Header(int.from_bytes(head[at + 7 : at + 9], "big"), height, "JPEG")
+            at += 2 + length
+    return None
+
+
+def _decoded_size(header: _Header, at_least: tuple[int, int]) -> tuple[int, int]:
+    """The size the decoder produces: a JPEG is scaled down by libjpeg (by a power of two, at
+    most 8, keeping at least `at_least`); other formats decode at full size."""
+    if header.format != "JPEG":
+        return header.width, header.height
+    ratio = min(header.width / max(at_least[0], 1), header.height / max(at_least[1], 1))
+    scale = 1
+    while scale < 8 and scale * 2 <= ratio:
+        scale *= 2
+    return math.ceil(header.width / scale), math.ceil(header.height / scale)
+
+
+def _refuse_if_too_large(header: _Header, decoded: tuple[int, int], limits: DecodeLimits) -> None:
+    width, height = decoded
+    if width > limits.max_side or height > limits.max_side or width * height > limits.max_pixels:
+        raise ImageProblem(
+            f"is {header.width}x{header.height}; at most {limits.max_pixels // 1_000_000} "
+            f"megapixels and {limits.max_side} pixels a side can be read here "
+            f"(save it smaller, e.g. 4000 pixels on its longer side)"
+        )
+
+
+class _ExceptionHead(ctypes.Structure):
+    """The first fields of ImageMagick's ExceptionInfo (the same in ImageMagick 6 and 7)."""
+
+    _fields_ = [
+        ("severity", ctypes.c_int),
+        ("error_number", ctypes.c_int),
+        ("reason", ctypes.c_char_p),
+        ("description", ctypes.c_char_p),
+    ]
+
+
+def _decoder_warning(image: Image) -> tuple[int, str]:
+    """The warning the decoder left on the picture. ImageMagick keeps a decoder's warnings (such
+    as libjpeg's "Corrupt JPEG data: premature end of data segment") on the image, not on the
+    wand, so Wand never reports them."""
+    get_exception = libmagick.GetImageException
+    get_exception.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    get_exception.restype = None
+    collected = libmagick.AcquireExceptionInfo()
+    try:
+        get_exception(library.GetImageFromMagickWand(image.wand), collected)
+        head = ctypes.cast(collected, ctypes.POINTER(_ExceptionHead)).contents
+        reason = (head.reason or b"").decode("utf-8", "replace")
+        return head.severity, reason
+    finally:
+        libmagick.DestroyExceptionInfo(collected)
+
+
+def _refuse_if_damaged(image: Image) -> None:
+    severity, reason = _decoder_warning(image)
+    # "extraneous bytes before marker" is junk between JPEG segments: every pixel is still there.
+    if severity == _CORRUPT_IMAGE_WARNING and "extraneous bytes" not in reason:
+        raise ImageProblem(
+            f"is damaged or cut off: part of the picture is missing "
+            f"({reason.split('`')[0].strip()}); upload it again"
+        )
+
+
+def _shrink(image: Image, at_least: tuple[int, int]) -> None:
+    """Average a picture much larger than needed down by a whole factor, keeping `at_least`."""
+    factor = min(image.width // max(at_least[0], 1), image.height // max(at_least[1], 1))
+    if factor >= 2:
+        image.resize(
+            math.ceil(image.width / factor), math.ceil(image.height / factor), filter="box"
+        )
+
+
+def _read(path: Path, at_least: tuple[int, int]) -> Image:
+    """Read a picture's first frame (an animated WebP's first, not its last), no smaller than
+    `at_least` where it is larger, within this process's decode limits. Raises ImageProblem for
+    a picture too large to read here or one the decoder found damaged."""
+    limits, budget = _decoding_state()
+    header = _read_header(path)
+    decoded = _decoded_size(header, at_least)
+    _refuse_if_too_large(header, decoded, limits)
+    cost = int(decoded[0] * decoded[1] * _BYTES_PER_PIXEL * _WORKING_SHARE)
+    with budget.hold(cost):
+        image = Image()
+        try:
+            # libjpeg's DCT scaling: a 40-megapixel photo never costs hundreds of megabytes.
+            image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
+            image.read(filename=f"{path}[0]")
+            _refuse_if_damaged(image)
+            _shrink(image, at_least)
+        except BaseException:
+            image.close()
+            raise
     return image
-
-
-def _jpeg_is_truncated(path: Path) -> bool:
-    """libjpeg pads a cut-off JPEG with grey and only warns; ImageMagick does not report it.
-    A complete JPEG has an end-of-image marker after its last start-of-scan marker."""
-    data = path.read_bytes()
-    if not data.startswith(b"\xff\xd8"):
-        return False  # not a JPEG: the decoder judges it
-    last_scan = data.rfind(b"\xff\xda")
-    return last_scan == -1 or data.find(b"\xff\xd9", last_scan) == -1
 
 
 def check_image(path: Path) -> tuple[int, int]:
     """Decode the whole image (not just its header); return the decoded width and height."""
-    if _jpeg_is_truncated(path):
-        raise ImageProblem("is cut off (the JPEG data ends early; upload it again)")
     try:
         with _read(path, (256, 256)) as image:
             image.auto_orient()
@@ -106,6 +325,8 @@ def _plain_reason(error: Exception) -> str:
     text = str(error)
     if "MagickReadImage returns false" in text:
         return "the file is damaged or cut off"
+    if "cache resources exhausted" in text:
+        return "it is too large for the memory this run has"
     return text.split("`")[0].strip().rstrip("@ ").strip() or type(error).__name__
 
 
@@ -166,6 +387,9 @@ def _save_png(image: Image, target: Path) -> None:
     image.save(filename=str(target))
 
 
+Position = Literal["bottom", "top", "middle"]
+
+
 @dataclass(frozen=True)
 class CaptionLayout:
     """Caption geometry for one frame size (pure arithmetic; see `caption_layout`)."""
@@ -177,16 +401,35 @@ class CaptionLayout:
     max_lines: int
     text_width: int
     band_height: int
-    bottom_margin: int
+    bottom_margin: int  # between the text and the frame's edge it is anchored to
+    position: Position = "bottom"
 
     @property
     def band_top(self) -> int:
+        if self.position == "top":
+            return 0
+        if self.position == "middle":
+            middle = (self.height - self.band_height) // 2
+            return middle - middle % 2
         return self.height - self.band_height
 
+    def text_top(self, text_height: int, padding: int) -> int:
+        """Where a text layer `text_height` high (lines plus `padding` above and below) goes in
+        the band: its last line keeps its place at the bottom, its first at the top, the block
+        its centre in the middle, whatever the number of lines."""
+        if self.position == "top":
+            return self.bottom_margin - padding
+        if self.position == "middle":
+            return (self.band_height - text_height) // 2
+        return self.band_height - self.bottom_margin - (text_height - padding)
 
-def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
-    """Sizes relative to the frame: legible on a phone, three lines in the bottom third at most."""
-    font_size = max(12, round(min(width * 0.062, height * 0.042)))
+
+def caption_layout(
+    width: int, height: int, max_lines: int, position: Position = "bottom", scale: float = 1.0
+) -> CaptionLayout:
+    """Sizes relative to the frame: legible on a phone, three lines in a third of it at most;
+    `scale` makes the text larger or smaller."""
+    font_size = max(12, round(min(width * 0.062, height * 0.042) * scale))
     line_height = round(font_size * 1.28)
     bottom_margin = round(height * 0.05)
     fade_room = round(font_size * 1.6)  # gradient ramps up above the text
@@ -201,6 +444,7 @@ def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
         text_width=round(width * 0.86),
         band_height=band_height,
         bottom_margin=bottom_margin,
+        position=position,
     )
 
 
@@ -208,11 +452,15 @@ def caption_layout(width: int, height: int, max_lines: int) -> CaptionLayout:
 class CaptionStyle:
     """How a caption band looks; where it sits and how big the text is are `CaptionLayout`'s."""
 
+    look: Literal["outline", "box"] = "outline"
     text_colour: str = "rgb(255,255,255)"
     outline_colour: str = "rgb(20,20,20)"
     outline_ratio: float = 1 / 22  # outline thickness per pixel of font size
     shadow: bool = True  # a soft copy of the outline, offset down and right
-    band_opacity: float = 0.82  # darkness of the gradient at the bottom of the band
+    band_opacity: float = 0.82  # darkness of the gradient at the frame's edge
+    box_colour: str = "rgba(0,0,0,0.62)"  # the box look's translucent box
+    box_radius: float = 0.45  # its corner radius, per pixel of font size
+    box_padding: float = 0.5  # room around the text inside it, per pixel of font size
 
 
 DEFAULT_STYLE = CaptionStyle()
@@ -377,25 +625,68 @@ def _recolour(image: Image, colour: str) -> None:
         image.evaluate(operator="set", value=value * image.quantum_range, channel=channel)
 
 
-def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
-    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text.
-
-    The last line sits `bottom_margin` above the bottom of the band, whatever the number of lines.
-    Outline and shadow are made from the drawn text (its shape grown by a disc), so they follow
-    every glyph, whichever font it came from."""
+def _gradient(layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """The outline look's darkening: strongest at the frame edge the band sits on (both edges of
+    the band in the middle), full strength over the text."""
     width, band = layout.width, layout.band_height
-    canvas = Image(
-        width=width, height=band, pseudo=f"gradient:{CLEAR}-rgba(0,0,0,{style.band_opacity})"
-    )
-    # The gradient reaches full strength 60 % down the band and stays there.
+    dark = f"rgba(0,0,0,{style.band_opacity})"
+    if layout.position == "middle":
+        half = band // 2
+        canvas = Image(width=width, height=band, background=Color(CLEAR))
+        with Image(width=width, height=half, pseudo=f"gradient:{CLEAR}-{dark}") as upper:
+            upper.level(black=0.0, white=0.6, channel="alpha")
+            canvas.composite(upper, 0, 0)
+            upper.flip()
+            canvas.composite(upper, 0, band - half)
+        return canvas
+    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-{dark}")
+    # The gradient reaches full strength 60 % of the way down the band and stays there.
     canvas.level(black=0.0, white=0.6, channel="alpha")
+    if layout.position == "top":
+        canvas.flip()
+    return canvas
+
+
+def _box(canvas: Image, layout: CaptionLayout, style: CaptionStyle, text: Image, top: int) -> None:
+    """The box look's rounded translucent box, just around the lines of a text layer."""
+    padding = layout.font_size // 2  # the text layer's own, above and below the lines
+    room = round(layout.font_size * style.box_padding)
+    left = (layout.width - text.width) // 2
+    with Drawing() as draw:
+        draw.fill_color = Color(style.box_colour)
+        draw.rectangle(
+            left=max(0, left - room // 2),
+            top=max(0, top + padding - room // 2),
+            right=min(layout.width - 1, left + text.width + room // 2),
+            bottom=min(layout.band_height - 1, top + text.height - padding + room // 2),
+            radius=layout.font_size * style.box_radius,
+        )
+        draw(canvas)
+
+
+def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text;
+    or (the box look) light text on a rounded translucent box.
+
+    The last line sits `bottom_margin` above the bottom of the band (at the top: the first line
+    below its top), whatever the number of lines. Outline and shadow are made from the drawn text
+    (its shape grown by a disc), so they follow every glyph, whichever font it came from."""
+    width, band = layout.width, layout.band_height
+    boxed = style.look == "box"
+    canvas = (
+        Image(width=width, height=band, background=Color(CLEAR))
+        if boxed
+        else _gradient(layout, style)
+    )
     if not page.lines:
         return canvas
     with _text_layer(page, layout, style.text_colour) as text:
         padding = layout.font_size // 2
         left = (width - text.width) // 2
-        top = band - layout.bottom_margin - (text.height - padding)
-        radius = layout.font_size * style.outline_ratio
+        top = layout.text_top(text.height, padding)
+        if boxed:
+            _box(canvas, layout, style, text, top)
+        radius = 0.0 if boxed else layout.font_size * style.outline_ratio
         if radius > 0:
             with text.clone() as outline:
                 disc = f"disk:{max(1.0, radius):.2f}"
@@ -433,7 +724,7 @@ def compose_pages(
     targets: list[Path],
     style: CaptionStyle = DEFAULT_STYLE,
 ) -> None:
-    """Full frames, one per caption page: the background with the page's band over its bottom.
+    """Full frames, one per caption page: the background with the page's band over it.
 
     Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
     with Image(filename=str(background)) as frame:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from services.languages import AUTO
-from services.settings import RenderOptions, Settings
+from services.settings import ASSEMBLY_OPTIONS, RenderOptions, Settings
 from services.storage import LocalStorage, Storage, StorageError
 from services.story import Part, sha256_file
 
@@ -85,9 +85,10 @@ def part_key(
         "code": render_code_version(),
         "image": part.image_sha256,
         "captions": [caption.text for caption in part.captions],
-        # Every option shapes the clip. The engine counts through the voice id (which names it);
-        # the language is the resolved one (never `auto`), as captions may be drawn by it.
-        "options": options.model_dump(mode="json", exclude={"tts"}),
+        # Every option shapes the clip but the soundtrack's, which only the assembly uses. The
+        # engine counts through the voice id (which names it); the language is the resolved one
+        # (never `auto`), as captions may be drawn by it.
+        "options": options.model_dump(mode="json", exclude={"tts", *ASSEMBLY_OPTIONS}),
         "voice": voice_id,
         "sample_rate": sample_rate,
         "font": _file_digest(font_path),

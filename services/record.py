@@ -34,6 +34,13 @@ class VideoRecord(BaseModel):
         None, description="the narration language used (a BCP 47 tag; `auto` resolved)"
     )
     video: str | None = Field(None, description="file name of the video, beside the record")
+    poster: str | None = Field(None, description="file name of the poster (JPEG), beside it")
+    music: str | None = Field(None, description="the background music mixed in, if any")
+    loudness_lufs: float | None = Field(
+        None, description="integrated loudness of the finished video's sound (EBU R128)"
+    )
+    true_peak_dbtp: float | None = Field(None, description="its true peak, dBTP")
+    chapters: int | None = Field(None, description="chapter marks in the video (one per part)")
     error: str | None = Field(None, description="why it failed, for a person to act on")
 
     def to_json(self) -> str:

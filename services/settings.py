@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.languages import AUTO, check_language, documented_tags
 
 TtsEngineName = Literal["gtts", "espeak"]
+CaptionPosition = Literal["bottom", "top", "middle"]
+CaptionLook = Literal["outline", "box"]
 X264Preset = Literal[
     "ultrafast",
     "superfast",
@@ -92,6 +94,10 @@ def reset_settings_cache() -> None:
     get_settings.cache_clear()
 
 
+# Options that only the assembly of the finished parts uses: changing them re-renders no part.
+ASSEMBLY_OPTIONS = frozenset({"music", "music_volume", "music_file"})
+
+
 class StoryOptions(BaseModel):
     """The options an end user may choose for their story's video (the API's request body).
 
@@ -113,6 +119,25 @@ class StoryOptions(BaseModel):
     # strict: JSON's true/false only (not 0, "no" or "off"), so the API takes what its schema says.
     zoom: bool = Field(False, strict=True, description="Slow centre zoom on each picture")
 
+    # How the captions look (part of a finished part's key).
+    caption_position: CaptionPosition = Field(
+        "bottom", description="Where the captions sit: bottom, top or middle of the frame"
+    )
+    caption_size: float = Field(1.0, ge=0.5, le=2.0, description="Caption text size, 1 = default")
+    caption_style: CaptionLook = Field(
+        "outline",
+        description="outline: light text with a dark outline over a gradient; "
+        "box: light text on a rounded translucent box",
+    )
+
+    # The soundtrack, mixed at assembly only (never part of a finished part's key).
+    music: bool = Field(
+        True, strict=True, description="Background music, when the story has a music file"
+    )
+    music_volume: float = Field(
+        0.0, ge=-30.0, le=6.0, description="Music level in dB, relative to the default bed level"
+    )
+
     @field_validator("language", mode="before")
     @classmethod
     def _language_is_spoken(cls, language: object) -> object:
@@ -130,6 +155,12 @@ class RenderOptions(StoryOptions):
     tts: TtsEngineName | None = Field(None, description="Narration engine; unset uses TTS_ENGINE")
     fade_seconds: float = Field(0.4, ge=0, le=2)
     max_caption_lines: int = Field(3, ge=1, le=6)
+
+    # A server path: an operator's option (flow, CLI), never the API's.
+    music_file: str | None = Field(
+        None,
+        description="A music file on the machine that renders, instead of the story's music.*",
+    )
 
     @field_validator("language", mode="before")
     @classmethod

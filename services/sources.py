@@ -38,18 +38,19 @@ class Output:
     content_type: str
 
 
-# Every output, in the order a publish replaces them: captions first, then the video, the record
-# last. Adding an output is one line here (and its file in AssembledVideo.files()).
+# Every output, in the order a publish replaces them: captions and poster first, then the video,
+# the record last. Adding an output is one line here (and its file in AssembledVideo.files()).
 OUTPUTS: tuple[Output, ...] = (
     Output("srt", ".srt", "application/x-subrip"),
     Output("vtt", ".vtt", "text/vtt"),
+    Output("poster", ".jpg", "image/jpeg"),
     Output("video", ".mp4", "video/mp4"),
     Output("record", ".json", "application/json"),
 )
 
 
 class OutputNames(BaseModel):
-    """The outputs share one stem: video.mp4, video.srt, video.vtt, video.json."""
+    """The outputs share one stem: video.mp4, video.srt, video.vtt, video.jpg, video.json."""
 
     video: str = "video.mp4"
 
@@ -67,6 +68,10 @@ class OutputNames(BaseModel):
     @property
     def vtt(self) -> str:
         return f"{self.stem}.vtt"
+
+    @property
+    def poster(self) -> str:
+        return f"{self.stem}.jpg"
 
     @property
     def record(self) -> str:

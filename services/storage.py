@@ -26,6 +26,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
@@ -227,13 +228,19 @@ class LocalStorage(SetPublishing):
         return str(self.root / name) if name else str(self.root)
 
     def list_names(self) -> list[str]:
+        """Symbolic links are followed, to folders too (a part folder may be a link); a link
+        back to a folder already being listed is not, so a loop ends."""
         if not self.root.is_dir():
             raise StorageError(f"{self.root} is not a folder", transient=False)
         names = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=True):
+            here = Path(dirpath)
+            ancestors = {str(parent.resolve()) for parent in (here, *here.parents)}
+            dirnames[:] = sorted(
+                name for name in dirnames if str((here / name).resolve()) not in ancestors
+            )
             for filename in filenames:
-                full = Path(dirpath) / filename
+                full = here / filename
                 names.append(full.relative_to(self.root).as_posix())
         return sorted(names)
 
@@ -242,8 +249,9 @@ class LocalStorage(SetPublishing):
 
     def fetch(self, name: str, dest_dir: Path) -> Path:
         path = self.root / name
-        if not path.is_file():
-            raise StorageError(f"{path} does not exist", transient=False)
+        problem = _not_a_regular_file(path)
+        if problem:
+            raise StorageError(f"{name} {problem}", transient=False)
         return path  # already local: no copy
 
     def publish(self, source: Path, name: str, content_type: str | None = None) -> None:
@@ -388,3 +396,23 @@ def _size_or_zero(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _not_a_regular_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a file, or None when it can. Never opens it: a FIFO would
+    block and a device never end."""
+    try:
+        mode = path.stat().st_mode  # follows links; does not open
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"is a link to {os.readlink(path)}, which does not exist"
+        return "does not exist"
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a folder" if stat.S_ISDIR(mode) else "a pipe (FIFO)" if stat.S_ISFIFO(mode) else None
+    kind = kind or ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+    if path.is_symlink():
+        return f"is a link to {os.readlink(path)}, which is {kind}, not a file"
+    return f"is {kind}, not a file"

@@ -14,12 +14,14 @@ import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+MUSIC_EXTENSIONS = (".mp3", ".m4a", ".aac", ".ogg", ".wav", ".flac")
 _NUMBER = re.compile(r"^[0-9]+$")
 
 
@@ -45,13 +47,54 @@ class PartFiles(BaseModel):
 
 class StoryLayout(BaseModel):
     parts: list[PartFiles] = Field(description="usable parts, ordered by part number")
+    music: str | None = Field(None, description="the background music at the top, music.*")
     problems: list[str] = Field(default_factory=list, description="what is wrong, part by part")
+    ignored: list[str] = Field(
+        default_factory=list, description="entries that are not parts, images or captions"
+    )
+
+
+# Characters that take no room on screen and say nothing aloud, besides whitespace and the
+# format characters (Unicode category Cf: zero-width space and joiners, bidi marks, BOM...).
+_INVISIBLE = frozenset(
+    "\u034f"  # combining grapheme joiner
+    "\u115f\u1160\u3164\uffa0"  # Hangul fillers
+    "\u180e"  # Mongolian vowel separator
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))  # variation selectors
+)
+
+
+def clean_caption_text(text: str) -> str:
+    """Caption text as it is drawn, spoken and written to SRT/VTT: NFC-normalised, control
+    characters removed (NUL, BEL, ESC, BS...; line breaks and tabs count as spaces), runs of
+    whitespace folded to one space. Format characters that shape text (zero-width joiners,
+    bidi marks) are kept. May return an empty string."""
+    text = unicodedata.normalize("NFC", text)
+    kept = "".join(char for char in text if char.isspace() or unicodedata.category(char) != "Cc")
+    return " ".join(kept.split())
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether any character would show on screen: not only zero-width or bidi marks."""
+    return any(
+        not char.isspace() and char not in _INVISIBLE and unicodedata.category(char) != "Cf"
+        for char in text
+    )
+
+
+def _clean_caption(text: str) -> str:
+    cleaned = clean_caption_text(text)
+    if not has_visible_text(cleaned):
+        raise ValueError("a caption needs visible text")
+    return cleaned
 
 
 class Caption(BaseModel):
     number: int
     file: str = Field(description="path relative to the assets root, for messages")
-    text: str = Field(min_length=1)
+    text: Annotated[str, AfterValidator(_clean_caption)] = Field(
+        min_length=1, description="cleaned (clean_caption_text), with visible text"
+    )
 
 
 class Part(BaseModel):
@@ -70,6 +113,12 @@ class Story(BaseModel):
 
 def _numeric_name(name: str) -> int | None:
     return int(name) if _NUMBER.match(name) else None
+
+
+def is_music(name: str) -> bool:
+    """`music.mp3`, `music.ogg`, ... at the top of the story (any case of extension)."""
+    path = PurePosixPath(name)
+    return len(path.parts) == 1 and path.stem == "music" and path.suffix.lower() in MUSIC_EXTENSIONS
 
 
 def plan_story(names: list[str]) -> StoryLayout:
@@ -92,9 +141,15 @@ def survey_story(names: list[str]) -> StoryLayout:
     folder_names: dict[int, str] = {}
     ignored: set[str] = set()
     problems: list[str] = []
+    same_part_folders: set[tuple[int, str, str]] = set()
+    music = sorted(name for name in names if is_music(name))
+    if len(music) > 1:
+        problems.append(f"more than one music file: {', '.join(music)} (keep one)")
 
     for name in sorted(names):
         path = PurePosixPath(name)
+        if is_music(name):
+            continue
         if len(path.parts) < 2:
             ignored.add(name)
             continue
@@ -104,9 +159,7 @@ def survey_story(names: list[str]) -> StoryLayout:
             ignored.add(folder + "/")
             continue
         if number in folder_names and folder_names[number] != folder:
-            problems.append(
-                f"part {number}: folders {folder_names[number]}/ and {folder}/ are the same part"
-            )
+            same_part_folders.add((number, folder_names[number], folder))
             continue
         folder_names[number] = folder
         files = by_part.setdefault(number, {"images": [], "captions": [], "other": []})
@@ -121,15 +174,21 @@ def survey_story(names: list[str]) -> StoryLayout:
         else:
             files["other"].append(name)
 
+    for number, first, second in sorted(same_part_folders):
+        problems.append(f"part {number}: folders {first}/ and {second}/ are the same part")
     for entry in sorted(ignored):
         log.info("not a story part, ignored: %s", entry)
 
+    clashing = {number for number, _, _ in same_part_folders}
     parts: list[PartFiles] = []
     for number in sorted(by_part):
+        if number in clashing:
+            continue  # which folder is meant is the one problem to report for this part
         files = by_part[number]
         folder = folder_names[number]
         for other in files["other"]:
             log.info("part %d: not an image or caption, ignored: %s", number, other)
+        ignored.update(files["other"])
         images = files["images"]
         if not images:
             problems.append(
@@ -154,11 +213,14 @@ def survey_story(names: list[str]) -> StoryLayout:
             "no story parts found (expected numbered folders 1/, 2/, ... "
             "each with an image and 1.txt)"
         )
-    return StoryLayout(parts=parts, problems=problems)
+    return StoryLayout(
+        parts=parts, problems=problems, ignored=sorted(ignored), music=music[0] if music else None
+    )
 
 
 def read_caption(path: Path, display_name: str, part_number: int) -> str:
-    """Decode one caption file: UTF-8 (a BOM and CRLF allowed), whitespace folded, not empty."""
+    """Decode one caption file: UTF-8 (a BOM and CRLF allowed), cleaned (`clean_caption_text`),
+    with something visible left."""
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -169,10 +231,17 @@ def read_caption(path: Path, display_name: str, part_number: int) -> str:
                 f"(byte 0x{raw[error.start]:02x} at offset {error.start})"
             ]
         ) from None
-    folded = " ".join(text.split())
-    if not folded:
+    cleaned = clean_caption_text(text)
+    if not cleaned:
         raise StoryError([f"part {part_number}: {display_name} is empty"])
-    return folded
+    if not has_visible_text(cleaned):
+        raise StoryError(
+            [
+                f"part {part_number}: {display_name} has no visible text "
+                f"(only invisible characters such as zero-width spaces or direction marks)"
+            ]
+        )
+    return cleaned
 
 
 def undrawable_characters_problem(

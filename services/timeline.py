@@ -73,3 +73,56 @@ def to_srt(cues: list[Cue]) -> str:
 def to_vtt(cues: list[Cue]) -> str:
     blocks = [f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.text}\n" for cue in cues]
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+# --- chapters -----------------------------------------------------------------------------------
+
+CHAPTER_TITLE_LIMIT = 48  # characters: about what a player shows beside a chapter mark
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter from `start_frame`, `frames` long."""
+
+    start_frame: int
+    frames: int
+    title: str
+
+
+def chapter_title(caption: str, limit: int = CHAPTER_TITLE_LIMIT) -> str:
+    """The start of a caption as a chapter title: whole words, at most `limit` characters, with
+    an ellipsis when it was cut."""
+    text = " ".join(caption.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]  # do not end inside a word
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def _metadata_escape(text: str) -> str:
+    """FFMETADATA values escape '=', ';', '#', '\\' and line ends with a backslash."""
+    for special in ("\\", "=", ";", "#", "\n"):
+        text = text.replace(special, "\\" + special)
+    return text
+
+
+def _millis_not_before(frame: int, fps: int) -> int:
+    # MP4 chapter tracks count milliseconds: round up, so a chapter never starts on the
+    # previous frame (it lands within a millisecond after the frame's own time).
+    return -(-frame * 1000 // fps)
+
+
+def to_ffmetadata(chapters: list[Chapter], fps: int) -> str:
+    """Chapters as an FFMETADATA file for ffmpeg's muxer."""
+    lines = [";FFMETADATA1"]
+    for chapter in chapters:
+        lines += [
+            "[CHAPTER]",
+            "TIMEBASE=1/1000",
+            f"START={_millis_not_before(chapter.start_frame, fps)}",
+            f"END={_millis_not_before(chapter.start_frame + chapter.frames, fps)}",
+            f"title={_metadata_escape(chapter.title)}",
+        ]
+    return "\n".join(lines) + "\n"

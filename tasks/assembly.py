@@ -1,38 +1,49 @@
-"""Stage 5: join the part clips, lay the narration track under them once, write the outputs.
+"""Stage 5: join the part clips, lay the soundtrack under them once, write the outputs.
 
-The narration is joined as PCM and encoded to AAC a single time, so joins have no click, gap or
-drift; the part clips share encoder settings and are joined without re-encoding.
+The narration is joined as PCM, mixed with the music (if any) and brought to the target loudness
+as PCM, and encoded to AAC a single time, so joins have no click, gap or drift; the part clips
+share encoder settings and are joined without re-encoding, with one chapter per part. The poster
+is a frame of the finished video: the first part, with its caption.
 """
 
 from __future__ import annotations
 
+import logging
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services import ffmpeg, timeline
+from services import ffmpeg, soundtrack, timeline
+from services.ffmpeg import Loudness
 from services.retrying import TRANSIENT_RETRIES
 from services.settings import RenderOptions
 from services.sources import OUTPUTS, OutputNames
 from services.storage import OutputFile, Storage
-from services.timeline import Cue
+from services.timeline import Chapter, Cue
 from tasks.clips import PartClip
+
+log = logging.getLogger(__name__)
 
 
 class AssembledVideo(BaseModel):
     video: Path
     srt: Path
     vtt: Path
+    poster: Path
     duration_seconds: float
     frames: int
     cues: list[Cue]
+    chapters: list[Chapter]
+    loudness: Loudness  # of the finished file, after the AAC encode
+    music: bool
 
     def files(self) -> dict[str, Path]:
         """The rendered files by output key (services.sources.OUTPUTS), the record aside."""
-        return {"srt": self.srt, "vtt": self.vtt, "video": self.video}
+        return {"srt": self.srt, "vtt": self.vtt, "poster": self.poster, "video": self.video}
 
 
 def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
@@ -58,18 +69,54 @@ def join_narration(clips: list[PartClip], target: Path) -> None:
                     out.writeframes(chunk)
 
 
+def story_chapters(clips: list[PartClip]) -> list[Chapter]:
+    """One chapter per part, from its first frame, titled with the start of its first caption."""
+    chapters, first_frame = [], 0
+    for clip in clips:
+        title = timeline.chapter_title(clip.page_texts[0]) if clip.page_texts else ""
+        chapters.append(Chapter(start_frame=first_frame, frames=clip.frames, title=title))
+        first_frame += clip.frames
+    return chapters
+
+
+def poster_frame(clip: PartClip, options: RenderOptions) -> int:
+    """A frame of the part's first page clear of its fade-in and of the cross-fade that ends the
+    page: the middle of that stretch."""
+    first_page = clip.page_frames[0]
+    clear_from = timeline.part_fade_frames(options.fade_seconds, options.fps, clip.frames)
+    clear_to = first_page
+    if len(clip.page_frames) > 1:
+        clear_to -= (
+            timeline.crossfade_frames(
+                options.fade_seconds, options.fps, first_page, clip.page_frames[1]
+            )
+            // 2
+        )
+    else:
+        clear_to -= clear_from  # the part fades out at its end
+    if clear_to <= clear_from:
+        return first_page // 2
+    return (clear_from + clear_to) // 2
+
+
 def assemble_outputs(
-    clips: list[PartClip], options: RenderOptions, work_dir: Path
+    clips: list[PartClip], options: RenderOptions, work_dir: Path, music: Path | None = None
 ) -> AssembledVideo:
     clips = sorted(clips, key=lambda clip: clip.part_number)
     out_dir = work_dir / "output"
     out_dir.mkdir(parents=True, exist_ok=True)
     narration = out_dir / "narration.wav"
     join_narration(clips, narration)
+    sound = soundtrack.mix_soundtrack(narration, music, options.music_volume, out_dir)
+
+    chapters = story_chapters(clips)
+    chapter_file = out_dir / "chapters.txt"
+    chapter_file.write_text(timeline.to_ffmetadata(chapters, options.fps), encoding="utf-8")
     video = out_dir / "video.mp4"
-    ffmpeg.assemble_video(
-        [(clip.video, clip.frames) for clip in clips], options.fps, narration, video
-    )
+    loudness = _mux(clips, options.fps, sound, chapter_file, video)
+
+    poster = out_dir / "video.jpg"
+    ffmpeg.extract_poster(video, poster_frame(clips[0], options) / options.fps, poster)
     cues = story_cues(clips, options.fps)
     srt, vtt = out_dir / "video.srt", out_dir / "video.vtt"
     srt.write_text(timeline.to_srt(cues), encoding="utf-8")
@@ -79,17 +126,57 @@ def assemble_outputs(
         video=video,
         srt=srt,
         vtt=vtt,
+        poster=poster,
         duration_seconds=frames / options.fps,
         frames=frames,
         cues=cues,
+        chapters=chapters,
+        loudness=loudness,
+        music=sound.music,
     )
+
+
+def _mux(
+    clips: list[PartClip],
+    fps: int,
+    sound: soundtrack.Soundtrack,
+    chapters: Path,
+    target: Path,
+    ceiling: float = soundtrack.LIMITER_CEILING,
+) -> Loudness:
+    """Join the clips with the soundtrack at its level; check the loudness of the finished file
+    (after the AAC encode) and, should it miss the target, correct it once."""
+    ffmpeg.assemble_video(
+        [(clip.video, clip.frames) for clip in clips],
+        fps,
+        sound.audio,
+        target,
+        audio_filters=soundtrack.level_filters(sound, ceiling),
+        chapters=chapters,
+        audio_bitrate=ffmpeg.AUDIO_BITRATE if sound.channels == 1 else ffmpeg.STEREO_BITRATE,
+    )
+    loudness = ffmpeg.measure_loudness(target)
+    if sound.before.integrated <= soundtrack.SILENCE_LUFS or soundtrack.within_target(loudness):
+        return loudness
+    if ceiling != soundtrack.LIMITER_CEILING:
+        log.warning(
+            "the soundtrack measures %.1f LUFS, true peak %.1f dBTP (target %.0f LUFS, %.0f dBTP)",
+            loudness.integrated,
+            loudness.true_peak,
+            soundtrack.TARGET_LUFS,
+            soundtrack.TRUE_PEAK_LIMIT,
+        )
+        return loudness
+    corrected = replace(sound, gain_db=sound.gain_db + soundtrack.TARGET_LUFS - loudness.integrated)
+    overshoot = max(0.0, loudness.true_peak - soundtrack.TRUE_PEAK_LIMIT + 0.3)
+    return _mux(clips, fps, corrected, chapters, target, ceiling - overshoot - 0.01)
 
 
 def publish_outputs(
     assembled: AssembledVideo, storage: Storage, names: OutputNames, record: str
 ) -> None:
-    """Replace the published outputs (captions, video, and the run's final `record`) as one set:
-    a reader finds all of them from the previous render or all from this one (see
+    """Replace the published outputs (captions, poster, video, and the run's final `record`) as
+    one set: a reader finds all of them from the previous render or all from this one (see
     services/storage.py for how)."""
     storage.finish_publishing(names.stem)  # an interrupted earlier try of this publish, if any
     record_file = assembled.video.with_name("record.json")
@@ -103,8 +190,10 @@ def publish_outputs(
 
 
 @task(name="assemble-video", cache_policy=NO_CACHE)
-def assemble_video(clips: list[PartClip], options: RenderOptions, work_dir: Path) -> AssembledVideo:
-    return assemble_outputs(clips, options, work_dir)
+def assemble_video(
+    clips: list[PartClip], options: RenderOptions, work_dir: Path, music: Path | None = None
+) -> AssembledVideo:
+    return assemble_outputs(clips, options, work_dir, music)
 
 
 @task(

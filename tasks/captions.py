@@ -56,7 +56,14 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
     """Draw every caption page of one part as an image, in reading order."""
     part_dir = work_dir / f"part-{part.number:04d}" / "pages"
     part_dir.mkdir(parents=True, exist_ok=True)
-    layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
+    layout = imaging.caption_layout(
+        options.width,
+        options.height,
+        options.max_caption_lines,
+        position=options.caption_position,
+        scale=options.caption_size,
+    )
+    style = imaging.CaptionStyle(look=options.caption_style)
 
     background = part_dir / "background.ppm"
     imaging.compose_background(part.image_path, options.width, options.height, background)
@@ -71,10 +78,10 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         # Bands alone: ffmpeg lays them over the slowly zooming background.
         images = [part_dir / f"band-{index:03d}.png" for index in range(len(laid_out))]
         for text, band in zip(drawn, images, strict=True):
-            imaging.draw_caption_band(text, layout, band)
+            imaging.draw_caption_band(text, layout, band, style)
     else:
         images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
-        imaging.compose_pages(background, drawn, layout, images)
+        imaging.compose_pages(background, drawn, layout, images, style)
     pages = [
         Page(caption_number=number, text=page.text, lines=list(page.drawn.lines), image=image)
         for (number, page), image in zip(laid_out, images, strict=True)

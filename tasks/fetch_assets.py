@@ -1,16 +1,20 @@
-"""Stage 1: list the story, fetch each part's files, and check them before anything renders."""
+"""Stage 1: list the story, fetch each part's files (and its music), and check them before
+anything renders."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
 
 from services.imaging import ImageProblem, check_image, unknown_characters
 from services.retrying import TRANSIENT_RETRIES
-from services.storage import Storage
+from services.settings import RenderOptions
+from services.soundtrack import MusicProblem, check_music
+from services.storage import Storage, StorageError
 from services.story import (
     Caption,
     Part,
@@ -26,21 +30,43 @@ from services.story import (
 log = logging.getLogger(__name__)
 
 
+def _fetch_or_note(
+    storage: Storage, name: str, part_dir: Path, number: int, problems: list[str]
+) -> Path | None:
+    """The fetched file, or None with the reason noted as the part's problem (a link to nowhere,
+    a device, a FIFO...). Failures worth retrying are raised."""
+    try:
+        return storage.fetch(name, part_dir)
+    except StorageError as error:
+        if error.transient:
+            raise
+        reason = str(error)
+        problems.append(
+            f"part {number}: {reason}"
+            if reason.startswith(name)
+            else f"part {number}: {name}: {reason}"
+        )
+        return None
+
+
 def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
     """Bring one part's files here and check them; raise StoryError naming every bad file."""
     part_dir = work_dir / f"part-{files.number:04d}" / "source"
     part_dir.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
 
-    image_path = storage.fetch(files.image, part_dir)
-    try:
-        check_image(image_path)
-    except ImageProblem as problem:
-        problems.append(f"part {files.number}: {files.image} {problem}")
+    image_path = _fetch_or_note(storage, files.image, part_dir, files.number, problems)
+    if image_path is not None:
+        try:
+            check_image(image_path)
+        except ImageProblem as problem:
+            problems.append(f"part {files.number}: {files.image} {problem}")
 
     captions: list[Caption] = []
     for name in files.captions:
-        path = storage.fetch(name, part_dir)
+        path = _fetch_or_note(storage, name, part_dir, files.number, problems)
+        if path is None:
+            continue
         try:
             text = read_caption(path, name, files.number)
         except StoryError as error:
@@ -53,6 +79,7 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
 
     if problems:
         raise StoryError(problems)
+    assert image_path is not None
     return Part(
         number=files.number,
         image_file=files.image,
@@ -69,7 +96,12 @@ def fetch_and_check_part(files: PartFiles, storage: Storage, work_dir: Path) -> 
 )
 def list_story(storage: Storage) -> StoryLayout:
     """Which parts the story has, and what is wrong with it, from the file listing alone."""
-    return survey_story(storage.list_names())
+    layout = survey_story(storage.list_names())
+    if layout.ignored:
+        get_run_logger().info(
+            "ignored (not a story part, image or caption): %s", ", ".join(layout.ignored)
+        )
+    return layout
 
 
 @task(
@@ -80,3 +112,47 @@ def list_story(storage: Storage) -> StoryLayout:
 )
 def fetch_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
     return fetch_and_check_part(files, storage, work_dir)
+
+
+class MusicTrack(BaseModel):
+    """The background music of a run, fetched and checked."""
+
+    name: str  # as the user named it: music.mp3 in the story, or the --music path
+    path: Path
+    seconds: float  # decoded while checking (at most the first two minutes)
+
+
+def fetch_and_check_music(
+    story_music: str | None, options: RenderOptions, storage: Storage, work_dir: Path
+) -> MusicTrack | None:
+    """The run's music (`--music FILE` before the story's own music.*), or None; StoryError
+    naming the file when it cannot be played."""
+    if not options.music:
+        return None
+    if options.music_file is not None:
+        name, path = options.music_file, Path(options.music_file)
+        if not path.is_file():
+            raise StoryError([f"music file {name} does not exist"])
+    elif story_music is not None:
+        name = story_music
+        music_dir = work_dir / "music"
+        music_dir.mkdir(parents=True, exist_ok=True)
+        path = storage.fetch(story_music, music_dir)
+    else:
+        return None
+    try:
+        seconds = check_music(path)
+    except MusicProblem as problem:
+        raise StoryError([f"music {name} {problem}"]) from None
+    return MusicTrack(name=name, path=path, seconds=seconds)
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="fetch-music",
+    **TRANSIENT_RETRIES,
+)
+def fetch_music(
+    story_music: str | None, options: RenderOptions, storage: Storage, work_dir: Path
+) -> MusicTrack | None:
+    return fetch_and_check_music(story_music, options, storage, work_dir)

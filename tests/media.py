@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 import difflib
+import json
 import math
 import re
 import shutil
@@ -91,6 +92,30 @@ def is_faststart(path: Path) -> bool:
     """True when the index (moov) comes before the media data, so playback starts at once."""
     boxes = top_level_boxes(path)
     return "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    start: float
+    end: float
+    title: str
+
+
+def chapters(video: Path) -> list[ChapterMark]:
+    """The chapters a player lists, as ffprobe reads them (asked of ffprobe directly)."""
+    completed = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_chapters", str(video)],
+        capture_output=True,
+        check=True,
+    )
+    return [
+        ChapterMark(
+            start=float(chapter["start_time"]),
+            end=float(chapter["end_time"]),
+            title=chapter.get("tags", {}).get("title", ""),
+        )
+        for chapter in json.loads(completed.stdout)["chapters"]
+    ]
 
 
 def x264_options(path: Path) -> dict[str, str]:
@@ -268,6 +293,42 @@ def rms(samples: array.array, start: int = 0, end: int | None = None) -> float:
     if not window:
         return 0.0
     return math.sqrt(sum(value * value for value in window) / len(window))
+
+
+def loudness(video: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of a file's sound, measured by ffmpeg's
+    ebur128 filter run directly (not through the code under test)."""
+    completed = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(video), "-map", "0:a:0"]
+        + ["-af", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True,
+        check=True,
+    )
+    summary = completed.stderr.decode().rsplit("Summary:", 1)[1]
+    integrated = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    assert integrated and peak, summary
+    return float(integrated.group(1)), float(peak.group(1))
+
+
+def tone_power(
+    samples: array.array, rate: int, frequency: float, start: float, end: float
+) -> float:
+    """Power (mean square, in 16-bit units) of the sine at `frequency` in a window, by correlating
+    with it (one bin of a Fourier transform). The window's remaining power is everything else."""
+    first, last = int(start * rate), int(end * rate)
+    step = 2 * math.pi * frequency / rate
+    real = imaginary = 0.0
+    for index in range(first, last):
+        value = samples[index]
+        real += value * math.cos(step * index)
+        imaginary += value * math.sin(step * index)
+    count = max(1, last - first)
+    return 2 * (real * real + imaginary * imaginary) / (count * count)
+
+
+def decibels(power: float) -> float:
+    return 10 * math.log10(max(power, 1e-12))
 
 
 def soundtrack(video: Path, target: Path) -> Path:

@@ -211,6 +211,7 @@ def test_trigger_starts_a_tagged_run_of_the_deployment_and_repeats_return_it(
         "message": "The render is queued and will start shortly.",
         "progress": 0.0,
         "video_url": None,
+        "poster_url": None,
     }
     assert first.headers["cache-control"] == "no-store"
     runs = runs_of(creation)
@@ -632,6 +633,22 @@ def test_a_video_without_record_or_run_is_completed(
     assert httpx.get(answer["video_url"]).content == b"old video"
 
 
+def test_a_completed_video_comes_with_its_poster_and_an_older_one_without(
+    operators: httpx.Client, creation: str, gcs_emulator: GcsEmulator, api_env: str
+) -> None:
+    poster = b"\xff\xd8\xff\xe0 a poster"
+    gcs_emulator.write_bytes(api_env, f"{creation}/assets/video.mp4", b"new video", "video/mp4")
+    gcs_emulator.write_bytes(api_env, f"{creation}/assets/video.jpg", poster, "image/jpeg")
+    write_record(gcs_emulator, api_env, creation, status="completed", poster="video.jpg")
+    answer = operators.get(status_path(creation)).json()
+    assert answer["status"] == "completed"
+    assert httpx.get(answer["poster_url"]).content == poster
+
+    # A record from before posters (or a run that never made one): no link to a missing file.
+    write_record(gcs_emulator, api_env, creation, status="completed")
+    assert operators.get(status_path(creation)).json()["poster_url"] is None
+
+
 # -- security ------------------------------------------------------------------------------------
 
 
@@ -823,7 +840,15 @@ def test_openapi_schema_describes_every_answer() -> None:
         "schema"
     ]["anyOf"]
     options = schema["components"]["schemas"]["StoryOptions"]
-    assert set(options["properties"]) == {"language", "zoom"}
+    assert set(options["properties"]) == {
+        "language",
+        "zoom",
+        "caption_position",
+        "caption_size",
+        "caption_style",
+        "music",
+        "music_volume",
+    }  # never music_file: a path on the server is not the end user's to choose
     assert options["additionalProperties"] is False
     assert options["properties"]["language"]["default"] == "auto"
     assert "BCP 47" in options["properties"]["language"]["description"]
@@ -840,3 +865,14 @@ def test_the_api_imports_no_render_code() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == []
+
+
+def test_options_in_words_name_the_look_and_music_only_when_chosen() -> None:
+    from api.service import describe_options
+    from services.settings import StoryOptions
+
+    assert describe_options(StoryOptions(language="de")) == "language de, zoom off"
+    chosen = StoryOptions(caption_style="box", music=False, music_volume=-6)
+    assert describe_options(chosen) == (
+        "language auto, zoom off, caption_style box, music off, music_volume -6.0"
+    )

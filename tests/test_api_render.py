@@ -123,7 +123,8 @@ def test_trigger_renders_and_the_link_serves_the_video(
     video = tmp_path / "downloaded.mp4"
     video.write_bytes(download.content)
     info = ffmpeg.probe(video)
-    assert sorted(stream["codec_type"] for stream in info["streams"]) == ["audio", "video"]
+    kinds = sorted(stream["codec_type"] for stream in info["streams"])
+    assert kinds == ["audio", "data", "video"]  # data: the chapter titles
     record_text = gcs_emulator.read_bytes(render_bucket, f"{creation_id}/assets/video.json")
     assert record_text is not None
     record = VideoRecord.from_json(record_text)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import build_parser, main
+from services import ffmpeg
 from tests import media
 from tests.stories import PartSpec
 
@@ -91,7 +92,7 @@ def test_no_server_default_options_render_the_predecessor_like_video(make_story)
     encoder = media.x264_options(video)
     assert encoder["crf"] == "23.0"
     assert (encoder["subme"], encoder["me"], encoder["ref"]) == ("6", "hex", "2")  # preset fast
-    assert outputs_in(story) == ["video.json", "video.mp4", "video.srt", "video.vtt"]
+    assert outputs_in(story) == ["video.jpg", "video.json", "video.mp4", "video.srt", "video.vtt"]
 
 
 def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, tmp_path) -> None:
@@ -102,17 +103,25 @@ def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, t
             2: PartSpec(["Gute Nacht."], colour=(230, 200, 30)),
         }
     )
+    (story / "notes").mkdir()
+    (story / "notes" / "plan.txt").write_text("draft", encoding="utf-8")
+    (story / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     out = tmp_path / "elsewhere" / "my-film.mp4"
     out.parent.mkdir()
     args = ["--assets-dir", str(story), "--out", str(out)]
     args += ["--width", "160", "--height", "240", "--fps", "12", "--crf", "30"]
     args += ["--preset", "ultrafast", "--zoom", "--tts", "espeak", "--language", "de"]
+    music = tmp_path / "tune.ogg"
+    ffmpeg.ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=2", "-ac", "2", str(music))
+    args += ["--music", str(music), "--music-volume", "-6", "--caption-position", "top"]
     done = run_cli(*args, api_url=api_url)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == str(out)
+    assert "ignored (not a story part, image or caption): .DS_Store, notes/" in done.stderr
 
     # Captions and record beside the video, same stem; nothing written into the story.
     assert sorted(p.name for p in out.parent.iterdir()) == [
+        "my-film.jpg",
         "my-film.json",
         "my-film.mp4",
         "my-film.srt",
@@ -121,6 +130,9 @@ def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, t
     assert outputs_in(story) == []
     record = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert (record["status"], record["video"], record["parts"]) == ("completed", "my-film.mp4", 2)
+    assert (record["poster"], record["music"]) == ("my-film.jpg", str(music))
+    streams = ffmpeg.probe(out)["streams"]
+    assert [s["channels"] for s in streams if s["codec_type"] == "audio"] == [2]  # music: stereo
 
     info = media.inspect(out)
     assert (info.width, info.height, info.frame_rate) == (160, 240, 12)
@@ -142,6 +154,22 @@ def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, t
     early = media.frame_number(out, start + 6, 12)
     late = media.frame_number(out, end - 7, 12)
     assert media.picture_top(late, (40, 80, 220)) < media.picture_top(early, (40, 80, 220))
+
+    # Captions at the top: the top third of the frame holds the caption's white letters.
+    top_rows = early.region(0, 240 // 3)
+    assert max(media.luma(pixel) for pixel in top_rows) > 200
+
+
+def test_music_flags_parse_and_conflict(capsys) -> None:
+    parser = build_parser()
+    parsed = parser.parse_args(["--assets-dir", "x", "--no-music", "--music-volume", "-3"])
+    assert (parsed.no_music, parsed.music, parsed.music_volume) == (True, None, -3.0)
+    with pytest.raises(SystemExit):
+        main(["--assets-dir", "x", "--music", "a.mp3", "--no-music"])
+    assert "give --music FILE or --no-music, not both" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--assets-dir", "x", "--music-volume", "12"])
+    assert "--music-volume: " in capsys.readouterr().err
 
 
 def test_no_zoom_and_zoom_flags_parse() -> None:
@@ -270,3 +298,25 @@ def test_a_creation_id_that_is_not_a_uuid_is_refused(prefect_harness, capsys) ->
     assert code != 0
     line = last_line(capsys.readouterr().err)
     assert line.startswith("error: creation id '../../etc' is not a UUID"), line
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--out", "{tmp}/film.mov"], "error: --out {tmp}/film.mov must name an .mp4 file"),
+        (["not-a-uuid"], "error: creation id 'not-a-uuid' is not a UUID"),
+    ],
+    ids=["out not mp4", "id not uuid"],
+)
+def test_the_reason_is_the_last_line_of_stderr_in_a_real_process(
+    make_story, api_url, tmp_path, args, reason
+) -> None:
+    """Prefect sends its events and logs from background threads; whatever they print must come
+    before the reason, never after it."""
+    story = make_story({1: ["One."]})
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    source = [] if not args[0].startswith("--") else ["--assets-dir", str(story)]
+    done = run_cli(*source, *args, *TINY, api_url=api_url)
+    assert done.returncode == 1
+    line = done.stderr.rstrip("\n").splitlines()[-1]
+    assert line.startswith(reason.replace("{tmp}", str(tmp_path))), done.stderr[-1500:]

@@ -132,7 +132,7 @@ def test_round_trip_then_an_unchanged_rerun_reuses_every_part(
     written = set(gcs_emulator.names(gcs_bucket)) - before
     outputs_written = {name for name in written if "/render-cache/" not in name}
     assert outputs_written == {
-        f"{creation_id}/assets/video.{kind}" for kind in ("mp4", "srt", "vtt", "json")
+        f"{creation_id}/assets/video.{kind}" for kind in ("mp4", "srt", "vtt", "jpg", "json")
     }
     keys = cache_keys(gcs_emulator, gcs_bucket, creation_id)
     assert len(keys) == 3
@@ -339,5 +339,5 @@ def test_storage_failing_between_the_copies_of_a_publish_is_finished_by_the_next
         assert media.closest(seen, PALETTE) == colour
     assert found["record"]["status"] == "failed"  # the latest run's own record
     published = [name for name in gcs_emulator.names(gcs_bucket, f"{base}/") if "/video." in name]
-    assert published == [f"{base}/video.{kind}" for kind in ("json", "mp4", "srt", "vtt")]
+    assert published == [f"{base}/video.{kind}" for kind in ("jpg", "json", "mp4", "srt", "vtt")]
     assert not [name for name in gcs_emulator.names(gcs_bucket, f"{base}/") if "/." in name]

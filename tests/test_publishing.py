@@ -245,7 +245,7 @@ def test_a_full_disk_while_publishing_a_render_keeps_the_previous_render_whole(
     first = make_story({1: ["The cat woke up."]}, "first")
     generate_video(assets_dir=str(first), out=str(out), options=tiny)
     kept = {path.name: path.read_bytes() for path in out.parent.iterdir()}
-    assert sorted(kept) == ["story.json", "story.mp4", "story.srt", "story.vtt"]
+    assert sorted(kept) == ["story.jpg", "story.json", "story.mp4", "story.srt", "story.vtt"]
 
     fill_leaving(small_disk, 12 * 1024)
     second = make_story({1: ["The cat woke up."], 2: ["She climbed the stairs."]}, "second")

@@ -8,6 +8,7 @@ Expected narration is measured independently, by asking espeak-ng directly.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -148,7 +149,8 @@ def showcase(prefect_harness, tmp_path_factory) -> Rendered:
 
 def test_streams_are_h264_yuv420p_and_aac_at_the_asked_size_and_rate(showcase: Rendered) -> None:
     info = showcase.info
-    assert info.stream_kinds == ["audio", "video"]
+    # "data": the chapter titles, a QuickTime text track that players show as timeline marks.
+    assert info.stream_kinds == ["audio", "data", "video"]
     assert (info.video_codec, info.pixel_format) == ("h264", "yuv420p")
     assert info.audio_codec == "aac"
     assert (info.width, info.height) == (WIDTH, HEIGHT)
@@ -505,6 +507,15 @@ def _problems_of_both_kinds(story: Path) -> None:
     (story / "3" / "1.txt").write_text("   ", encoding="utf-8")
 
 
+def _odd_files(story: Path) -> None:
+    """Files that are not files: each is a problem of its part, reported with the others."""
+    (story / "1" / "image.png").unlink()
+    (story / "1" / "image.png").symlink_to("/dev/zero")
+    (story / "2" / "1.txt").unlink()
+    os.mkfifo(story / "2" / "1.txt")
+    (story / "3" / "1.txt").write_text("\u200b\u200d", encoding="utf-8")
+
+
 BAD_STORIES = {
     "no parts": (_no_parts, [r"no story parts found"]),
     "part without image": (_no_image, [r"part 2: no image in 2/"]),
@@ -527,6 +538,15 @@ BAD_STORIES = {
             r"part 1: 1/image\.png does not decode",
             r"part 2: 2/1\.txt is not UTF-8",
             r"part 3: 3/1\.txt is empty",
+        ],
+    ),
+    "odd files": (
+        _odd_files,
+        [
+            r"story has 3 problems",
+            r"part 1: 1/image\.png is a link to /dev/zero, which is a device, not a file",
+            r"part 2: 2/1\.txt is a pipe \(FIFO\), not a file",
+            r"part 3: 3/1\.txt has no visible text",
         ],
     ),
     "problems of both kinds": (

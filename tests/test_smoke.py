@@ -19,5 +19,5 @@ def test_two_part_story_renders(prefect_harness, make_story) -> None:
     video = Path(result["video"])
     info = ffmpeg.probe(video)
     kinds = sorted(stream["codec_type"] for stream in info["streams"])
-    assert kinds == ["audio", "video"]
+    assert kinds == ["audio", "data", "video"]  # data: the chapter titles
     assert result["pages"] == 3

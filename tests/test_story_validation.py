@@ -7,15 +7,22 @@ Both report every problem, each naming the part and the file.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from wand.color import Color
+from wand.image import Image
 
+from services import imaging
 from services.storage import LocalStorage
-from services.story import StoryError, plan_story, read_caption
+from services.story import Caption, StoryError, plan_story, read_caption
 from tasks.fetch_assets import fetch_and_check_part
-from tests.stories import PartSpec
+from tests.stories import PartSpec, write_flat_png
 
 # --- plan_story: order --------------------------------------------------------------------------
 
@@ -84,6 +91,17 @@ def test_entries_that_are_not_parts_are_ignored_with_a_log_line(caplog) -> None:
     logged = caplog.text
     for entry in (".DS_Store", "video.mp4", "notes/", "draft-3/", "1/thumb.png", "1/notes.txt"):
         assert entry in logged, f"no log line for {entry}"
+    # The flow logs them from the layout (its own logger reaches the run's log and the CLI).
+    assert layout.ignored == [
+        ".DS_Store",
+        "1/.DS_Store",
+        "1/notes.txt",
+        "1/thumb.png",
+        "draft-3/",
+        "notes/",
+        "video.json",
+        "video.mp4",
+    ]
 
 
 # --- plan_story: problems -----------------------------------------------------------------------
@@ -138,6 +156,15 @@ def test_two_captions_with_the_same_number() -> None:
 def test_two_folders_with_the_same_number() -> None:
     problems = problems_of(["2/image.png", "2/1.txt", "02/image.png", "02/1.txt"])
     assert any("02/" in p and "2/" in p and p.startswith("part 2:") for p in problems)
+
+
+def test_two_folders_with_the_same_number_are_reported_once() -> None:
+    names = ["01/image.png", "01/1.txt", "01/2.txt", "1/image.png", "1/1.txt", "1/2.txt"]
+    names += ["3/image.png", "3/1.txt", "03/1.txt"]
+    assert problems_of(names) == [
+        "part 1: folders 01/ and 1/ are the same part",
+        "part 3: folders 03/ and 3/ are the same part",
+    ]
 
 
 def test_several_problems_are_all_reported_at_once() -> None:
@@ -256,3 +283,190 @@ def test_every_bad_file_of_a_part_is_reported(make_story, tmp_path) -> None:
     assert problems[0].startswith("part 6: 6/image.png does not decode")
     assert problems[1] == "part 6: 6/2.txt is empty"
     assert problems[2].startswith("part 6: 6/3.txt is not UTF-8")
+
+
+# --- caption text cleaning ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"Hello\x00 world.", "Hello world."),
+        (b"Ring\x07 the bell, \x1b[31mred\x1b[0m, back\x08space.", None),
+        ("One\r\ntwo\x0bthree\x0cfour\x85five".encode(), "One two three four five"),
+        ("Cafe\u0301 cre\u0300me".encode(), "Café crème"),  # NFC: one code point each
+        ("\u05e9\u05dc\u05d5\u05dd\u200f!".encode(), "\u05e9\u05dc\u05d5\u05dd\u200f!"),
+        ("\U0001f469\u200d\U0001f680 ok".encode(), "\U0001f469\u200d\U0001f680 ok"),
+    ],
+    ids=["nul", "bel-esc-bs", "line-breaks", "nfc", "bidi-mark-kept", "zwj-kept"],
+)
+def test_caption_text_is_cleaned_once_for_drawing_speech_and_caption_files(
+    tmp_path: Path, data: bytes, expected: str | None
+) -> None:
+    text = read_caption(write(tmp_path, data), "1/1.txt", 1)
+    assert not any(unicodedata.category(char) == "Cc" for char in text), repr(text)
+    assert unicodedata.is_normalized("NFC", text)
+    if expected is not None:
+        assert text == expected
+    else:
+        assert text == "Ring the bell, [31mred[0m, backspace."
+    # The model holds only cleaned text, however it is built.
+    assert Caption(number=1, file="1/1.txt", text=data.decode()).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\u200b", "\u200b\u200c\u200d\ufeff \u2060", "\u200e\u200f\u202b\u202c", "\u3164\x00\x07"],
+    ids=["zwsp", "zero-width-mix", "bidi-marks-only", "filler-and-controls"],
+)
+def test_caption_of_only_invisible_characters_names_part_and_file(
+    tmp_path: Path, text: str
+) -> None:
+    with pytest.raises(StoryError) as raised:
+        read_caption(write(tmp_path, text.encode()), "3/2.txt", 3)
+    (problem,) = raised.value.problems
+    assert problem.startswith("part 3: 3/2.txt has no visible text"), problem
+    with pytest.raises(ValueError, match="visible text"):
+        Caption(number=2, file="3/2.txt", text=text)
+
+
+def test_caption_of_only_control_characters_is_empty(tmp_path: Path) -> None:
+    with pytest.raises(StoryError) as raised:
+        read_caption(write(tmp_path, b"\x00\x00\x07\x1b"), "4/1.txt", 4)
+    assert raised.value.problems == ["part 4: 4/1.txt is empty"]
+
+
+# --- links, pipes and devices -------------------------------------------------------------------
+
+
+def check_all(story: Path, tmp_path: Path) -> tuple[list[int], list[str]]:
+    """Every part of the story checked, as the flow does: the good parts, every problem."""
+    storage = LocalStorage(story)
+    layout = plan_story(storage.list_names())
+    good, problems = [], []
+    for files in layout.parts:
+        try:
+            good.append(fetch_and_check_part(files, storage, tmp_path / "work").number)
+        except StoryError as error:
+            problems.extend(error.problems)
+    return good, problems
+
+
+def test_links_inside_and_outside_the_story_are_followed(make_story, tmp_path) -> None:
+    story = make_story({1: ["One."], 2: ["Two."]})
+    elsewhere = make_story({7: ["Seven."]}, name="elsewhere")
+    (story / "3").symlink_to(elsewhere / "7", target_is_directory=True)  # a part folder
+    (story / "4").mkdir()
+    (story / "4" / "image.png").symlink_to(Path("..") / "1" / "image.png")  # a picture
+    (story / "4" / "1.txt").symlink_to(story / "2" / "1.txt")
+    (story / "notes").mkdir()
+    (story / "notes" / "loop").symlink_to(story, target_is_directory=True)  # a loop: not walked
+    names = LocalStorage(story).list_names()
+    assert [n for n in names if n.startswith(("3/", "4/"))] == [
+        "3/1.txt",
+        "3/image.png",
+        "4/1.txt",
+        "4/image.png",
+    ]
+    assert not any(n.startswith("notes/loop/") for n in names)
+    good, problems = check_all(story, tmp_path)
+    assert (good, problems) == ([1, 2, 3, 4], [])
+
+
+def test_links_to_nowhere_devices_and_pipes_are_problems_of_their_part(
+    make_story, tmp_path
+) -> None:
+    story = make_story({1: ["One."], 2: ["Two."], 3: ["Three."], 4: ["Four."], 5: ["Five."]})
+    (story / "1" / "image.png").unlink()
+    (story / "1" / "image.png").symlink_to("/dev/zero")
+    (story / "2" / "image.png").unlink()
+    (story / "2" / "image.png").symlink_to(story / "2" / "gone.png")
+    (story / "3" / "1.txt").unlink()
+    os.mkfifo(story / "3" / "1.txt")  # reading it would block for ever
+    good, problems = check_all(story, tmp_path)
+    assert good == [4, 5]
+    assert problems == [
+        "part 1: 1/image.png is a link to /dev/zero, which is a device, not a file",
+        f"part 2: 2/image.png is a link to {story / '2' / 'gone.png'}, which does not exist",
+        "part 3: 3/1.txt is a pipe (FIFO), not a file",
+    ]
+
+
+# --- pictures: animated, damaged, big -----------------------------------------------------------
+
+
+def centre_of(frame: Path) -> tuple[int, int, int]:
+    with Image(filename=str(frame)) as image:
+        pixel = image.export_pixels(image.width // 2, image.height // 2, 1, 1, "RGB", "char")
+        return pixel[0], pixel[1], pixel[2]
+
+
+def test_an_animated_picture_shows_its_first_frame(tmp_path) -> None:
+    picture = tmp_path / "image.webp"
+    with Image() as animation:
+        for colour in ("rgb(220,40,40)", "rgb(40,80,220)"):
+            with Image(width=80, height=60, background=Color(colour)) as frame:
+                animation.sequence.append(frame)
+        animation.format = "webp"
+        animation.save(filename=str(picture))
+    imaging.check_image(picture)
+    imaging.compose_background(picture, 160, 240, tmp_path / "frame.ppm")
+    red, green, blue = centre_of(tmp_path / "frame.ppm")
+    assert red > 150 and blue < 100, (red, green, blue)
+
+
+def test_a_jpeg_missing_half_its_data_is_refused(make_story, tmp_path) -> None:
+    """Cut in half with its end marker put back: libjpeg fills the rest with grey and only warns."""
+    story = make_story({1: ["Hello."]})
+    (story / "1" / "image.png").unlink()
+    with Image(width=300, height=200, pseudo="plasma:") as noise:
+        noise.format = "jpeg"
+        data = noise.make_blob()
+    (story / "1" / "image.jpg").write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    with pytest.raises(StoryError) as raised:
+        checked(story, 1, tmp_path)
+    (problem,) = raised.value.problems
+    assert problem.startswith("part 1: 1/image.jpg is damaged or cut off"), problem
+    assert "premature end of data segment" in problem
+
+
+def test_a_picture_too_large_to_read_is_refused_saying_so(make_story, tmp_path) -> None:
+    story = make_story({1: ["One."], 2: ["Two."]})
+    write_flat_png(story / "2" / "image.png", (20000, 20000), (200, 40, 40), rows=1)
+    limits = imaging.configure_decoding()
+    with pytest.raises(StoryError) as raised:
+        checked(story, 2, tmp_path)
+    assert raised.value.problems == [
+        f"part 2: 2/image.png is 20000x20000; at most {limits.max_pixels // 1_000_000} "
+        f"megapixels and {limits.max_side} pixels a side can be read here "
+        f"(save it smaller, e.g. 4000 pixels on its longer side)"
+    ]
+
+
+@pytest.fixture
+def little_memory() -> Iterator[imaging.DecodeLimits]:
+    """ImageMagick limited as in a run with 96 MiB: its cache holds one 3000x3000 picture."""
+    yield imaging.configure_decoding(96 * 2**20)
+    imaging.configure_decoding()
+
+
+def test_big_pictures_read_at_once_wait_for_room_in_the_cache(little_memory, tmp_path) -> None:
+    """Three pictures that do not fit ImageMagick's cache together, read by parallel parts:
+    without the shared budget two of them failed with "cache resources exhausted"."""
+    assert little_memory.cache_bytes < 3 * 3000 * 3000 * 8
+    colours = [(220, 40, 40), (40, 170, 60), (40, 80, 220)]
+    pictures = []
+    for index, colour in enumerate(colours):
+        pictures.append(tmp_path / f"big-{index}.png")
+        write_flat_png(pictures[-1], (3000, 3000), colour)
+
+    def check_and_compose(index: int) -> tuple[int, int, int]:
+        imaging.check_image(pictures[index])
+        frame = tmp_path / f"frame-{index}.ppm"
+        imaging.compose_background(pictures[index], 160, 240, frame)
+        return centre_of(frame)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        centres = list(pool.map(check_and_compose, range(3)))
+    for centre, colour in zip(centres, colours, strict=True):
+        assert max(abs(a - b) for a, b in zip(centre, colour, strict=True)) < 8, (centre, colour)
