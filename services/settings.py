@@ -123,7 +123,10 @@ class StoryOptions(BaseModel):
     caption_position: CaptionPosition = Field(
         "bottom", description="Where the captions sit: bottom, top or middle of the frame"
     )
-    caption_size: float = Field(1.0, ge=0.5, le=2.0, description="Caption text size, 1 = default")
+    # strict numbers: a number in JSON (an integer too), never true/false or a string.
+    caption_size: float = Field(
+        1.0, ge=0.5, le=2.0, strict=True, description="Caption text size, 1 = default"
+    )
     caption_style: CaptionLook = Field(
         "outline",
         description="outline: light text with a dark outline over a gradient; "
@@ -135,7 +138,11 @@ class StoryOptions(BaseModel):
         True, strict=True, description="Background music, when the story has a music file"
     )
     music_volume: float = Field(
-        0.0, ge=-30.0, le=6.0, description="Music level in dB, relative to the default bed level"
+        0.0,
+        ge=-30.0,
+        le=6.0,
+        strict=True,
+        description="Music level in dB, relative to the default bed level",
     )
 
     @field_validator("language", mode="before")
