@@ -7,10 +7,10 @@
 # - A plain Cloud Run Job, as the predecessor ran: `gcloud run jobs execute <job> --args <id>`
 #   runs `python /app/flows/video.py <id>` (ENTRYPOINT + the job's args).
 #
-# System packages are those scripts/setup.sh installs (less the Python toolchain the base image
-# brings, and less the OCR packages only the tests use) and Python packages those of
-# requirements.lock; tests/test_deployment_image.py checks that they stay the same, and runs
-# ENTRYPOINT the way this image does.
+# System packages are the runtime list of scripts/setup.sh (APT_PACKAGES; its development and
+# test extras, such as ImageMagick's headers and the OCR packages, stay out) and Python packages
+# those of requirements.lock; tests/test_deployment_image.py checks that they stay the same, and
+# runs ENTRYPOINT the way this image does.
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
@@ -32,7 +32,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         ffmpeg \
-        libmagickwand-dev \
+        libmagickwand-6.q16-6 \
         imagemagick \
         espeak-ng \
         fonts-dejavu-core \
@@ -52,11 +52,12 @@ COPY flows/ /app/flows/
 COPY services/ /app/services/
 COPY tasks/ /app/tasks/
 
-# ENV=p: production (the creations bucket). MAGICK_HOME tells Wand where ImageMagick lives.
-# PYTHONPATH makes flows, services and tasks importable from any working directory.
+# ENV=p: production (the creations bucket). PYTHONPATH makes flows, services and tasks
+# importable from any working directory. Wand finds ImageMagick's library by its versioned name
+# (libMagickWand-6.Q16.so.6, through ldconfig): no MAGICK_HOME, which on Debian's multiarch
+# layout would point it at a folder without the library.
 ENV PATH=/opt/venv/bin:$PATH \
     ENV=p \
-    MAGICK_HOME=/usr \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1

@@ -76,7 +76,7 @@ class CreationFiles:
 
         try:
             return bool(blob.exists(timeout=TIMEOUT, retry=None))
-        except Exception as error:  # noqa: BLE001 - worded like every other storage failure
+        except Exception as error:
             raise StorageError(
                 f"could not look for {folder.describe(name)}: {error}", transient=True
             ) from error
@@ -122,7 +122,7 @@ class CreationFiles:
             )
         except LinkError:
             raise
-        except Exception as error:  # noqa: BLE001 - one clear error for the operator's log
+        except Exception as error:
             raise LinkError(
                 f"could not sign a link to gs://{self.bucket}/{blob.name}: {error}"
             ) from error

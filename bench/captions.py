@@ -35,8 +35,8 @@ from wand.image import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import imaging  # noqa: E402
-from tasks.captions import page_caption  # noqa: E402
+from services import imaging
+from tasks.captions import page_caption
 
 LATIN = "Once upon a time, a small cat lived in a lighthouse by the sea and watched the ships."
 OTHERS = {

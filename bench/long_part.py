@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import ffmpeg  # noqa: E402
-from services.ffmpeg import ClipPlan, StillSegment  # noqa: E402
-from services.settings import RenderOptions  # noqa: E402
+from services import ffmpeg
+from services.ffmpeg import ClipPlan, StillSegment
+from services.settings import RenderOptions
 
 OPTIONS = RenderOptions(width=240, height=360, fps=10, preset="ultrafast")
 

@@ -4,7 +4,7 @@
 
 `cloud-run-v2.job-template.json` holds `${NAME}` placeholders for what differs between projects:
 GCP_PROJECT (required), GCP_REGION and CREATIONS_BUCKET (defaults below). Everything else (CPU,
-memory, timeout, retries, ENV=p, MAGICK_HOME) is fixed in the template. Standard library only.
+memory, timeout, retries, ENV=p) is fixed in the template. Standard library only.
 """
 
 from __future__ import annotations

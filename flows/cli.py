@@ -13,6 +13,7 @@ import os
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -151,6 +152,20 @@ def prefect_server() -> Iterator[None]:
     yield
 
 
+def patient_temporary_server() -> AbstractContextManager[object]:
+    """With no server configured, Prefect starts a temporary one; on a fresh PREFECT_HOME its
+    database setup alone can outlast Prefect's 20 s default wait on a small machine. Wait up to
+    120 s instead, unless the environment says otherwise."""
+    from prefect.settings import (
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    if PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.name in os.environ:
+        return nullcontext()
+    return temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120})
+
+
 def option_errors(error: ValidationError) -> str:
     """Pydantic's report as CLI words: "--width: must be a multiple of 2; --crf: ..."."""
     reasons = []
@@ -190,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.video import generate_video  # imports Prefect: after the arguments are checked
 
     try:
-        with prefect_server():
+        with patient_temporary_server(), prefect_server():
             result = generate_video(
                 creation_id=args.creation_id,
                 assets_dir=str(args.assets_dir) if args.assets_dir else None,

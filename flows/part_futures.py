@@ -4,11 +4,15 @@ settling the stages still running before the work area goes."""
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from prefect.futures import wait
 
 from tasks.clips import PartClip
+
+Futures = TypeVar("Futures", bound=list[Any])
 
 
 def part_result(upstream: list[Any], last: Any) -> PartClip:
@@ -19,6 +23,24 @@ def part_result(upstream: list[Any], last: Any) -> PartClip:
     except Exception:
         for stage in upstream:
             stage.result()  # raises the original error of the first stage that failed
+        raise
+
+
+@contextmanager
+def settled_on_failure() -> Iterator[Callable[[Futures], Futures]]:
+    """Yields `track`, which notes the futures a stage was mapped to (and returns them). When
+    the block fails, every tracked stage is settled before the error goes on, so whatever
+    encloses the block (the work area) outlives every task that could still write into it."""
+    launched: list[Any] = []
+
+    def track(futures: Futures) -> Futures:
+        launched.extend(futures)
+        return futures
+
+    try:
+        yield track
+    except Exception:
+        settle(launched)
         raise
 
 

@@ -45,7 +45,9 @@ class RunRecord:
         """Progress: one attempt; a missed update is logged, and the next one catches up.
 
         Only where callers poll (creations): a local record is written once, with the outputs
-        it describes, so a failed run leaves the previous video, captions and record together."""
+        it describes, so a failed run leaves the previous video, captions and record together.
+        A failed write (a StorageError: a bucket's, or a local disk's OSError as LocalStorage
+        reports it) is logged and does not fail the run."""
         self.record = self.record.model_copy(update=changes)
         if not self.target.record_from_start:
             return

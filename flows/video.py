@@ -14,43 +14,37 @@ in a temporary work area that is removed however the run ends.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# With no server configured, Prefect starts a temporary one; on a fresh PREFECT_HOME its database
-# setup alone can outlast Prefect's 20 s default wait on a small machine. Set before prefect loads.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+from prefect import flow, get_run_logger, unmapped
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from services import memory  # noqa: E402
+from flows.part_futures import part_result, settled_on_failure
+from flows.run_record import RunRecord
+from services import imaging, memory
+from services.languages import AUTO, resolve_language
+from services.part_store import PartStore, part_key, store_for, story_key
+from services.record import VideoRecord, now
+from services.retrying import call_with_retries
+from services.settings import RenderOptions, get_settings
+from services.sources import CreationNotFound, RenderTarget, resolve_target
+from services.speech import Narrator, make_engine
+from services.story import Story, StoryError, sha256_file
+from tasks.assembly import AssembledVideo, assemble_video, publish_video
+from tasks.captions import draw_captions
+from tasks.clips import PartClip, render_clip
+from tasks.fetch_assets import MusicTrack, fetch_music, fetch_part, list_story
+from tasks.narration import narrate_part
+from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story
 
-# Before Prefect and the stage workers start their threads (services/memory.py).
+# Before the stage workers start their threads (services/memory.py).
 memory.limit_malloc_arenas(2)
-
-from prefect import flow, get_run_logger, unmapped  # noqa: E402
-from prefect.futures import as_completed  # noqa: E402
-from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
-
-from flows.part_futures import part_result, settle  # noqa: E402
-from flows.run_record import RunRecord  # noqa: E402
-from services import imaging  # noqa: E402
-from services.languages import AUTO, resolve_language  # noqa: E402
-from services.part_store import PartStore, part_key, store_for, story_key  # noqa: E402
-from services.record import VideoRecord, now  # noqa: E402
-from services.retrying import call_with_retries  # noqa: E402
-from services.settings import RenderOptions, get_settings  # noqa: E402
-from services.sources import CreationNotFound, RenderTarget, resolve_target  # noqa: E402
-from services.speech import Narrator, make_engine  # noqa: E402
-from services.story import Story, StoryError, sha256_file  # noqa: E402
-from tasks.assembly import AssembledVideo, assemble_video, publish_video  # noqa: E402
-from tasks.captions import draw_captions  # noqa: E402
-from tasks.clips import PartClip, render_clip  # noqa: E402
-from tasks.fetch_assets import MusicTrack, fetch_music, fetch_part, list_story  # noqa: E402
-from tasks.narration import narrate_part  # noqa: E402
-from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story  # noqa: E402
 
 
 class RenderTaskRunner(ThreadPoolTaskRunner):  # type: ignore[type-arg]
@@ -146,10 +140,16 @@ def generate_video(
 
     try:
         # Everything intermediate lives here and goes when the run ends, however it ends.
-        with tempfile.TemporaryDirectory(
-            prefix="story-video-", ignore_cleanup_errors=True
-        ) as scratch:
-            outcome = _render(target, options, store_for(settings, creation_id), Path(scratch), run)
+        # On a failure, every stage's tasks are settled (settled_on_failure) before it goes.
+        with (
+            tempfile.TemporaryDirectory(
+                prefix="story-video-", ignore_cleanup_errors=True
+            ) as scratch,
+            settled_on_failure() as track,
+        ):
+            outcome = _render(
+                target, options, store_for(settings, creation_id), Path(scratch), run, track
+            )
             run.complete(
                 lambda record: publish_video(
                     outcome.assembled, target.outputs, target.names, record
@@ -216,9 +216,15 @@ class RenderOutcome:
 
 
 def _render(
-    target: RenderTarget, options: RenderOptions, store: PartStore, work_dir: Path, run: RunRecord
+    target: RenderTarget,
+    options: RenderOptions,
+    store: PartStore,
+    work_dir: Path,
+    run: RunRecord,
+    track: Callable[[list[Any]], list[Any]],
 ) -> RenderOutcome:
-    """Check the story, re-use or render each part, join them (the caller publishes)."""
+    """Check the story, re-use or render each part, join them (the caller publishes). Every
+    stage's futures go through `track`, so a failure settles them all before work_dir goes."""
     logger = run.logger
     narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
     if options.language != AUTO:
@@ -227,8 +233,12 @@ def _render(
     logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
     story, music = _gather_story(
         layout.problems,
-        fetch_part.map(layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)),
-        fetch_music.submit(layout.music, options, target.assets, work_dir),
+        track(
+            fetch_part.map(
+                layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)
+            )
+        ),
+        track([fetch_music.submit(layout.music, options, target.assets, work_dir)])[0],
     )
     if music is not None:
         logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
@@ -263,11 +273,13 @@ def _render(
             music=music.name if music is not None else None,
         )
 
-    lookups = reuse_part.map(
-        [part.number for part in story.parts],
-        [keys[part.number] for part in story.parts],
-        store=unmapped(store),
-        work_dir=unmapped(work_dir),
+    lookups = track(
+        reuse_part.map(
+            [part.number for part in story.parts],
+            [keys[part.number] for part in story.parts],
+            store=unmapped(store),
+            work_dir=unmapped(work_dir),
+        )
     )
     clips: dict[int, PartClip] = {}
     for part, lookup in zip(story.parts, lookups, strict=True):
@@ -280,40 +292,37 @@ def _render(
         run.update(parts_done=reused, progress=round(reused / total, 4), parts_reused=reused)
 
     misses = [part for part in story.parts if part.number not in clips]
-    futures: list[Any] = []
-    try:
-        if misses:
-            pages = draw_captions.map(
-                misses, options=unmapped(options), work_dir=unmapped(work_dir)
-            )
-            narrations = narrate_part.map(
+    if misses:
+        pages = track(
+            draw_captions.map(misses, options=unmapped(options), work_dir=unmapped(work_dir))
+        )
+        narrations = track(
+            narrate_part.map(
                 pages, narrator=unmapped(narrator), language=unmapped(options.language)
             )
-            rendered = render_clip.map(
+        )
+        rendered = track(
+            render_clip.map(
                 pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
             )
-            kept = keep_part.map(
-                rendered, [keys[part.number] for part in misses], store=unmapped(store)
+        )
+        kept = track(
+            keep_part.map(rendered, [keys[part.number] for part in misses], store=unmapped(store))
+        )
+        stages = {
+            id(last): chain for *chain, last in zip(pages, narrations, rendered, kept, strict=True)
+        }
+        for future in as_completed(kept):
+            clip = part_result(stages[id(future)], future)  # a failed part fails the run
+            clips[clip.part_number] = clip
+            logger.info(
+                "part %d rendered (key %s) (%d/%d)",
+                clip.part_number,
+                keys[clip.part_number][:12],
+                len(clips),
+                total,
             )
-            futures = [*pages, *narrations, *rendered, *kept]
-            stages = {
-                id(last): chain
-                for *chain, last in zip(pages, narrations, rendered, kept, strict=True)
-            }
-            for future in as_completed(kept):
-                clip = part_result(stages[id(future)], future)  # a failed part fails the run
-                clips[clip.part_number] = clip
-                logger.info(
-                    "part %d rendered (key %s) (%d/%d)",
-                    clip.part_number,
-                    keys[clip.part_number][:12],
-                    len(clips),
-                    total,
-                )
-                run.update(parts_done=len(clips), progress=round(len(clips) / total, 4))
-    except Exception:
-        settle(futures)
-        raise
+            run.update(parts_done=len(clips), progress=round(len(clips) / total, 4))
     logger.info(
         "parts: %d re-used, %d rendered; narration synthesized for %d page(s)",
         reused,

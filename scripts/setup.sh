@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything the renderer and its tests need, on a fresh Debian machine or an existing one.
-# System packages through apt (only those missing), Python packages into ./.venv from requirements.lock.
+# System packages through apt (only those missing), Python packages into ./.venv from
+# requirements-dev.lock (the runtime lock plus test, lint and benchmark tools).
 # Safe to run again: it skips what is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What the renderer needs at run time: the Dockerfile's runtime stage installs exactly these
+# (tests/test_deployment_image.py checks that the two lists match).
 APT_PACKAGES=(
   ffmpeg                 # encoding, probing, audio conversion
-  libmagickwand-dev      # ImageMagick for Wand (captions and frame backgrounds)
+  libmagickwand-6.q16-6  # ImageMagick's library, which Wand loads (captions, frame backgrounds)
   imagemagick
   espeak-ng              # offline narration engine
   fonts-dejavu-core      # caption font: accented Latin, typographic punctuation
@@ -15,8 +18,12 @@ APT_PACKAGES=(
   fonts-noto-cjk         # Chinese (simplified and traditional), Japanese, Korean
   fonts-noto-color-emoji # emoji, in colour
   fontconfig             # fc-query / fc-list: the caption font's name for Pango
-  python3 python3-venv python3-dev
   ca-certificates
+)
+# Only on a development machine, never in the image.
+DEV_APT_PACKAGES=(
+  libmagickwand-dev      # ImageMagick's headers and unversioned .so links
+  python3 python3-venv python3-dev
 )
 # Only the tests need these (they read drawn captions back with OCR); the Dockerfile leaves them out.
 TEST_APT_PACKAGES=(
@@ -26,7 +33,7 @@ TEST_APT_PACKAGES=(
 )
 
 missing=()
-for pkg in "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"; do
+for pkg in "${APT_PACKAGES[@]}" "${DEV_APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -128,7 +128,7 @@ class GcsStorage(SetPublishing):
             return action()
         except StorageError:
             raise
-        except Exception as error:  # noqa: BLE001 - classified and re-raised below
+        except Exception as error:
             raise self._translate(error, what, name) from error
 
     def _translate(self, error: BaseException, what: str, name: str) -> StorageError:

@@ -12,8 +12,9 @@ publishes them again without joining and encoding anything: `<story key>/` holds
 `AssembledVideo` (video, captions) and `story.json` (the rest of it), written last.
 
 A part entry is three files under `<key>/`: `clip.mp4` (the part's silent H.264 segment),
-`narration.wav` (its mono PCM track, padded to the clip's length) and `part.json` (frames, page
-timing and texts). `part.json` is written last: an entry without it is unfinished and ignored.
+`narration.wav` (its mono PCM track, padded to the clip's length) and `part.json` (the clip
+stage's own result, less those two files: frames, page timing and texts). `part.json` is written
+last: an entry without it is unfinished and ignored.
 
 Where entries live: production, in the bucket beside the creation
 (`gs://<bucket>/<creation_id>/render-cache/`), because every Cloud Run execution starts in a new
@@ -32,7 +33,7 @@ import json
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -44,7 +45,7 @@ from services.story import Part, sha256_file
 log = logging.getLogger(__name__)
 
 # Bump when the stored entry's layout changes (files, part.json fields).
-PART_FORMAT_VERSION = 1
+PART_FORMAT_VERSION = 2
 
 _ROOT = Path(__file__).resolve().parent.parent
 # The code that decides a part's pixels, sound and timing.
@@ -133,23 +134,24 @@ class StoredStory(BaseModel):
     fields: dict[str, Any]
 
 
-class StoredPart(BaseModel):
-    """part.json: what a clip needs besides its two media files."""
-
-    key: str
-    format: int = PART_FORMAT_VERSION
-    frames: int
-    page_frames: list[int]
-    page_texts: list[str]
-    rendered_as_part: int  # for people browsing the bucket; not used when re-using
-
-
-class PartFiles(BaseModel):
-    """A stored part fetched for this run: local files plus its timing."""
+class ClipFiles(BaseModel):
+    """The two media files of a finished part; the clip stage's result type extends this with
+    its timing, and the store keeps and returns that type whole."""
 
     video: Path
     audio: Path
-    meta: StoredPart
+
+
+Clip = TypeVar("Clip", bound=ClipFiles)
+_MEDIA_FIELDS = {"video", "audio"}
+
+
+class StoredPart(BaseModel):
+    """part.json: the key, and the stored clip's fields less its media files."""
+
+    key: str
+    format: int = PART_FORMAT_VERSION
+    clip: dict[str, Any]
 
 
 class PartStore:
@@ -161,8 +163,9 @@ class PartStore:
     def describe(self, key: str = "") -> str:
         return self.storage.describe(key)
 
-    def load(self, key: str, work_dir: Path) -> PartFiles | None:
-        """The stored part for `key`, fetched into work_dir, or None when there is none.
+    def load(self, key: str, work_dir: Path, clip_type: type[Clip]) -> Clip | None:
+        """The stored part for `key` as a `clip_type`, its files fetched into work_dir, or None
+        when there is none.
 
         An entry that is unfinished, damaged or vanishes while being read is a miss, not an
         error: the part is simply rendered again. Transient storage errors are raised, so the
@@ -187,12 +190,17 @@ class PartStore:
                 raise
             log.warning("stored part %s is incomplete, rendering again: %s", key[:12], error)
             return None
-        return PartFiles(video=video, audio=audio, meta=meta)
+        try:
+            return clip_type.model_validate({**meta.clip, "video": video, "audio": audio})
+        except ValidationError as error:
+            log.warning("stored part %s does not fit, rendering again: %s", key[:12], error)
+            return None
 
-    def save(self, key: str, video: Path, audio: Path, meta: StoredPart) -> None:
+    def save(self, key: str, clip: ClipFiles) -> None:
         """Store a finished part; the entry counts only once part.json is written, last."""
-        self.storage.publish(video, f"{key}/{CLIP_NAME}", "video/mp4")
-        self.storage.publish(audio, f"{key}/{AUDIO_NAME}", "audio/wav")
+        self.storage.publish(clip.video, f"{key}/{CLIP_NAME}", "video/mp4")
+        self.storage.publish(clip.audio, f"{key}/{AUDIO_NAME}", "audio/wav")
+        meta = StoredPart(key=key, clip=clip.model_dump(mode="json", exclude=_MEDIA_FIELDS))
         self.storage.write_text(f"{key}/{META_NAME}", meta.model_dump_json(indent=2) + "\n")
 
     def load_story(self, key: str, work_dir: Path) -> tuple[dict[str, Any], dict[str, Path]] | None:

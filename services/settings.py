@@ -35,7 +35,9 @@ X264Preset = Literal[
 
 
 class Settings(BaseSettings):
-    """Deployment-wide configuration read from the environment (see README, "Environment")."""
+    """Deployment-wide configuration, read on first use (get_settings) from the environment and
+    a `.env` file in the working directory; the README's "Environment" table lists every field.
+    Per-run output settings are `RenderOptions`, below; this object supplies their defaults."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "story-video"
         ),
-        description="Local cache of synthesized speech",
+        description="Local cache: synthesized speech, and (in development) finished parts",
     )
 
     render_workers: int | None = Field(
@@ -121,7 +123,10 @@ class StoryOptions(BaseModel):
     caption_position: CaptionPosition = Field(
         "bottom", description="Where the captions sit: bottom, top or middle of the frame"
     )
-    caption_size: float = Field(1.0, ge=0.5, le=2.0, description="Caption text size, 1 = default")
+    # strict numbers: a number in JSON (an integer too), never true/false or a string.
+    caption_size: float = Field(
+        1.0, ge=0.5, le=2.0, strict=True, description="Caption text size, 1 = default"
+    )
     caption_style: CaptionLook = Field(
         "outline",
         description="outline: light text with a dark outline over a gradient; "
@@ -133,7 +138,11 @@ class StoryOptions(BaseModel):
         True, strict=True, description="Background music, when the story has a music file"
     )
     music_volume: float = Field(
-        0.0, ge=-30.0, le=6.0, description="Music level in dB, relative to the default bed level"
+        0.0,
+        ge=-30.0,
+        le=6.0,
+        strict=True,
+        description="Music level in dB, relative to the default bed level",
     )
 
     @field_validator("language", mode="before")

@@ -266,11 +266,16 @@ class Narrator:
         self.sample_rate = sample_rate
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self.synthesized = 0  # how many texts were actually sent to the engine
+        self._synthesized = 0
 
     def cache_key(self, text: str, language: str) -> str:
         identity = "\x1f".join([self.engine.voice_id(language), str(self.sample_rate), text])
         return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+    @property
+    def synthesized(self) -> int:
+        """How many texts were actually sent to the engine (the others came from the cache)."""
+        return self._synthesized
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._locks_guard:
@@ -293,8 +298,9 @@ class Narrator:
                 else:
                     ffmpeg.convert_audio_to_wav(spoken, partial, self.sample_rate)
                 os.replace(partial, cached)
-            self.synthesized += 1
-            return cached
+        with self._locks_guard:  # parts narrate on several threads at once
+            self._synthesized += 1
+        return cached
 
 
 def write_silence(target: Path, seconds: float, sample_rate: int) -> None:

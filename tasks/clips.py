@@ -7,19 +7,19 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from services import ffmpeg, timeline, zoom
 from services.ffmpeg import ClipPlan, StillSegment
+from services.part_store import ClipFiles
 from services.settings import RenderOptions
 from tasks.captions import PartPages
 from tasks.narration import PartNarration
 
 
-class PartClip(BaseModel):
+class PartClip(ClipFiles):
+    """A part's silent clip (`video`) and its narration track (`audio`), with page timing."""
+
     part_number: int
-    video: Path
-    audio: Path
     frames: int
     page_frames: list[int]
     page_texts: list[str]
@@ -96,4 +96,15 @@ def render_part_clip(
 def render_clip(
     pages: PartPages, narration: PartNarration, options: RenderOptions, work_dir: Path
 ) -> PartClip:
-    return render_part_clip(pages, narration, options, work_dir)
+    clip = render_part_clip(pages, narration, options, work_dir)
+    discard_pages(pages)
+    return clip
+
+
+def discard_pages(pages: PartPages) -> None:
+    """Once a part is encoded its page images are not needed: drop them now rather than when the
+    run ends, since on Cloud Run the work area is held in memory (uncompressed pages are most
+    of it: see deployments/README.md)."""
+    for image in [*(page.image for page in pages.pages), pages.background]:
+        if image is not None:
+            image.unlink(missing_ok=True)

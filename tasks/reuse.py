@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from services.part_store import PartStore, StoredPart
+from services.part_store import PartStore
 from services.retrying import TRANSIENT_RETRIES
 from tasks.assembly import AssembledVideo
 from tasks.clips import PartClip
@@ -22,32 +22,14 @@ CONTENT_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip", ".vtt": "t
 
 
 def load_part_clip(part_number: int, key: str, store: PartStore, work_dir: Path) -> PartClip | None:
-    found = store.load(key, work_dir)
+    found = store.load(key, work_dir, PartClip)
     if found is None:
         return None
-    return PartClip(
-        part_number=part_number,
-        video=found.video,
-        audio=found.audio,
-        frames=found.meta.frames,
-        page_frames=found.meta.page_frames,
-        page_texts=found.meta.page_texts,
-    )
+    return found.model_copy(update={"part_number": part_number})  # it may sit elsewhere now
 
 
 def save_part_clip(clip: PartClip, key: str, store: PartStore) -> PartClip:
-    store.save(
-        key,
-        clip.video,
-        clip.audio,
-        StoredPart(
-            key=key,
-            frames=clip.frames,
-            page_frames=clip.page_frames,
-            page_texts=clip.page_texts,
-            rendered_as_part=clip.part_number,
-        ),
-    )
+    store.save(key, clip)
     return clip
 
 

@@ -62,8 +62,3 @@ def _fresh_settings() -> Iterator[None]:
     reset_settings_cache()
     yield
     reset_settings_cache()
-
-
-@pytest.fixture(scope="session")
-def session_dir() -> Path:
-    return _SESSION_DIR

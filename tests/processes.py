@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,3 +53,53 @@ def running(command: list[str], env: dict[str, str], log: Path) -> Iterator[subp
         yield process
     finally:
         stop(process)
+
+
+class PeakMemory:
+    """Samples, every `interval` seconds, the resident memory of groups of processes: a process
+    belongs to the group named by the value of its environment variable `variable` (children,
+    such as ffmpeg, inherit it). `peaks[value]` is the largest sum seen for that group. A sum of
+    RSS counts pages shared between processes once per process: an upper bound."""
+
+    PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self, variable: str, interval: float = 0.1):
+        self.marker = f"{variable}=".encode()
+        self.interval = interval
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _group(self, pid: str) -> str | None:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            return None
+        for entry in environ.split(b"\0"):
+            if entry.startswith(self.marker):
+                return entry[len(self.marker) :].decode()
+        return None
+
+    def _rss(self, pid: str) -> int:
+        try:
+            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self.PAGE_BYTES
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sums: dict[str, int] = {}
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit() and (group := self._group(entry.name)) is not None:
+                    sums[group] = sums.get(group, 0) + self._rss(entry.name)
+            for group, total in sums.items():
+                self.peaks[group] = max(self.peaks.get(group, 0), total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -142,11 +142,10 @@ def test_the_job_carries_our_image_command_env_size_timeout_and_retries(monkeypa
     env = container_env(body)
     assert env["ENV"] == "p"
     assert env["CREATIONS_BUCKET"] == BUCKET
-    assert env["MAGICK_HOME"] == "/usr"
     assert env["PREFECT__FLOW_RUN_ID"] == str(flow_run.id)
     assert env["PREFECT_API_URL"] == WORKER_API_URL
 
-    assert container["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
+    assert container["resources"]["limits"] == {"cpu": "4", "memory": "6Gi"}
     assert execution["timeout"] == "3600s"
     assert execution["maxRetries"] == 1
     assert execution["serviceAccount"] == f"story-video-render@{PROJECT}.iam.gserviceaccount.com"

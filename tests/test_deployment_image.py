@@ -33,8 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 VENV = Path(sys.executable).parent.parent  # what /opt/venv is in the image
 DOCKER_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# What the base image brings, so the Dockerfile does not install it (scripts/setup.sh does).
-PYTHON_TOOLCHAIN = {"python3", "python3-venv", "python3-dev"}
 
 
 # --- reading the Dockerfile -------------------------------------------------------------------
@@ -113,10 +111,12 @@ def apt_packages_installed() -> set[str]:
     return packages
 
 
-def setup_sh_apt_packages(name: str = "APT_PACKAGES") -> set[str]:
+def setup_sh_apt_packages(list_name: str = "APT_PACKAGES") -> set[str]:
+    """A package list of scripts/setup.sh: APT_PACKAGES (run time), DEV_APT_PACKAGES or
+    TEST_APT_PACKAGES."""
     text = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
-    found = re.search(rf"^{name}=\((.*?)^\)", text, flags=re.MULTILINE | re.DOTALL)
-    assert found, f"scripts/setup.sh has no {name}=( ... ) list"
+    found = re.search(rf"^{list_name}=\((.*?)^\)", text, flags=re.MULTILINE | re.DOTALL)
+    assert found, f"scripts/setup.sh has no {list_name}=( ... ) list"
     words = []
     for line in found.group(1).splitlines():
         words += line.split("#", 1)[0].split()
@@ -140,12 +140,74 @@ def test_base_is_python_3_12_slim_in_both_stages_within_requires_python() -> Non
     assert 'requires-python = ">=3.11,<3.13"' in project
 
 
-def test_system_packages_are_those_setup_sh_installs() -> None:
-    assert apt_packages_installed() == setup_sh_apt_packages() - PYTHON_TOOLCHAIN
-    assert {"ffmpeg", "espeak-ng", "imagemagick"} <= apt_packages_installed()
+def test_system_packages_are_the_runtime_list_setup_sh_installs() -> None:
+    """The image installs setup.sh's runtime list exactly; the development extras (headers,
+    the Python toolchain the base image brings) only the development machine gets."""
+    runtime_list, dev_extras = setup_sh_apt_packages(), setup_sh_apt_packages("DEV_APT_PACKAGES")
+    assert apt_packages_installed() == runtime_list
+    assert {"ffmpeg", "espeak-ng", "imagemagick", "libmagickwand-6.q16-6"} <= runtime_list
+    assert not runtime_list & dev_extras
+    assert not [name for name in runtime_list if name.endswith("-dev")], runtime_list
+    assert "libmagickwand-dev" in dev_extras
     # Fonts for captions in every script; fontconfig names the caption font for Pango.
     fonts = {"fonts-dejavu-core", "fonts-noto-core", "fonts-noto-cjk", "fonts-noto-color-emoji"}
-    assert fonts | {"fontconfig"} <= apt_packages_installed()
+    assert fonts | {"fontconfig"} <= runtime_list
+
+
+def test_wand_finds_imagemagick_without_the_development_links(monkeypatch) -> None:
+    """Wand as the image runs it: no MAGICK_HOME, and only the versioned library names the
+    runtime package ships (libMagickWand-6.Q16.so.6), not the unversioned .so links that
+    libmagickwand-dev adds. Wand's search (ctypes.util.find_library, which reads `ldconfig -p`)
+    is run against this machine's ldconfig cache with those links taken out."""
+    import ctypes
+    import ctypes.util
+    import io
+
+    assert "MAGICK_HOME" not in image_environment()
+    monkeypatch.delenv("MAGICK_HOME", raising=False)
+    monkeypatch.delenv("WAND_MAGICK_LIBRARY_SUFFIX", raising=False)
+    real_popen = subprocess.Popen
+
+    class LdconfigWithoutDevLinks:
+        def __init__(self, command: list[str]):
+            with real_popen(command, stdout=subprocess.PIPE, env={"LC_ALL": "C"}) as ldconfig:
+                listing = ldconfig.stdout.read() if ldconfig.stdout else b""
+            kept = [
+                line
+                for line in listing.splitlines(keepends=True)
+                if not re.match(rb"\s+libMagick\S*\.so\s", line)
+            ]
+            self.stdout = io.BytesIO(b"".join(kept))
+
+        def __enter__(self) -> LdconfigWithoutDevLinks:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def popen(command: Any, *args: Any, **kwargs: Any) -> Any:
+        if list(command)[:1] == ["/sbin/ldconfig"]:
+            return LdconfigWithoutDevLinks(list(command))
+        return real_popen(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    from wand.api import library_paths
+
+    for wand_path, core_path in library_paths():
+        if wand_path is None or core_path is None:
+            continue
+        try:
+            ctypes.CDLL(wand_path)
+            ctypes.CDLL(core_path)
+        except OSError:
+            continue
+        break
+    else:
+        pytest.fail("Wand finds no ImageMagick library without the development links")
+    assert re.fullmatch(r"libMagickWand-6\.Q16\.so\.\d+", wand_path), wand_path
+    assert re.fullmatch(r"libMagickCore-6\.Q16\.so\.\d+", core_path), core_path
+    owner = subprocess.run(["dpkg", "-S", f"*/{wand_path}"], capture_output=True, text=True)
+    assert owner.stdout.startswith("libmagickwand-6.q16-6:"), owner.stdout
 
 
 def test_packages_only_the_tests_need_stay_out_of_the_image() -> None:
@@ -154,7 +216,8 @@ def test_packages_only_the_tests_need_stay_out_of_the_image() -> None:
     assert "tesseract-ocr" in test_only
     assert not test_only & apt_packages_installed()
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
-    assert '"${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"' in setup  # development installs both
+    # development installs all three lists
+    assert '"${APT_PACKAGES[@]}" "${DEV_APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"' in setup
 
 
 def test_python_packages_come_from_the_runtime_lock_in_a_build_stage() -> None:
@@ -178,7 +241,6 @@ def test_runs_as_a_non_root_user_with_the_production_environment() -> None:
     assert uid.isdigit() and int(uid) != 0, user
     env = image_environment()
     assert env["ENV"] == "p"
-    assert env["MAGICK_HOME"] == "/usr"
     assert env["PYTHONPATH"] == "/app"
     assert env["PATH"].startswith("/opt/venv/bin:")
 

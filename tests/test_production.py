@@ -191,8 +191,8 @@ def test_one_edited_caption_re_renders_that_part_only(
     stored = json.loads(
         gcs_emulator.read_bytes(gcs_bucket, f"{creation_id}/render-cache/{new_key}/part.json")
     )
-    assert stored["rendered_as_part"] == 2
-    assert stored["page_texts"] == edited[2]
+    assert stored["clip"]["part_number"] == 2  # the clip stage's own result, less its files
+    assert stored["clip"]["page_texts"] == edited[2]
     # The entry of the old caption is gone: the store holds this story's parts only.
     assert len(keys_before - keys_after) == 1 and len(keys_after) == 3
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from services.part_store import PartStore, StoredPart, part_key
+from services.part_store import PartStore, part_key
 from services.settings import RenderOptions
 from services.storage import LocalStorage
 from services.story import Caption, Part
+from tasks.clips import PartClip
+from tasks.reuse import load_part_clip
 
 OPTIONS = RenderOptions(width=240, height=360, fps=12, preset="ultrafast").model_copy(
     update={"tts": "espeak", "language": "en"}
@@ -84,38 +86,69 @@ def test_the_resolved_language_is_in_the_key_and_auto_is_refused() -> None:
         key(options=OPTIONS.model_copy(update={"language": "auto"}))
 
 
-def stored(key: str) -> StoredPart:
-    return StoredPart(key=key, frames=3, page_frames=[3], page_texts=["Hi."], rendered_as_part=1)
+def clip(tmp_path: Path, part_number: int = 1) -> PartClip:
+    (tmp_path / "clip.mp4").write_bytes(b"clip")
+    (tmp_path / "narration.wav").write_bytes(b"wav")
+    return PartClip(
+        part_number=part_number,
+        video=tmp_path / "clip.mp4",
+        audio=tmp_path / "narration.wav",
+        frames=5,
+        page_frames=[3, 2],
+        page_texts=["Hi.", "Bye."],
+    )
 
 
 def test_an_entry_counts_only_once_its_part_json_is_there(tmp_path: Path) -> None:
     store = PartStore(LocalStorage(tmp_path / "store"))
-    (tmp_path / "clip.mp4").write_bytes(b"clip")
-    (tmp_path / "narration.wav").write_bytes(b"wav")
+    rendered = clip(tmp_path)
     k = "k" * 64
-    assert store.load(k, tmp_path / "work") is None
+    assert store.load(k, tmp_path / "work", PartClip) is None
 
     # Media there, part.json not yet (a run killed while saving): a miss.
-    store.storage.publish(tmp_path / "clip.mp4", f"{k}/clip.mp4")
-    store.storage.publish(tmp_path / "narration.wav", f"{k}/narration.wav")
-    assert store.load(k, tmp_path / "work") is None
+    store.storage.publish(rendered.video, f"{k}/clip.mp4")
+    store.storage.publish(rendered.audio, f"{k}/narration.wav")
+    assert store.load(k, tmp_path / "work", PartClip) is None
 
-    store.save(k, tmp_path / "clip.mp4", tmp_path / "narration.wav", stored(k))
-    found = store.load(k, tmp_path / "work")
+    store.save(k, rendered)
+    found = store.load(k, tmp_path / "work", PartClip)
     assert found is not None
-    assert found.video.read_bytes() == b"clip" and found.meta.frames == 3
+    assert found.video.read_bytes() == b"clip" and found.audio.read_bytes() == b"wav"
     assert store.keys() == {k}
+
+
+def test_the_store_returns_the_clip_stage_s_own_result_for_the_part_that_asks(
+    tmp_path: Path,
+) -> None:
+    store = PartStore(LocalStorage(tmp_path / "store"))
+    rendered = clip(tmp_path, part_number=2)
+    k = "r" * 64
+    store.save(k, rendered)
+    found = load_part_clip(7, k, store, tmp_path / "work")
+    assert isinstance(found, PartClip)
+    # Every field of the stage's result comes back, with the number of the part that re-uses
+    # it, and its media from the store (a local store hands its own files out, uncopied).
+    assert found.model_dump(exclude={"video", "audio"}) == {
+        **rendered.model_dump(exclude={"video", "audio"}),
+        "part_number": 7,
+    }
+    assert found.video == tmp_path / "store" / k / "clip.mp4"
+    assert found.audio.read_bytes() == b"wav"
 
 
 def test_damaged_or_incomplete_entries_are_misses_not_errors(tmp_path: Path) -> None:
     store = PartStore(LocalStorage(tmp_path / "store"))
-    (tmp_path / "clip.mp4").write_bytes(b"clip")
-    (tmp_path / "narration.wav").write_bytes(b"wav")
-    damaged, incomplete, mismatched = "d" * 64, "i" * 64, "m" * 64
-    store.save(damaged, tmp_path / "clip.mp4", tmp_path / "narration.wav", stored(damaged))
+    rendered = clip(tmp_path)
+    damaged, incomplete, mismatched, unfit = "d" * 64, "i" * 64, "m" * 64, "u" * 64
+    store.save(damaged, rendered)
     (tmp_path / "store" / damaged / "part.json").write_text("{not json", encoding="utf-8")
-    store.save(incomplete, tmp_path / "clip.mp4", tmp_path / "narration.wav", stored(incomplete))
+    store.save(incomplete, rendered)
     (tmp_path / "store" / incomplete / "clip.mp4").unlink()
-    store.save(mismatched, tmp_path / "clip.mp4", tmp_path / "narration.wav", stored("x" * 64))
-    for k in (damaged, incomplete, mismatched):
-        assert store.load(k, tmp_path / "work") is None
+    store.save(mismatched, rendered)
+    meta = tmp_path / "store" / mismatched / "part.json"
+    meta.write_text(meta.read_text().replace(mismatched, "x" * 64), encoding="utf-8")
+    store.save(unfit, rendered)  # an entry whose fields no longer fit the clip's type
+    meta = tmp_path / "store" / unfit / "part.json"
+    meta.write_text(meta.read_text().replace('"frames"', '"frame_count"'), encoding="utf-8")
+    for k in (damaged, incomplete, mismatched, unfit):
+        assert store.load(k, tmp_path / "work", PartClip) is None
