@@ -5,9 +5,9 @@ A caption band is as wide as the frame and always the same height, so the text d
 between pages; it sits at the bottom (default), top or middle of the frame (`CaptionLayout`).
 Its look (`CaptionStyle`): light text with a dark outline and soft shadow over a dark gradient
 (default), or light text on a rounded translucent box. The text is
-drawn by Pango (ImageMagick's pango: coder), which shapes every script, lays right-to-left text
-out right to left and takes each character from an installed font that has it; where its lines
-break is decided beforehand with the same Pango (services/pango_text.py).
+drawn by Pango through cairo (services/pango_text.py), which shapes every script, lays
+right-to-left text out right to left and takes each character from an installed font that has
+it; where its lines break is decided beforehand with the same Pango font map.
 """
 
 from __future__ import annotations
@@ -603,26 +603,14 @@ def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> Image:
     wide as the longest line, padded by half a line above and below for marks that reach out of
     the line (Thai and Devanagari vowel signs, Arabic diacritics)."""
     padding = layout.font_size // 2
-    image = Image()
-    try:
-        image.background_color = Color(CLEAR)
-        image.options["density"] = str(round(pango_text.RESOLUTION))
-        image.font_path = page.font.description
-        image.font_size = layout.font_size
-        image.options["fill"] = colour
-        image.options["pango:align"] = "center"
-        if page.font.language:
-            image.options["pango:language"] = page.font.language
-        # Text through an option, not the file name, which ImageMagick would cut at 4 kB and read
-        # "[...]" at its end as a frame selection.
-        image.options["filename"] = _pango_markup(list(page.lines), layout.line_height)
-        library.MagickSetPage(image.wand, 0, 0, padding, padding)
-        image.read(filename="pango:")
-        image.page = (image.width, image.height, 0, 0)
-    except BaseException:
-        image.close()
-        raise
-    return image
+    fill = Color(colour)
+    drawn = pango_text.shared(page.font.description, layout.font_size, page.font.language)
+    png = drawn.draw_png(
+        _pango_markup(list(page.lines), layout.line_height),
+        (fill.red, fill.green, fill.blue, fill.alpha),
+        padding,
+    )
+    return Image(blob=png, format="png")
 
 
 def _recolour(image: Image, colour: str) -> None:

@@ -1,8 +1,7 @@
 """Caption text as Pango lays it out: where it wraps, how wide a line is, what it cannot draw.
 
-ImageMagick's `pango:` coder (services/imaging.py) draws the captions; it renders a whole text
-but tells nothing about it. This module asks the same Pango library in this process, through its
-C interface, the questions paging needs answered before anything is drawn:
+This module asks the Pango library in this process, through its C interface, the questions
+paging needs answered before anything is drawn, and then draws the pages (with cairo):
 
 - `lines`: the lines a text wraps into at a width. Pango breaks by each script's rules (UAX #14;
   Thai by dictionary through libthai; Chinese and Japanese between characters, not before a
@@ -10,6 +9,9 @@ C interface, the questions paging needs answered before anything is drawn:
 - `width`: a line's advance width, shaped (HarfBuzz) with the same fonts, per-character fallback
   included, that the drawing will use.
 - `unknown_characters`: the characters no installed font has (Pango would draw a box).
+- `draw_png`: a page's lines drawn, with the font map that measured them (services/imaging.py
+  builds the caption band around it). ImageMagick's `pango:` coder drew the same pixels, but
+  made a font map per call and never freed it (about 1.3 MB a page, growing with the story).
 
 Measuring through ImageMagick instead would render an image per question (about 2 ms each, and it
 still could not say where the lines break); here a question costs microseconds.
@@ -58,6 +60,15 @@ class _Libraries:
     pango: ctypes.CDLL
     pangocairo: ctypes.CDLL
     gobject: ctypes.CDLL
+    cairo: ctypes.CDLL
+
+
+# cairo's write callback: (closure, data, length) -> cairo_status_t (0: success)
+_PngWriter = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_ubyte), ctypes.c_uint
+)
+_CAIRO_FORMAT_ARGB32 = 0
+_ALIGN_CENTER = 1  # PangoAlignment
 
 
 def _declare(library: ctypes.CDLL, name: str, result: object, *arguments: object) -> None:
@@ -72,6 +83,7 @@ def _libraries() -> _Libraries:
         pango = ctypes.CDLL("libpango-1.0.so.0")
         pangocairo = ctypes.CDLL("libpangocairo-1.0.so.0")
         gobject = ctypes.CDLL("libgobject-2.0.so.0")
+        cairo = ctypes.CDLL("libcairo.so.2")
     except OSError as error:
         raise PangoUnavailable(
             f"Pango is not installed ({error}); it comes with ImageMagick's libmagickcore "
@@ -95,8 +107,20 @@ def _libraries() -> _Libraries:
     _declare(pango, "pango_layout_get_line_count", integer, pointer)
     _declare(pango, "pango_layout_get_line_readonly", ctypes.POINTER(_LayoutLine), pointer, integer)
     _declare(pango, "pango_layout_get_unknown_glyphs_count", integer, pointer)
+    _declare(pango, "pango_layout_set_markup", None, pointer, text, integer)
+    _declare(pango, "pango_layout_set_alignment", None, pointer, integer)
+    _declare(pangocairo, "pango_cairo_show_layout", None, pointer, pointer)
+    _declare(cairo, "cairo_image_surface_create", pointer, integer, integer, integer)
+    _declare(cairo, "cairo_surface_status", integer, pointer)
+    _declare(cairo, "cairo_create", pointer, pointer)
+    _declare(cairo, "cairo_translate", None, pointer, ctypes.c_double, ctypes.c_double)
+    _declare(cairo, "cairo_set_source_rgba", None, pointer, *[ctypes.c_double] * 4)
+    _declare(cairo, "cairo_surface_flush", None, pointer)
+    _declare(cairo, "cairo_surface_write_to_png_stream", integer, pointer, _PngWriter, pointer)
+    _declare(cairo, "cairo_destroy", None, pointer)
+    _declare(cairo, "cairo_surface_destroy", None, pointer)
     _declare(gobject, "g_object_unref", None, pointer)
-    return _Libraries(pango=pango, pangocairo=pangocairo, gobject=gobject)
+    return _Libraries(pango=pango, pangocairo=pangocairo, gobject=gobject, cairo=cairo)
 
 
 # Characters that are never drawn as glyphs of their own, so never "missing": direction marks and
@@ -220,6 +244,63 @@ class PangoText:
         with self._lock:
             self._set(text.encode("utf-8"), None)
             return int(self._libs.pango.pango_layout_get_unknown_glyphs_count(self._layout))
+
+    def draw_png(
+        self, markup: str, colour: tuple[float, float, float, float], margin: int
+    ) -> bytes:
+        """`markup` (Pango markup) drawn in `colour` (red, green, blue, alpha from 0 to 1), its
+        lines centred under each other, on a transparent image as wide and high as the text plus
+        `margin` pixels on every side: a PNG (straight, not premultiplied, alpha).
+
+        Drawn with this object's own font map, the one that measured the lines. (ImageMagick's
+        pango: coder makes a font map per call and never frees it: about 1.3 MB per page.)"""
+        libs = self._libs
+        pango, cairo = libs.pango, libs.cairo
+        encoded = markup.encode("utf-8")
+        chunks: list[bytes] = []
+
+        def collect(
+            _closure: int | None, data: ctypes._Pointer[ctypes.c_ubyte], length: int
+        ) -> int:
+            chunks.append(ctypes.string_at(data, length))
+            return 0
+
+        writer = _PngWriter(collect)
+        with self._lock:
+            layout = pango.pango_layout_new(self._context)
+            try:
+                description = pango.pango_font_description_from_string(self.font.encode())
+                pango.pango_font_description_set_size(description, self.pixel_size * PANGO_SCALE)
+                pango.pango_layout_set_font_description(layout, description)
+                pango.pango_font_description_free(description)
+                pango.pango_layout_set_alignment(layout, _ALIGN_CENTER)
+                pango.pango_layout_set_markup(layout, encoded, len(encoded))
+                extents = _Rectangle()
+                pango.pango_layout_get_extents(layout, None, ctypes.byref(extents))
+                width = (extents.x + extents.width + PANGO_SCALE // 2) // PANGO_SCALE
+                height = (extents.y + extents.height + PANGO_SCALE // 2) // PANGO_SCALE
+                surface = cairo.cairo_image_surface_create(
+                    _CAIRO_FORMAT_ARGB32, max(1, width + 2 * margin), max(1, height + 2 * margin)
+                )
+                try:
+                    if cairo.cairo_surface_status(surface):
+                        raise MemoryError("cairo could not make the caption's image")
+                    context = cairo.cairo_create(surface)
+                    try:
+                        cairo.cairo_translate(context, float(margin), float(margin))
+                        cairo.cairo_set_source_rgba(context, *colour)
+                        libs.pangocairo.pango_cairo_show_layout(context, layout)
+                    finally:
+                        cairo.cairo_destroy(context)
+                    cairo.cairo_surface_flush(surface)
+                    status = cairo.cairo_surface_write_to_png_stream(surface, writer, None)
+                finally:
+                    cairo.cairo_surface_destroy(surface)
+            finally:
+                libs.gobject.g_object_unref(layout)
+        if status:
+            raise RuntimeError(f"cairo could not write the caption's image (status {status})")
+        return b"".join(chunks)
 
     def unknown_characters(self, text: str) -> list[str]:
         """Characters of `text` that no installed font has, each once, in order of appearance.
