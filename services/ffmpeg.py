@@ -114,6 +114,22 @@ def convert_audio_to_wav(source: Path, target: Path, sample_rate: int = AUDIO_SA
     )
 
 
+def convert_audio_files_to_wav(
+    conversions: list[tuple[Path, Path]], sample_rate: int = AUDIO_SAMPLE_RATE
+) -> None:
+    """Each (source, target) as `convert_audio_to_wav` makes it, all in one ffmpeg run (one
+    process start instead of one per file: narration converts every page of a part at once)."""
+    if not conversions:
+        return
+    inputs: list[str] = []
+    outputs: list[str] = []
+    for index, (source, target) in enumerate(conversions):
+        inputs += ["-i", str(source)]
+        outputs += ["-map", f"{index}:a", "-ac", "1", "-ar", str(sample_rate)]
+        outputs += ["-c:a", "pcm_s16le", "-f", "wav", str(target)]
+    ffmpeg(*inputs, *outputs, what=f"converting {len(conversions)} narration files to WAV")
+
+
 def extract_frame(video: Path, seconds: float, target: Path) -> None:
     """One decoded frame at `seconds` as PNG (used by tests and the benchmark to look at output)."""
     ffmpeg(

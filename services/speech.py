@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import wave
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +28,15 @@ class SpeechError(RuntimeError):
     def __init__(self, message: str, *, transient: bool):
         super().__init__(message)
         self.transient = transient
+
+
+class PageNotSpoken(SpeechError):
+    """`Narrator.narrate_many`: the text at `index` could not be spoken (the cause is chained)."""
+
+    def __init__(self, index: int, error: SpeechError):
+        super().__init__(str(error), transient=error.transient)
+        self.index = index
+        self.error = error
 
 
 class NothingToSay(SpeechError):
@@ -281,26 +291,66 @@ class Narrator:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
+    def _cached(self, key: str) -> Path:
+        return self.cache_dir / key[:2] / f"{key}.wav"
+
     def narrate(self, text: str, language: str) -> Path:
         """A WAV file of `text` spoken (mono, 16-bit, at the render sample rate)."""
-        key = self.cache_key(text, language)
-        cached = self.cache_dir / key[:2] / f"{key}.wav"
-        with self._lock_for(key):
-            if cached.is_file():
-                return cached
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix="tts-", dir=cached.parent) as scratch:
-                partial = Path(scratch) / "normalized.wav"
+        try:
+            return self.narrate_many([text], language)[0]
+        except PageNotSpoken as error:
+            failed = error.error
+        raise failed  # the engine's own error, as it raised it
+
+    def narrate_many(self, texts: list[str], language: str) -> list[Path]:
+        """`narrate` for each text, in order; the texts not cached yet are synthesized one by
+        one and converted in one ffmpeg run. A text that cannot be spoken raises
+        `PageNotSpoken` with its index; nothing of the others is lost (they are cached)."""
+        try:
+            keys = [self.cache_key(text, language) for text in texts]
+        except SpeechError as failed:  # no voice for the language: every text fails alike
+            raise PageNotSpoken(0, failed) from failed
+        wanted = dict(zip(keys, texts, strict=True))
+        with ExitStack() as held:
+            # Sorted, so two threads wanting some of the same texts cannot wait on each other.
+            for key in sorted(wanted):
+                held.enter_context(self._lock_for(key))
+            missing = {key: text for key, text in wanted.items() if not self._cached(key).is_file()}
+            if missing:
+                self._synthesize(missing, language, keys)
+        return [self._cached(key) for key in keys]
+
+    def _synthesize(self, missing: dict[str, str], language: str, keys: list[str]) -> None:
+        """Speak and convert the `missing` texts (by cache key) into the cache; `keys` (all
+        the call's keys, in order) only say which index a failing text had."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="tts-", dir=self.cache_dir) as scratch:
+            done: list[tuple[Path, str]] = []
+            conversions: list[tuple[Path, Path]] = []
+            error: PageNotSpoken | None = None
+            for number, (key, text) in enumerate(missing.items()):
+                work = Path(scratch) / str(number)
+                work.mkdir()
+                partial = work / "normalized.wav"
                 try:
-                    spoken = self.engine.synthesize(text, language, Path(scratch))
+                    spoken = self.engine.synthesize(text, language, work)
                 except NothingToSay:
                     write_silence(partial, SILENT_PAGE_SECONDS, self.sample_rate)
+                except SpeechError as failed:
+                    error = PageNotSpoken(keys.index(key), failed)
+                    break
                 else:
-                    ffmpeg.convert_audio_to_wav(spoken, partial, self.sample_rate)
+                    conversions.append((spoken, partial))
+                done.append((partial, key))
+            ffmpeg.convert_audio_files_to_wav(conversions, self.sample_rate)
+            for partial, key in done:
+                cached = self._cached(key)
+                cached.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(partial, cached)
         with self._locks_guard:  # parts narrate on several threads at once
-            self._synthesized += 1
-        return cached
+            self._synthesized += len(done)
+        if error is not None:
+            raise error
 
 
 def write_silence(target: Path, seconds: float, sample_rate: int) -> None:

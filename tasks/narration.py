@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from services.retrying import TRANSIENT_RETRIES
-from services.speech import Narrator, SpeechError, wav_sample_count
+from services.speech import Narrator, PageNotSpoken, SpeechError, wav_sample_count
 from tasks.captions import PartPages
 
 
@@ -25,17 +25,16 @@ class PartNarration(BaseModel):
 
 
 def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNarration:
-    spoken: list[PageAudio] = []
-    for page in pages.pages:
-        try:
-            wav = narrator.narrate(page.text, language)
-        except SpeechError as error:
-            raise SpeechError(
-                f"part {pages.part_number}: narrating caption {page.caption_number}.txt "
-                f"failed: {error}",
-                transient=error.transient,
-            ) from error
-        spoken.append(PageAudio(wav=wav, samples=wav_sample_count(wav)))
+    try:
+        wavs = narrator.narrate_many([page.text for page in pages.pages], language)
+    except PageNotSpoken as error:
+        page = pages.pages[error.index]
+        raise SpeechError(
+            f"part {pages.part_number}: narrating caption {page.caption_number}.txt "
+            f"failed: {error}",
+            transient=error.transient,
+        ) from error.error
+    spoken = [PageAudio(wav=wav, samples=wav_sample_count(wav)) for wav in wavs]
     return PartNarration(
         part_number=pages.part_number, sample_rate=narrator.sample_rate, pages=spoken
     )

@@ -179,6 +179,44 @@ def test_parts_narrating_the_same_text_at_once_synthesize_it_once(tmp_path: Path
     assert len(engine.calls) == 1
 
 
+def test_a_parts_pages_converted_in_one_run_sound_as_each_page_alone(tmp_path: Path) -> None:
+    texts = ["The boat left.", "…", "It came back at night.", "The boat left."]
+    engine = CountingEngine()
+    together = Narrator(engine, tmp_path / "together").narrate_many(texts, "en")
+    alone = Narrator(EspeakEngine(), tmp_path / "alone")
+    for wav, text in zip(together, texts, strict=True):
+        assert read_wav_mono(wav) == read_wav_mono(alone.narrate(text, "en"))
+    assert together[0] == together[3]
+    assert len(engine.calls) == 3  # the repeated page once
+
+
+class RefusingEngine(CountingEngine):
+    """espeak-ng, except for one text, which it refuses as an engine would."""
+
+    def synthesize(self, text: str, language: str, target_dir: Path) -> Path:
+        if text == "Refused.":
+            raise SpeechError("the engine refused", transient=True)
+        return super().synthesize(text, language, target_dir)
+
+
+def test_a_later_page_failing_names_its_own_caption_and_keeps_the_others(tmp_path: Path) -> None:
+    texts = ["First page.", "Second page.", "Refused."]
+    pages = PartPages(
+        part_number=2,
+        pages=[
+            Page(caption_number=n, text=t, lines=[t], image=tmp_path / f"{n}.png")
+            for n, t in enumerate(texts, start=1)
+        ],
+    )
+    narrator = Narrator(RefusingEngine(), tmp_path / "cache")
+    with pytest.raises(SpeechError) as raised:
+        narrate_pages(pages, narrator, "en")
+    assert str(raised.value) == "part 2: narrating caption 3.txt failed: the engine refused"
+    assert raised.value.transient is True
+    assert narrator.synthesized == 2  # the pages before it are kept for the retry
+    assert len(list((tmp_path / "cache").rglob("*.wav"))) == 2
+
+
 def test_a_failed_synthesis_leaves_nothing_in_the_cache(tmp_path: Path) -> None:
     narrator = Narrator(EspeakEngine(), tmp_path)
     with pytest.raises(SpeechError):
