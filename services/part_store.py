@@ -117,7 +117,7 @@ def story_key(part_keys: list[str], options: RenderOptions, music: str | None = 
     that shape a part are in them), the options applied at assembly only (music level), the
     music's sha256, and the code that joins them."""
     digest = hashlib.sha256(f"story format {PART_FORMAT_VERSION}".encode())
-    mix = options.model_dump(mode="json", include=ASSEMBLY_OPTIONS - {"music_file"})
+    mix = options.model_dump(mode="json", include=set(ASSEMBLY_OPTIONS - {"music_file"}))
     digest.update(json.dumps(mix, sort_keys=True).encode())
     digest.update(f"music {music}".encode())
     for relative in ASSEMBLY_CODE:
