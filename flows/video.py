@@ -254,6 +254,7 @@ def _render(
     }
     whole = story_key(
         [keys[part.number] for part in story.parts],
+        options,
         music=sha256_file(music.path) if music is not None else None,
     )
     keep_keys = {*keys.values(), whole}

@@ -112,10 +112,13 @@ def part_key(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def story_key(part_keys: list[str], music: str | None = None) -> str:
+def story_key(part_keys: list[str], options: RenderOptions, music: str | None = None) -> str:
     """The content key of a story's assembled outputs: its parts' keys in order (the options
-    are in them), the music's sha256, and the code that joins them."""
+    that shape a part are in them), the options applied at assembly only (music level), the
+    music's sha256, and the code that joins them."""
     digest = hashlib.sha256(f"story format {PART_FORMAT_VERSION}".encode())
+    mix = options.model_dump(mode="json", include=set(ASSEMBLY_OPTIONS - {"music_file"}))
+    digest.update(json.dumps(mix, sort_keys=True).encode())
     digest.update(f"music {music}".encode())
     for relative in ASSEMBLY_CODE:
         digest.update(relative.encode())

@@ -18,6 +18,7 @@ from wand.image import Image
 from services import ffmpeg
 from services.ffmpeg import ClipPlan, StillSegment
 from services.settings import RenderOptions
+from services.zoom import zoom_canvas
 from tests import media
 from tests.stories import PartSpec, StorySpec, build_story
 
@@ -95,7 +96,13 @@ def test_a_part_rendered_in_runs_is_frame_for_frame_one_run(tmp_path, monkeypatc
     background = None
     if zoom:
         background = tmp_path / "background.ppm"
-        with Image(width=64, height=96, background=Color("rgb(20,160,90)")) as image:
+        # The zoom crops from a canvas larger than the frame (services/zoom.py), as drawn for it.
+        canvas = zoom_canvas(64, 96, 0.2)
+        with Image(
+            width=canvas.canvas_width,
+            height=canvas.canvas_height,
+            background=Color("rgb(20,160,90)"),
+        ) as image:
             image.save(filename=str(background))
     plan = ClipPlan(
         pages=[StillSegment(image=page, frames=rng.randint(4, 9)) for page in pages],
