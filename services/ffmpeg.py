@@ -130,17 +130,21 @@ def convert_audio_files_to_wav(
     ffmpeg(*inputs, *outputs, what=f"converting {len(conversions)} narration files to WAV")
 
 
-def extract_frame(video: Path, seconds: float, target: Path) -> None:
-    """One decoded frame at `seconds` as PNG (used by tests and the benchmark to look at output)."""
+def extract_frame(
+    video: Path, seconds: float, target: Path, *encoder: str, what: str | None = None
+) -> None:
+    """One decoded frame at `seconds`, full size, in the target's format (PNG for tests and the
+    benchmark; `encoder` adds output options such as a JPEG quality)."""
     ffmpeg(
         "-ss",
-        f"{seconds:.4f}",
+        f"{seconds:.6f}",
         "-i",
         str(video),
         "-frames:v",
         "1",
+        *encoder,
         str(target),
-        what=f"extracting a frame of {video.name}",
+        what=what or f"extracting a frame of {video.name}",
     )
 
 
@@ -553,18 +557,14 @@ def assemble_video(
 
 def extract_poster(video: Path, seconds: float, target: Path) -> None:
     """One frame of `video` at `seconds`, full size, as a JPEG of good quality."""
-    ffmpeg(
-        "-ss",
-        f"{seconds:.6f}",
-        "-i",
-        str(video),
-        "-frames:v",
-        "1",
+    extract_frame(
+        video,
+        seconds,
+        target,
         "-q:v",
         "2",
         "-update",
         "1",
-        str(target),
         what=f"taking the poster frame of {video.name}",
     )
 
