@@ -5,7 +5,8 @@ Nothing here runs at import time; binaries are looked up when first used (`FFMPE
 
 How a part's clip is made (see `build_clip_command`): each page still is decoded once, converted
 to yuv420p once and repeated with the `loop` filter (an image input with `-loop 1` would decode the
-PNG again for every frame); pages cross-fade with `xfade`; the part fades in from and out to black.
+PNG again for every frame); pages cross-fade (`overlay` or `blend`, see `_crossfade`); the part
+fades in from and out to black.
 Timestamps are pinned to 1/fps with `settb`/`setpts=N` so every frame count is exact.
 However many pages a part has, the command line stays the same length: the pages are one input
 (a concat list of the page images, split into one stream per page by the `segment` filter) and
@@ -183,8 +184,7 @@ def _page_chain(plan: ClipPlan, pixel_format: str, sources: list[str], fps: int)
     pages joined by cross-fades.
 
     The stream is a row of segments joined with `concat`: each page's still on its own, and
-    between two pages a short cross-fade made by `xfade` from just the frames it spans. (`xfade`
-    on whole pages would also work, but in ffmpeg 5.1 it costs CPU on every frame it passes.)
+    between two pages a short cross-fade made from just the frames it spans (`_crossfade`).
     """
     filters: list[str] = []
     count = len(plan.pages)
@@ -215,19 +215,48 @@ def _page_chain(plan: ClipPlan, pixel_format: str, sources: list[str], fps: int)
         if f"body{index}" in uses[index]:
             segments.append(f"body{index}")
         if index < count - 1 and plan.crossfades[index]:
-            fade = plan.crossfades[index]
-            filters.append(_repeat(f"from{index}src", fade, fps, f"fadeout{index}"))
-            filters.append(_repeat(f"into{index + 1}src", fade, fps, f"fadein{index}"))
-            filters.append(
-                f"[fadeout{index}][fadein{index}]xfade=transition=fade:"
-                f"duration={fade / fps:.6f}:offset=0[cross{index}]"
-            )
+            filters.append(_crossfade(index, plan.crossfades[index], pixel_format, fps))
             segments.append(f"cross{index}")
     if len(segments) == 1:
         return ";".join(filters), segments[0]
     joined = "".join(f"[{segment}]" for segment in segments)
     filters.append(f"{joined}concat=n={len(segments)}:v=1:a=0,settb=1/{fps},setpts=N[pages]")
     return ";".join(filters), "pages"
+
+
+def _crossfade(index: int, frames: int, pixel_format: str, fps: int) -> str:
+    """Page `index` fading into the next over `frames` frames, as `cross{index}`: frame i shows
+    i/frames of the next page, as `xfade`'s fade does (`xfade` in ffmpeg 5.1 only mixes 4:4:4
+    or RGB, so it converts every frame there and back, at 4-5 ms a full frame).
+
+    Full pages (yuv420p): the next page gets an alpha plane once, fades it in (`fade` on alpha
+    only) and is laid over the page (`overlay`). Transparent caption bands (yuva420p): all four
+    planes are mixed, transparency too, by `blend` with its opacity set per frame."""
+    leaving = f"from{index}src"
+    coming = f"into{index + 1}src"
+    if pixel_format == "yuv420p":
+        return ";".join(
+            [
+                _repeat(leaving, frames, fps, f"fadeout{index}"),
+                f"[{coming}]format=yuva420p[{coming}a]",
+                _repeat(f"{coming}a", frames, fps, f"fadein{index}raw"),
+                f"[fadein{index}raw]fade=t=in:s=0:n={frames}:alpha=1[fadein{index}]",
+                f"[fadeout{index}][fadein{index}]overlay=format=yuv420[cross{index}]",
+            ]
+        )
+    mixer = f"blend@cross{index}"
+    opacities = ";".join(
+        f"{max(0.0, (frame - 0.5) / fps):.6f} {mixer} all_opacity {1 - frame / frames:.6f}"
+        for frame in range(frames)
+    )
+    return ";".join(
+        [
+            _repeat(leaving, frames, fps, f"fadeout{index}raw"),
+            f"[fadeout{index}raw]sendcmd=c='{opacities}'[fadeout{index}]",
+            _repeat(coming, frames, fps, f"fadein{index}"),
+            f"[fadeout{index}][fadein{index}]{mixer}=all_mode=normal:all_opacity=1[cross{index}]",
+        ]
+    )
 
 
 def _repeat(source: str, frames: int, fps: int, label: str) -> str:
