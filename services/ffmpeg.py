@@ -264,46 +264,76 @@ def _repeat(source: str, frames: int, fps: int, label: str) -> str:
     return f"[{source}]loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N[{label}]"
 
 
-def zoom_commands(
-    plan: ClipPlan, options: RenderOptions, first_frame: int = 0, part_frames: int | None = None
-) -> str:
-    """The zoom as `sendcmd` commands: each frame's crop and scale (services/zoom.py).
-
-    ffmpeg's `crop` takes its size only from a command, so the sizes go in one command file;
-    each line fires half a frame before its frame, so rounding never delays it a frame. A run
-    that starts at `first_frame` of a part of `part_frames` gets that stretch of the part's zoom.
-    """
+def _run_zoom_steps(
+    plan: ClipPlan, options: RenderOptions, first_frame: int, part_frames: int | None
+) -> list[zoom.ZoomStep]:
+    """The zoom's steps for this run's frames: a run that starts at `first_frame` of a part of
+    `part_frames` gets that stretch of the part's zoom."""
     part_frames = plan.total_frames if part_frames is None else part_frames
     canvas = zoom.zoom_canvas(options.width, options.height, plan.zoom_amount)
     steps = zoom.zoom_steps(canvas, part_frames, plan.zoom_amount)
+    return steps[first_frame : first_frame + plan.total_frames]
+
+
+def zoom_commands(
+    plan: ClipPlan, options: RenderOptions, first_frame: int = 0, part_frames: int | None = None
+) -> str:
+    """The zoom's crops as `sendcmd` commands: each frame's crop size and where the frame sits in
+    the scaled picture (services/zoom.py; the scaled sizes are in `_zoom_filters`).
+
+    ffmpeg's `crop` takes its size only from a command, so the sizes go in one command file;
+    each line fires half a frame before its frame, so rounding never delays it a frame."""
     lines = []
-    for frame, step in enumerate(steps[first_frame : first_frame + plan.total_frames]):
+    for frame, step in enumerate(_run_zoom_steps(plan, options, first_frame, part_frames)):
         start = max(0.0, (frame - 0.5) / options.fps)
         lines.append(
             f"{start:.6f} crop@zoomcrop w {step.crop_width}, crop@zoomcrop h {step.crop_height}, "
-            f"scale@zoomscale w {step.scale_width}, scale@zoomscale h {step.scale_height}, "
             f"crop@zoomframe x {(step.scale_width - options.width) // 2}, "
             f"crop@zoomframe y {(step.scale_height - options.height) // 2};\n"
         )
     return "".join(lines)
 
 
-def _zoom_filters(plan: ClipPlan, options: RenderOptions, commands: Path) -> str:
+def _by_frame(values: list[int]) -> str:
+    """An expression of the frame number `n` that is values[n] (escaped for the graph): a
+    balanced tree of comparisons, each stretch of equal values one leaf."""
+
+    def pick(low: int, high: int) -> str:
+        if all(value == values[low] for value in values[low:high]):
+            return str(values[low])
+        middle = (low + high) // 2
+        return f"if(lt(n\\,{middle})\\,{pick(low, middle)}\\,{pick(middle, high)})"
+
+    return pick(0, len(values))
+
+
+def _zoom_filters(
+    plan: ClipPlan,
+    options: RenderOptions,
+    commands: Path,
+    first_frame: int = 0,
+    part_frames: int | None = None,
+) -> str:
     """The zooming background: the canvas still, repeated, then per frame a centred crop, a
-    scale and the centred frame (`zoom_commands` sets the sizes; the sizes here are the first
+    scale and the centred frame (`zoom_commands` sets the crops; the sizes here are the first
     frame's, replaced before any frame passes).
 
-    Every size command makes `scale` build a new scaler. With the filter's default threads (one
-    per core) each build also starts a pool of threads and a scaler per thread, which cost more
-    than the scaling itself; a single-threaded scaler gives the same pixels for about half the
-    CPU (the encoder keeps the cores busy anyway)."""
+    Every new size makes `scale` build a new scaler, so it should build one per frame, not one per
+    command: its sizes are expressions of the frame number, evaluated per frame, rather than two
+    commands. With the filter's default threads (one per core) each build would also start a pool
+    of threads and a scaler per thread, which cost more than the scaling itself; a
+    single-threaded scaler gives the same pixels for about half the CPU (the encoder keeps the
+    cores busy anyway)."""
     canvas = zoom.zoom_canvas(options.width, options.height, plan.zoom_amount)
+    steps = _run_zoom_steps(plan, options, first_frame, part_frames)
+    widths = _by_frame([step.scale_width for step in steps])
+    heights = _by_frame([step.scale_height for step in steps])
     fps = options.fps
     return (
         f"[0:v]format=yuv420p,loop=loop={plan.total_frames - 1}:size=1,settb=1/{fps},setpts=N,"
         f"sendcmd=f={_filter_path(commands)},"
         f"crop@zoomcrop=w={canvas.view_width}:h={canvas.view_height},"
-        f"scale@zoomscale=w={options.width}:h={options.height}:flags=bicubic:threads=1,"
+        f"scale@zoomscale=w={widths}:h={heights}:eval=frame:flags=bicubic:threads=1,"
         f"crop@zoomframe=w={options.width}:h={options.height}:x=0:y=0[background]"
     )
 
@@ -377,7 +407,9 @@ def build_clip_command(
         filters += splits
         chain, bands = _page_chain(plan, "yuva420p", sources, fps=fps)
         filters.append(chain)
-        filters.append(_zoom_filters(plan, options, zoom_commands_path(target)))
+        filters.append(
+            _zoom_filters(plan, options, zoom_commands_path(target), first_frame, part_frames)
+        )
         filters.append(f"[background][{bands}]overlay=0:{plan.band_top}:format=yuv420[composed]")
         current = "composed"
     else:
