@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -297,8 +298,11 @@ def _read(path: Path, at_least: tuple[int, int]) -> Image:
     with budget.hold(cost):
         image = Image()
         try:
-            # libjpeg's DCT scaling: a 40-megapixel photo never costs hundreds of megabytes.
-            image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
+            if decoded != (header.width, header.height):
+                # libjpeg's DCT scaling: a 40-megapixel photo never costs hundreds of megabytes.
+                # Only ever to scale down: given a size larger than the picture, ImageMagick has
+                # libjpeg decode it at twice its size (more memory and time, then shrunk again).
+                image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
             image.read(filename=f"{path}[0]")
             _refuse_if_damaged(image)
             _shrink(image, at_least)
@@ -347,10 +351,11 @@ def _fit(width: int, height: int, box_width: int, box_height: int, cover: bool) 
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def compose_background(
-    source: Path, width: int, height: int, target: Path, canvas: tuple[int, int] | None = None
-) -> None:
-    """Write the frame background: the picture fitted, over a blurred and darkened fill of it.
+def frame_background(
+    source: Path, width: int, height: int, canvas: tuple[int, int] | None = None
+) -> Image:
+    """The frame background, opaque 8-bit RGB: the picture fitted, over a blurred and darkened
+    fill of itself.
 
     With `canvas` (the zoom's larger background, see services/zoom.py) the image is that size:
     the fill covers all of it and the picture is fitted into the width x height view centred on
@@ -359,24 +364,50 @@ def compose_background(
     # Ask for enough pixels to fill the frame whichever way the picture is turned.
     side = max(canvas_w, canvas_h)
     with _load_upright_rgb(source, (side, side)) as picture:
-        with Image(width=canvas_w, height=canvas_h, background=Color(BLACK)) as frame:
-            # Fill: scale down hard, blur the small copy, scale up. Cheap, and smooth.
-            with picture.clone() as fill:
-                fill.background_color = Color(BLACK)
-                fill.alpha_channel = "remove"
-                small_w, small_h = _fit(fill.width, fill.height, width // 12, height // 12, True)
-                fill.resize(small_w, small_h, filter="triangle")
-                fill.blur(radius=0, sigma=2.0)
-                fill.resize(*_fit(small_w, small_h, canvas_w, canvas_h, True), filter="triangle")
-                fill.modulate(brightness=45, saturation=80)
-                frame.composite(
-                    fill, left=(canvas_w - fill.width) // 2, top=(canvas_h - fill.height) // 2
-                )
+        frame = _blurred_fill(picture, width, height, canvas_w, canvas_h)
+        try:
             fit_w, fit_h = _fit(picture.width, picture.height, width, height, cover=False)
             picture.resize(fit_w, fit_h, filter="lanczos")
             frame.composite(picture, left=(canvas_w - fit_w) // 2, top=(canvas_h - fit_h) // 2)
             frame.alpha_channel = "remove"
-            _save_frame(frame, target)
+        except BaseException:
+            frame.close()
+            raise
+    return frame
+
+
+def _blurred_fill(picture: Image, width: int, height: int, canvas_w: int, canvas_h: int) -> Image:
+    """The fill behind the picture, canvas-sized: the picture scaled down hard, blurred and
+    darkened at that small size (cheap, and smooth), then scaled up to cover the canvas."""
+    fill = picture.clone()
+    try:
+        fill.background_color = Color(BLACK)
+        fill.alpha_channel = "remove"
+        small_w, small_h = _fit(fill.width, fill.height, width // 12, height // 12, True)
+        fill.resize(small_w, small_h, filter="triangle")
+        fill.blur(radius=0, sigma=2.0)
+        fill.modulate(brightness=45, saturation=80)
+        cover_w, cover_h = _fit(small_w, small_h, canvas_w, canvas_h, True)
+        fill.resize(cover_w, cover_h, filter="triangle")
+        # Centred: the part of it that the canvas shows.
+        fill.crop(
+            left=(cover_w - canvas_w + 1) // 2,
+            top=(cover_h - canvas_h + 1) // 2,
+            width=canvas_w,
+            height=canvas_h,
+        )
+    except BaseException:
+        fill.close()
+        raise
+    return fill
+
+
+def compose_background(
+    source: Path, width: int, height: int, target: Path, canvas: tuple[int, int] | None = None
+) -> None:
+    """Write the frame background (`frame_background`) to `target`."""
+    with frame_background(source, width, height, canvas) as frame:
+        _save_frame(frame, target)
 
 
 def _save_frame(image: Image, target: Path) -> None:
@@ -605,12 +636,33 @@ def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> Image:
     padding = layout.font_size // 2
     fill = Color(colour)
     drawn = pango_text.shared(page.font.description, layout.font_size, page.font.language)
-    png = drawn.draw_png(
-        _pango_markup(list(page.lines), layout.line_height),
-        (fill.red, fill.green, fill.blue, fill.alpha),
-        padding,
-    )
-    return Image(blob=png, format="png")
+    markup = _pango_markup(list(page.lines), layout.line_height)
+    rgba = (fill.red, fill.green, fill.blue, fill.alpha)
+    if rgba == (1.0, 1.0, 1.0, 1.0):
+        pixels = drawn.draw_pixels(markup, rgba, padding)
+        straight = _opaque_white_as_straight(pixels.bgra)
+        if straight is not None:
+            return Image(
+                blob=straight,
+                format="bgra" if sys.byteorder == "little" else "argb",
+                width=pixels.width,
+                height=pixels.height,
+                depth=8,
+            )
+    # Colour glyphs (emoji) or another colour: cairo's PNG writer undoes the premultiplying.
+    return Image(blob=drawn.draw_png(markup, rgba, padding), format="png")
+
+
+def _opaque_white_as_straight(bgra: bytes) -> bytes | None:
+    """cairo's premultiplied pixels of white text as straight (not premultiplied) alpha, or None
+    if some pixel is not white (a colour glyph). Premultiplied white is the alpha in every byte,
+    so straight it is white with that alpha: byte slices, no per-pixel Python."""
+    alpha = bgra[3::4]
+    if bgra[0::4] != alpha or bgra[1::4] != alpha or bgra[2::4] != alpha:
+        return None
+    straight = bytearray(b"\xff") * len(bgra)
+    straight[3::4] = alpha
+    return bytes(straight)
 
 
 def _recolour(image: Image, colour: str) -> None:
@@ -622,19 +674,30 @@ def _recolour(image: Image, colour: str) -> None:
 
 def _gradient(layout: CaptionLayout, style: CaptionStyle) -> Image:
     """The outline look's darkening: strongest at the frame edge the band sits on (both edges of
-    the band in the middle), full strength over the text."""
-    width, band = layout.width, layout.band_height
+    the band in the middle), full strength over the text. Every row is one shade: it is made a
+    pixel wide and then widened by copying (a band-wide gradient took 9 ms a page)."""
+    canvas = _gradient_column(layout, style)
+    try:
+        canvas.sample(layout.width, layout.band_height)
+    except BaseException:
+        canvas.close()
+        raise
+    return canvas
+
+
+def _gradient_column(layout: CaptionLayout, style: CaptionStyle) -> Image:
+    band = layout.band_height
     dark = f"rgba(0,0,0,{style.band_opacity})"
     if layout.position == "middle":
         half = band // 2
-        canvas = Image(width=width, height=band, background=Color(CLEAR))
-        with Image(width=width, height=half, pseudo=f"gradient:{CLEAR}-{dark}") as upper:
+        canvas = Image(width=1, height=band, background=Color(CLEAR))
+        with Image(width=1, height=half, pseudo=f"gradient:{CLEAR}-{dark}") as upper:
             upper.level(black=0.0, white=0.6, channel="alpha")
             canvas.composite(upper, 0, 0)
             upper.flip()
             canvas.composite(upper, 0, band - half)
         return canvas
-    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-{dark}")
+    canvas = Image(width=1, height=band, pseudo=f"gradient:{CLEAR}-{dark}")
     # The gradient reaches full strength 60 % of the way down the band and stays there.
     canvas.level(black=0.0, white=0.6, channel="alpha")
     if layout.position == "top":
@@ -660,24 +723,36 @@ def _box(canvas: Image, layout: CaptionLayout, style: CaptionStyle, text: Image,
 
 
 def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
-    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text;
-    or (the box look) light text on a rounded translucent box.
+    """A transparent band as wide as the frame with the page drawn on it (`_draw_caption`)."""
+    canvas = (
+        Image(width=layout.width, height=layout.band_height, background=Color(CLEAR))
+        if style.look == "box"
+        else _gradient(layout, style)
+    )
+    try:
+        _draw_caption(canvas, page, layout, style)
+    except BaseException:
+        canvas.close()
+        raise
+    return canvas
+
+
+def _draw_caption(
+    canvas: Image, page: CaptionText, layout: CaptionLayout, style: CaptionStyle
+) -> None:
+    """The page's lines drawn on a band (`canvas`, as wide as the frame and band high, its
+    gradient already there for the outline look): soft shadow, dark outline, light text; or (the
+    box look) light text on a rounded translucent box.
 
     The last line sits `bottom_margin` above the bottom of the band (at the top: the first line
     below its top), whatever the number of lines. Outline and shadow are made from the drawn text
     (its shape grown by a disc), so they follow every glyph, whichever font it came from."""
-    width, band = layout.width, layout.band_height
-    boxed = style.look == "box"
-    canvas = (
-        Image(width=width, height=band, background=Color(CLEAR))
-        if boxed
-        else _gradient(layout, style)
-    )
     if not page.lines:
-        return canvas
+        return
+    boxed = style.look == "box"
     with _text_layer(page, layout, style.text_colour) as text:
         padding = layout.font_size // 2
-        left = (width - text.width) // 2
+        left = (layout.width - text.width) // 2
         top = layout.text_top(text.height, padding)
         if boxed:
             _box(canvas, layout, style, text, top)
@@ -691,7 +766,6 @@ def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle)
                     _soft_shadow(canvas, outline, layout, left, top)
                 canvas.composite(outline, left, top)
         canvas.composite(text, left, top)
-    return canvas
 
 
 def _soft_shadow(canvas: Image, outline: Image, layout: CaptionLayout, left: int, top: int) -> None:
@@ -713,18 +787,61 @@ def draw_caption_band(
 
 
 def compose_pages(
-    background: Path,
+    background: Path | Image,
     pages: list[CaptionText],
     layout: CaptionLayout,
     targets: list[Path],
     style: CaptionStyle = DEFAULT_STYLE,
 ) -> None:
-    """Full frames, one per caption page: the background with the page's band over it.
+    """Full frames, one per caption page: the background (a file, or `frame_background`'s image)
+    with the page's band over it, written as uncompressed PPM: ffmpeg reads each once, so
+    compressing them is wasted work.
 
-    Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
+    Only the band changes from page to page: the band's ground (the background there, darkened
+    by the gradient for the outline look) is made once, each page is drawn on a copy of it, and
+    the file is the background's rows above and below the band around the band's rows."""
+    if isinstance(background, Image):
+        _compose_pages(background, pages, layout, targets, style)
+        return
     with Image(filename=str(background)) as frame:
-        for text, target in zip(pages, targets, strict=True):
-            with frame.clone() as page, _caption_band(text, layout, style) as band:
-                page.composite(band, left=0, top=layout.band_top)
-                page.alpha_channel = "remove"
-                _save_frame(page, target)
+        _compose_pages(frame, pages, layout, targets, style)
+
+
+def _compose_pages(
+    frame: Image,
+    pages: list[CaptionText],
+    layout: CaptionLayout,
+    targets: list[Path],
+    style: CaptionStyle,
+) -> None:
+    if frame.size != (layout.width, layout.height):
+        raise ValueError(f"background is {frame.size}, the layout {layout.width}x{layout.height}")
+    frame.depth = 8
+    rows = frame.make_blob("rgb")
+    row_bytes = 3 * layout.width
+    above = rows[: layout.band_top * row_bytes]
+    below = rows[(layout.band_top + layout.band_height) * row_bytes :]
+    header = f"P6\n{layout.width} {layout.height}\n255\n".encode("ascii")
+    with _band_ground(frame, layout, style) as ground:
+        for page, target in zip(pages, targets, strict=True):
+            with ground.clone() as band:
+                _draw_caption(band, page, layout, style)
+                band.depth = 8
+                with target.open("wb") as out:
+                    out.write(header)
+                    out.write(above)
+                    out.write(band.make_blob("rgb"))
+                    out.write(below)
+
+
+def _band_ground(frame: Image, layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """The background under the band, opaque; for the outline look, darkened by the gradient."""
+    ground = frame[:, layout.band_top : layout.band_top + layout.band_height]
+    try:
+        if style.look != "box":
+            with _gradient(layout, style) as gradient:
+                ground.composite(gradient, 0, 0)
+    except BaseException:
+        ground.close()
+        raise
+    return ground
