@@ -17,7 +17,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -451,6 +450,10 @@ class CaptionLayout:
             return middle - middle % 2
         return self.height - self.band_height
 
+    @property
+    def band_bottom(self) -> int:
+        return self.band_top + self.band_height
+
     def text_top(self, text_height: int, padding: int) -> int:
         """Where a text layer `text_height` high (lines plus `padding` above and below) goes in
         the band: its last line keeps its place at the bottom, its first at the top, the block
@@ -629,7 +632,25 @@ def _pango_markup(lines: list[str], line_height: int) -> str:
     return f'<span line_height="{line_height * pango_text.PANGO_SCALE}">{body}</span>'
 
 
-def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> Image:
+@dataclass
+class _TextLayer:
+    """A page's drawn lines (see `_text_layer`) and, when every pixel of them is the text colour
+    (no colour glyphs), their alpha alone: then a copy in another colour is made from it."""
+
+    image: Image
+    alpha: bytes | None
+
+    def in_colour(self, colour: str) -> Image:
+        """A copy of the lines with every pixel `colour`, the alpha kept (glyph shapes, emoji
+        included)."""
+        if self.alpha is not None:
+            return _one_colour(self.alpha, colour, self.image.width, self.image.height)
+        copy = self.image.clone()
+        _recolour(copy, colour)
+        return copy
+
+
+def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> _TextLayer:
     """The lines, centred under each other, shaped and drawn by Pango on a transparent image as
     wide as the longest line, padded by half a line above and below for marks that reach out of
     the line (Thai and Devanagari vowel signs, Arabic diacritics)."""
@@ -637,32 +658,25 @@ def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> Image:
     fill = Color(colour)
     drawn = pango_text.shared(page.font.description, layout.font_size, page.font.language)
     markup = _pango_markup(list(page.lines), layout.line_height)
+    # Drawn in white, every byte of cairo's premultiplied pixels is their alpha (whatever the
+    # byte order), unless a glyph has colours of its own.
+    pixels = drawn.draw_pixels(markup, (1.0, 1.0, 1.0, 1.0), padding)
+    alpha, *others = (pixels.argb32[byte::4] for byte in range(4))
+    if fill.alpha == 1.0 and all(plane == alpha for plane in others):
+        return _TextLayer(_one_colour(alpha, colour, pixels.width, pixels.height), alpha)
+    # Colour glyphs (emoji): drawn again, and cairo's PNG writer undoes the premultiplying.
     rgba = (fill.red, fill.green, fill.blue, fill.alpha)
-    if rgba == (1.0, 1.0, 1.0, 1.0):
-        pixels = drawn.draw_pixels(markup, rgba, padding)
-        straight = _opaque_white_as_straight(pixels.bgra)
-        if straight is not None:
-            return Image(
-                blob=straight,
-                format="bgra" if sys.byteorder == "little" else "argb",
-                width=pixels.width,
-                height=pixels.height,
-                depth=8,
-            )
-    # Colour glyphs (emoji) or another colour: cairo's PNG writer undoes the premultiplying.
-    return Image(blob=drawn.draw_png(markup, rgba, padding), format="png")
+    return _TextLayer(Image(blob=drawn.draw_png(markup, rgba, padding), format="png"), None)
 
 
-def _opaque_white_as_straight(bgra: bytes) -> bytes | None:
-    """cairo's premultiplied pixels of white text as straight (not premultiplied) alpha, or None
-    if some pixel is not white (a colour glyph). Premultiplied white is the alpha in every byte,
-    so straight it is white with that alpha: byte slices, no per-pixel Python."""
-    alpha = bgra[3::4]
-    if bgra[0::4] != alpha or bgra[1::4] != alpha or bgra[2::4] != alpha:
-        return None
-    straight = bytearray(b"\xff") * len(bgra)
-    straight[3::4] = alpha
-    return bytes(straight)
+def _one_colour(alpha: bytes, colour: str, width: int, height: int) -> Image:
+    """An image all `colour` (its red, green and blue) whose alpha is `alpha`, a byte a pixel,
+    row by row: the same pixels as `_recolour` gives."""
+    wanted = Color(colour)
+    pixels = bytearray(bytes((wanted.red_int8, wanted.green_int8, wanted.blue_int8, 0)))
+    pixels *= len(alpha)
+    pixels[3::4] = alpha
+    return Image(blob=bytes(pixels), format="rgba", width=width, height=height, depth=8)
 
 
 def _recolour(image: Image, colour: str) -> None:
@@ -750,7 +764,8 @@ def _draw_caption(
     if not page.lines:
         return
     boxed = style.look == "box"
-    with _text_layer(page, layout, style.text_colour) as text:
+    layer = _text_layer(page, layout, style.text_colour)
+    with layer.image as text:
         padding = layout.font_size // 2
         left = (layout.width - text.width) // 2
         top = layout.text_top(text.height, padding)
@@ -758,10 +773,9 @@ def _draw_caption(
             _box(canvas, layout, style, text, top)
         radius = 0.0 if boxed else layout.font_size * style.outline_ratio
         if radius > 0:
-            with text.clone() as outline:
+            with layer.in_colour(style.outline_colour) as outline:
                 disc = f"disk:{max(1.0, radius):.2f}"
                 outline.morphology(method="dilate", kernel=disc, channel="alpha")
-                _recolour(outline, style.outline_colour)
                 if style.shadow:
                     _soft_shadow(canvas, outline, layout, left, top)
                 canvas.composite(outline, left, top)
@@ -819,10 +833,10 @@ def _compose_pages(
     frame.depth = 8
     rows = frame.make_blob("rgb")
     row_bytes = 3 * layout.width
-    above = rows[: layout.band_top * row_bytes]
-    below = rows[(layout.band_top + layout.band_height) * row_bytes :]
+    band_start, band_end = layout.band_top * row_bytes, layout.band_bottom * row_bytes
+    above, under, below = rows[:band_start], rows[band_start:band_end], rows[band_end:]
     header = f"P6\n{layout.width} {layout.height}\n255\n".encode("ascii")
-    with _band_ground(frame, layout, style) as ground:
+    with _band_ground(under, layout, style) as ground:
         for page, target in zip(pages, targets, strict=True):
             with ground.clone() as band:
                 _draw_caption(band, page, layout, style)
@@ -834,9 +848,10 @@ def _compose_pages(
                     out.write(below)
 
 
-def _band_ground(frame: Image, layout: CaptionLayout, style: CaptionStyle) -> Image:
-    """The background under the band, opaque; for the outline look, darkened by the gradient."""
-    ground = frame[:, layout.band_top : layout.band_top + layout.band_height]
+def _band_ground(under: bytes, layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """The band's ground: the background's 8-bit pixels `under` it (as the frame file has them),
+    and for the outline look the gradient over them."""
+    ground = Image(blob=under, format="rgb", width=layout.width, height=layout.band_height, depth=8)
     try:
         if style.look != "box":
             with _gradient(layout, style) as gradient:

@@ -58,12 +58,12 @@ class _LayoutLine(ctypes.Structure):
 
 @dataclass(frozen=True)
 class DrawnPixels:
-    """A drawn image as cairo holds it: rows of 32-bit pixels, blue, green, red, alpha bytes
-    (cairo's ARGB32 on a little-endian machine), colours premultiplied by alpha."""
+    """A drawn image as cairo holds it: rows of 32-bit native-endian ARGB pixels (on this
+    little-endian machine blue, green, red, alpha bytes), colours premultiplied by alpha."""
 
     width: int
     height: int
-    bgra: bytes
+    argb32: bytes
 
 
 @dataclass(frozen=True)
