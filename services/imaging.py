@@ -795,9 +795,36 @@ def _soft_shadow(canvas: Image, outline: Image, layout: CaptionLayout, left: int
 def draw_caption_band(
     page: CaptionText, layout: CaptionLayout, target: Path, style: CaptionStyle = DEFAULT_STYLE
 ) -> None:
-    """The caption band alone, as a transparent PNG (laid over a moving picture by ffmpeg)."""
+    """The caption band alone, transparent (laid over a moving picture by ffmpeg): a .pam
+    (uncompressed, as ffmpeg reads it once) or a .png, by the target's suffix."""
     with _caption_band(page, layout, style) as band:
-        _save_png(band, target)
+        if target.suffix == ".pam":
+            _save_pam(band, target)
+        else:
+            _save_png(band, target)
+
+
+def _is_grey(image: Image) -> bool:
+    """Whether every pixel is grey: ImageMagick's own check (the PNG encoder's), which Wand
+    lacks (its `type` is whatever the image was made as)."""
+    identify = libmagick.IdentifyImageGray
+    identify.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    identify.restype = ctypes.c_int
+    collected = libmagick.AcquireExceptionInfo()
+    try:
+        return bool(identify(library.GetImageFromMagickWand(image.wand), collected))
+    finally:
+        libmagick.DestroyExceptionInfo(collected)
+
+
+def _save_pam(band: Image, target: Path) -> None:
+    """At the band's depth (16 bits a channel over the gradient), grey and alpha only when every
+    pixel is grey (no colour glyphs): what the PNG encoder chose, so ffmpeg gets the very same
+    pixels, without the 12 ms a band of compressing them."""
+    if _is_grey(band):
+        band.type = "grayscalematte"
+    band.format = "pam"
+    band.save(filename=str(target))
 
 
 def compose_pages(

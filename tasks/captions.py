@@ -91,7 +91,7 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         )
         laid_out = _pages_of(part, layout, options.language)
         # Bands alone: ffmpeg lays them over the slowly zooming background.
-        images = [part_dir / f"band-{index:03d}.png" for index in range(len(laid_out))]
+        images = [part_dir / f"band-{index:03d}.pam" for index in range(len(laid_out))]
         for (_, page), band in zip(laid_out, images, strict=True):
             imaging.draw_caption_band(page.drawn, layout, band, style)
     else:
