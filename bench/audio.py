@@ -41,7 +41,8 @@ STEP_FUNCTIONS = (
     "analyse_speech",
     "decode_music",
     "mix_music",
-    "leveled_loudness",
+    "leveled_loudnesses",
+    "encode_soundtrack",
     "assemble_video",
     "extract_poster",
 )
@@ -132,10 +133,12 @@ def join_only(clips: list[Any], work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     narration = work / "narration.wav"
     join_narration(clips, narration)
+    soundtrack = work / "soundtrack.m4a"
+    ffmpeg.encode_soundtrack(narration, soundtrack)
     ffmpeg.assemble_video(
         [(clip.video, clip.frames) for clip in clips],
         bench_options().fps,
-        narration,
+        soundtrack,
         work / "video.mp4",
     )
 
