@@ -642,20 +642,26 @@ def measure_loudness(path: Path, true_peak: bool = True) -> Loudness:
 
 
 def analyse_speech(
-    path: Path, silence_db: float, min_silence: float
+    path: Path,
+    silence_db: float,
+    min_silence: float,
+    resampled: Path | None = None,
+    samples: int = 0,
 ) -> tuple[Loudness, list[tuple[float, float | None]]]:
     """Loudness of a narration track, and its silences at least `min_silence` seconds long
-    (start, end; end None when the silence lasts to the end), in one decoding pass."""
+    (start, end; end None when the silence lasts to the end), in one decoding pass. With
+    `resampled`, the same pass writes the track there at AUDIO_SAMPLE_RATE (16-bit WAV), exactly
+    `samples` long, and what it measures is that track."""
+    analysis = f"silencedetect=noise={silence_db}dB:duration={min_silence},{_ebur128(False)}"
+    output = ["-f", "null", "-"]
+    if resampled is not None:
+        analysis = (
+            f"aresample={AUDIO_SAMPLE_RATE},apad=whole_len={samples},"
+            f"atrim=end_sample={samples},{analysis}"
+        )
+        output = ["-c:a", "pcm_s16le", "-f", "wav", str(resampled)]
     log = _ffmpeg_log(
-        [
-            "-i",
-            str(path),
-            "-af",
-            f"silencedetect=noise={silence_db}dB:duration={min_silence},{_ebur128(False)}",
-            "-f",
-            "null",
-            "-",
-        ],
+        ["-i", str(path), "-map", "0:a:0", "-af", analysis, *output],
         f"analysing {path.name}",
     )
     silences: list[tuple[float, float | None]] = []

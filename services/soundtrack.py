@@ -171,16 +171,36 @@ def wav_samples(path: Path) -> int:
 
 
 def mix_soundtrack(
-    narration: Path, music: Path | None, music_volume: float, work_dir: Path
+    narration: Path,
+    music: Path | None,
+    music_volume: float,
+    work_dir: Path,
+    samples: int | None = None,
 ) -> Soundtrack:
-    """The narration, with the music bed under it when there is music, and its loudness gain."""
-    total = wav_samples(narration)
-    duration = total / AUDIO_SAMPLE_RATE
-    if music is None:
-        voice = ffmpeg.measure_loudness(narration, true_peak=False)
-        return _leveled(narration, voice, channels=1, music=False)
+    """The narration, with the music bed under it when there is music, and its loudness gain.
 
-    voice, silences = ffmpeg.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
+    `narration` is mono 16-bit WAV at any rate; at another rate than AUDIO_SAMPLE_RATE it is
+    resampled in the pass that measures it, to `samples` samples (by default, its own length at
+    the new rate)."""
+    with wave.open(str(narration), "rb") as audio:
+        rate, count = audio.getframerate(), audio.getnframes()
+    if rate == AUDIO_SAMPLE_RATE:
+        total = count
+        if music is None:
+            voice = ffmpeg.measure_loudness(narration, true_peak=False)
+            return _leveled(narration, voice, channels=1, music=False)
+        voice, silences = ffmpeg.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
+    else:
+        total = samples or round(count * AUDIO_SAMPLE_RATE / rate)
+        resampled = work_dir / f"{narration.stem}-{AUDIO_SAMPLE_RATE}.wav"
+        voice, silences = ffmpeg.analyse_speech(
+            narration, SPEECH_SILENCE_DB, MIN_PAUSE, resampled, total
+        )
+        narration = resampled
+        if music is None:
+            return _leveled(narration, voice, channels=1, music=False)
+    duration = total / AUDIO_SAMPLE_RATE
+
     decoded = work_dir / "music-decoded.wav"
     music_loudness = ffmpeg.decode_music(music, duration + 0.1, decoded)
     envelope = work_dir / "ducking.wav"

@@ -64,11 +64,17 @@ def write_part_audio(
 
 
 def write_padded_pages(
-    out: wave.Wave_write, narration: PartNarration, page_frames: list[int], fps: int
+    out: wave.Wave_write,
+    narration: PartNarration,
+    page_frames: list[int],
+    fps: int,
+    first_frame: int = 0,
 ) -> None:
-    """`write_part_audio`'s samples, into a WAV file open for writing (mono, 16-bit)."""
+    """`write_part_audio`'s samples, into a WAV file open for writing (mono, 16-bit), for a part
+    whose first frame is `first_frame` (of the file: where the sample edges fall when a frame
+    is not a whole number of samples)."""
     rate = narration.sample_rate
-    frame = 0
+    frame = first_frame
     for audio, frames in zip(narration.pages, page_frames, strict=True):
         span = timeline.sample_at_frame(frame + frames, rate, fps) - timeline.sample_at_frame(
             frame, rate, fps
