@@ -9,6 +9,7 @@ of silence, as the narrator makes it when there is nothing to speak.
 
 from __future__ import annotations
 
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from services.storage import LocalStorage
 from services.story import StoryError, plan_story, survey_story
 from tasks.assembly import AssembledVideo, assemble_outputs, poster_frame
 from tasks.captions import lay_out_part
-from tasks.clips import PartClip, render_part_clip
+from tasks.clips import PartClip, page_frames_of, render_part_clip, write_part_audio
 from tasks.fetch_assets import fetch_and_check_music, fetch_and_check_part
-from tasks.narration import PartNarration, narrate_pages
+from tasks.narration import PageAudio, PartNarration, narrate_pages
 from tasks.soundtrack import StorySoundtrack, join_narration
 from tests import media
 from tests.stories import PALETTE, PartSpec, StorySpec, build_story
@@ -257,6 +258,50 @@ def test_soundtrack_from_narrations_is_the_clips_own_sound(
     assert mixed.read_bytes() == expected
     frames = sum(clip.frames for clip in rendered.clips)
     assert media.wav_seconds(from_clips) == pytest.approx(frames / FPS, abs=1e-6)
+
+
+def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
+    tmp_path: Path,
+) -> None:
+    """At 22,050 Hz and 24 fps a frame is 918.75 samples: each part's own track is rounded to
+    its own length, and 40 parts of 2 frames each would add 20 samples of drift if joined end
+    to end. Joined, every part's speech starts where its first frame does, from its narration
+    (a part rendered now) or from its clip's track (a part re-used)."""
+    rate, fps, parts = 22_050, 24, 40
+    wav = tmp_path / "page.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\xe8\x03" * 1000)  # 1000 samples at 1000: two frames' worth
+    narrations, clips = [], []
+    for number in range(1, parts + 1):
+        narration = PartNarration(
+            part_number=number, sample_rate=rate, pages=[PageAudio(wav=wav, samples=1000)]
+        )
+        frames = page_frames_of(narration, fps)
+        track = tmp_path / f"part-{number}.wav"
+        write_part_audio(narration, frames, fps, track)
+        narrations.append(narration)
+        clips.append(
+            PartClip(
+                part_number=number, video=track, audio=track, frames=sum(frames),
+                page_frames=frames, page_texts=["x"],
+            )
+        )  # fmt: skip
+    assert clips[0].frames == 2
+    for sources in (narrations, clips, [*clips[::2], *narrations[1::2]]):
+        joined = tmp_path / "joined.wav"
+        sources = sorted(sources, key=lambda part: part.part_number)
+        samples, joined_rate = join_narration(sources, fps, joined)
+        assert (samples, joined_rate) == (timeline.sample_at_frame(2 * parts, rate, fps), rate)
+        sound, _ = media.read_wav_mono(joined)
+        starts = [
+            index
+            for index, value in enumerate(sound)
+            if value and (index == 0 or not sound[index - 1])
+        ]
+        assert starts == [timeline.sample_at_frame(2 * k, rate, fps) for k in range(parts)]
 
 
 def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: Path) -> None:
