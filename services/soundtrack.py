@@ -1,7 +1,7 @@
 """The finished video's sound: background music ducked under the narration, at a standard loudness.
 
-Everything here happens at assembly, on the joined narration (PCM): finished parts never depend on
-it, so adding, changing or removing music re-renders no part.
+Everything here happens once per story, on the joined narration (PCM): finished parts never
+depend on it, so adding, changing or removing music re-renders no part.
 
 - **Music bed.** The music is decoded only as far as the video needs (a file of hours costs no
   more than a short one), looped without a seam when it is shorter (its end cross-fades into its
