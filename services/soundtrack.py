@@ -40,9 +40,10 @@ SILENCE_LUFS = -69.0  # ebur128 says -70 when nothing is loud enough to measure
 MAX_GAIN_DB = 30.0  # never lift a near-silent track further than this
 LEVEL_PRECISION = 0.3  # LU: close enough to the target while finding the gain
 # Gains tried side by side in one run, above the plain gain that would reach the target without
-# the limiter (espeak-ng's narration needs about 3 dB more, gTTS's less): the target falls
-# between two of them, where the loudness is nearly linear in the gain.
-LEVEL_CANDIDATES_DB = (0.0, 2.0, 4.0)
+# the limiter: where the limiter takes little, the plain gain is close enough (music under the
+# voice); espeak-ng's narration needs about 3 dB more. Each gain costs a limiter and a loudness
+# meter over the whole track (as much as decoding it again), so two, not more.
+LEVEL_CANDIDATES_DB = (0.0, 3.0)
 LEVEL_ROUNDS = 3  # runs at most, when the target lies beyond the candidates
 
 BED_BELOW_VOICE_DB = 8.0  # music where nobody speaks, under the voice's loudness
