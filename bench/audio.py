@@ -134,7 +134,10 @@ def join_only(clips: list[Any], work: Path) -> None:
     narration = work / "narration.wav"
     join_narration(clips, narration)
     soundtrack = work / "soundtrack.m4a"
-    ffmpeg.encode_soundtrack(narration, soundtrack)
+    # espeak-ng's narration is kept at 22,050 Hz: encoded at the video's 48 kHz, as the flow does.
+    ffmpeg.encode_soundtrack(
+        narration, soundtrack, audio_filters=f"aresample={ffmpeg.AUDIO_SAMPLE_RATE}"
+    )
     ffmpeg.assemble_video(
         [(clip.video, clip.frames) for clip in clips],
         bench_options().fps,
