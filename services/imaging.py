@@ -31,7 +31,7 @@ from wand.api import libmagick, library
 from wand.color import Color
 from wand.drawing import Drawing
 from wand.exceptions import WandException
-from wand.image import Image
+from wand.image import FILTER_TYPES, Image
 
 from services import pango_text
 
@@ -280,8 +280,8 @@ def _shrink(image: Image, at_least: tuple[int, int]) -> None:
     """Average a picture much larger than needed down by a whole factor, keeping `at_least`."""
     factor = min(image.width // max(at_least[0], 1), image.height // max(at_least[1], 1))
     if factor >= 2:
-        image.resize(
-            math.ceil(image.width / factor), math.ceil(image.height / factor), filter="box"
+        _resize(
+            image, math.ceil(image.width / factor), math.ceil(image.height / factor), filter="box"
         )
 
 
@@ -297,8 +297,11 @@ def _read(path: Path, at_least: tuple[int, int]) -> Image:
     with budget.hold(cost):
         image = Image()
         try:
-            # libjpeg's DCT scaling: a 40-megapixel photo never costs hundreds of megabytes.
-            image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
+            if decoded != (header.width, header.height):
+                # libjpeg's DCT scaling: a 40-megapixel photo never costs hundreds of megabytes.
+                # Only ever to scale down: given a size larger than the picture, ImageMagick has
+                # libjpeg decode it at twice its size (more memory and time, then shrunk again).
+                image.options["jpeg:size"] = f"{at_least[0]}x{at_least[1]}"
             image.read(filename=f"{path}[0]")
             _refuse_if_damaged(image)
             _shrink(image, at_least)
@@ -340,6 +343,16 @@ def _load_upright_rgb(path: Path, at_least: tuple[int, int]) -> Image:
     return image
 
 
+def _resize(image: Image, width: int, height: int, filter: str) -> None:
+    """`Image.resize` of a single image, without Wand's check for an animation on every call (a
+    lookup in ImageMagick's MIME table: 0.4 ms, more than many of these resizes)."""
+    if not library.MagickResizeImage(
+        image.wand, width, height, FILTER_TYPES.index(filter), ctypes.c_double(1.0)
+    ):
+        image.raise_exception()
+    library.MagickSetSize(image.wand, width, height)
+
+
 def _fit(width: int, height: int, box_width: int, box_height: int, cover: bool) -> tuple[int, int]:
     """Scaled size that fits inside (or, with cover, fills) the box, aspect ratio kept."""
     scale_w, scale_h = box_width / width, box_height / height
@@ -347,10 +360,11 @@ def _fit(width: int, height: int, box_width: int, box_height: int, cover: bool) 
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def compose_background(
-    source: Path, width: int, height: int, target: Path, canvas: tuple[int, int] | None = None
-) -> None:
-    """Write the frame background: the picture fitted, over a blurred and darkened fill of it.
+def frame_background(
+    source: Path, width: int, height: int, canvas: tuple[int, int] | None = None
+) -> Image:
+    """The frame background, opaque 8-bit RGB: the picture fitted, over a blurred and darkened
+    fill of itself.
 
     With `canvas` (the zoom's larger background, see services/zoom.py) the image is that size:
     the fill covers all of it and the picture is fitted into the width x height view centred on
@@ -359,24 +373,50 @@ def compose_background(
     # Ask for enough pixels to fill the frame whichever way the picture is turned.
     side = max(canvas_w, canvas_h)
     with _load_upright_rgb(source, (side, side)) as picture:
-        with Image(width=canvas_w, height=canvas_h, background=Color(BLACK)) as frame:
-            # Fill: scale down hard, blur the small copy, scale up. Cheap, and smooth.
-            with picture.clone() as fill:
-                fill.background_color = Color(BLACK)
-                fill.alpha_channel = "remove"
-                small_w, small_h = _fit(fill.width, fill.height, width // 12, height // 12, True)
-                fill.resize(small_w, small_h, filter="triangle")
-                fill.blur(radius=0, sigma=2.0)
-                fill.resize(*_fit(small_w, small_h, canvas_w, canvas_h, True), filter="triangle")
-                fill.modulate(brightness=45, saturation=80)
-                frame.composite(
-                    fill, left=(canvas_w - fill.width) // 2, top=(canvas_h - fill.height) // 2
-                )
+        frame = _blurred_fill(picture, width, height, canvas_w, canvas_h)
+        try:
             fit_w, fit_h = _fit(picture.width, picture.height, width, height, cover=False)
-            picture.resize(fit_w, fit_h, filter="lanczos")
+            _resize(picture, fit_w, fit_h, filter="lanczos")
             frame.composite(picture, left=(canvas_w - fit_w) // 2, top=(canvas_h - fit_h) // 2)
             frame.alpha_channel = "remove"
-            _save_frame(frame, target)
+        except BaseException:
+            frame.close()
+            raise
+    return frame
+
+
+def _blurred_fill(picture: Image, width: int, height: int, canvas_w: int, canvas_h: int) -> Image:
+    """The fill behind the picture, canvas-sized: the picture scaled down hard, blurred and
+    darkened at that small size (cheap, and smooth), then scaled up to cover the canvas."""
+    fill = picture.clone()
+    try:
+        fill.background_color = Color(BLACK)
+        fill.alpha_channel = "remove"
+        small_w, small_h = _fit(fill.width, fill.height, width // 12, height // 12, True)
+        _resize(fill, small_w, small_h, filter="triangle")
+        fill.blur(radius=0, sigma=2.0)
+        fill.modulate(brightness=45, saturation=80)
+        cover_w, cover_h = _fit(small_w, small_h, canvas_w, canvas_h, True)
+        _resize(fill, cover_w, cover_h, filter="triangle")
+        # Centred: the part of it that the canvas shows.
+        fill.crop(
+            left=(cover_w - canvas_w + 1) // 2,
+            top=(cover_h - canvas_h + 1) // 2,
+            width=canvas_w,
+            height=canvas_h,
+        )
+    except BaseException:
+        fill.close()
+        raise
+    return fill
+
+
+def compose_background(
+    source: Path, width: int, height: int, target: Path, canvas: tuple[int, int] | None = None
+) -> None:
+    """Write the frame background (`frame_background`) to `target`."""
+    with frame_background(source, width, height, canvas) as frame:
+        _save_frame(frame, target)
 
 
 def _save_frame(image: Image, target: Path) -> None:
@@ -419,6 +459,10 @@ class CaptionLayout:
             middle = (self.height - self.band_height) // 2
             return middle - middle % 2
         return self.height - self.band_height
+
+    @property
+    def band_bottom(self) -> int:
+        return self.band_top + self.band_height
 
     def text_top(self, text_height: int, padding: int) -> int:
         """Where a text layer `text_height` high (lines plus `padding` above and below) goes in
@@ -598,19 +642,51 @@ def _pango_markup(lines: list[str], line_height: int) -> str:
     return f'<span line_height="{line_height * pango_text.PANGO_SCALE}">{body}</span>'
 
 
-def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> Image:
+@dataclass
+class _TextLayer:
+    """A page's drawn lines (see `_text_layer`) and, when every pixel of them is the text colour
+    (no colour glyphs), their alpha alone: then a copy in another colour is made from it."""
+
+    image: Image
+    alpha: bytes | None
+
+    def in_colour(self, colour: str) -> Image:
+        """A copy of the lines with every pixel `colour`, the alpha kept (glyph shapes, emoji
+        included)."""
+        if self.alpha is not None:
+            return _one_colour(self.alpha, colour, self.image.width, self.image.height)
+        copy = self.image.clone()
+        _recolour(copy, colour)
+        return copy
+
+
+def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> _TextLayer:
     """The lines, centred under each other, shaped and drawn by Pango on a transparent image as
     wide as the longest line, padded by half a line above and below for marks that reach out of
     the line (Thai and Devanagari vowel signs, Arabic diacritics)."""
     padding = layout.font_size // 2
     fill = Color(colour)
     drawn = pango_text.shared(page.font.description, layout.font_size, page.font.language)
-    png = drawn.draw_png(
-        _pango_markup(list(page.lines), layout.line_height),
-        (fill.red, fill.green, fill.blue, fill.alpha),
-        padding,
-    )
-    return Image(blob=png, format="png")
+    markup = _pango_markup(list(page.lines), layout.line_height)
+    # Drawn in white, every byte of cairo's premultiplied pixels is their alpha (whatever the
+    # byte order), unless a glyph has colours of its own.
+    pixels = drawn.draw_pixels(markup, (1.0, 1.0, 1.0, 1.0), padding)
+    alpha, *others = (pixels.argb32[byte::4] for byte in range(4))
+    if fill.alpha == 1.0 and all(plane == alpha for plane in others):
+        return _TextLayer(_one_colour(alpha, colour, pixels.width, pixels.height), alpha)
+    # Colour glyphs (emoji): drawn again, and cairo's PNG writer undoes the premultiplying.
+    rgba = (fill.red, fill.green, fill.blue, fill.alpha)
+    return _TextLayer(Image(blob=drawn.draw_png(markup, rgba, padding), format="png"), None)
+
+
+def _one_colour(alpha: bytes, colour: str, width: int, height: int) -> Image:
+    """An image all `colour` (its red, green and blue) whose alpha is `alpha`, a byte a pixel,
+    row by row: the same pixels as `_recolour` gives."""
+    wanted = Color(colour)
+    pixels = bytearray(bytes((wanted.red_int8, wanted.green_int8, wanted.blue_int8, 0)))
+    pixels *= len(alpha)
+    pixels[3::4] = alpha
+    return Image(blob=bytes(pixels), format="rgba", width=width, height=height, depth=8)
 
 
 def _recolour(image: Image, colour: str) -> None:
@@ -622,19 +698,30 @@ def _recolour(image: Image, colour: str) -> None:
 
 def _gradient(layout: CaptionLayout, style: CaptionStyle) -> Image:
     """The outline look's darkening: strongest at the frame edge the band sits on (both edges of
-    the band in the middle), full strength over the text."""
-    width, band = layout.width, layout.band_height
+    the band in the middle), full strength over the text. Every row is one shade: it is made a
+    pixel wide and then widened by copying (a band-wide gradient took 9 ms a page)."""
+    canvas = _gradient_column(layout, style)
+    try:
+        canvas.sample(layout.width, layout.band_height)
+    except BaseException:
+        canvas.close()
+        raise
+    return canvas
+
+
+def _gradient_column(layout: CaptionLayout, style: CaptionStyle) -> Image:
+    band = layout.band_height
     dark = f"rgba(0,0,0,{style.band_opacity})"
     if layout.position == "middle":
         half = band // 2
-        canvas = Image(width=width, height=band, background=Color(CLEAR))
-        with Image(width=width, height=half, pseudo=f"gradient:{CLEAR}-{dark}") as upper:
+        canvas = Image(width=1, height=band, background=Color(CLEAR))
+        with Image(width=1, height=half, pseudo=f"gradient:{CLEAR}-{dark}") as upper:
             upper.level(black=0.0, white=0.6, channel="alpha")
             canvas.composite(upper, 0, 0)
             upper.flip()
             canvas.composite(upper, 0, band - half)
         return canvas
-    canvas = Image(width=width, height=band, pseudo=f"gradient:{CLEAR}-{dark}")
+    canvas = Image(width=1, height=band, pseudo=f"gradient:{CLEAR}-{dark}")
     # The gradient reaches full strength 60 % of the way down the band and stays there.
     canvas.level(black=0.0, white=0.6, channel="alpha")
     if layout.position == "top":
@@ -660,46 +747,66 @@ def _box(canvas: Image, layout: CaptionLayout, style: CaptionStyle, text: Image,
 
 
 def _caption_band(page: CaptionText, layout: CaptionLayout, style: CaptionStyle) -> Image:
-    """A transparent band as wide as the frame: gradient, soft shadow, dark outline, light text;
-    or (the box look) light text on a rounded translucent box.
+    """A transparent band as wide as the frame with the page drawn on it (`_draw_caption`)."""
+    canvas = (
+        Image(width=layout.width, height=layout.band_height, background=Color(CLEAR))
+        if style.look == "box"
+        else _gradient(layout, style)
+    )
+    try:
+        _draw_caption(canvas, page, layout, style)
+    except BaseException:
+        canvas.close()
+        raise
+    return canvas
+
+
+def _draw_caption(
+    canvas: Image, page: CaptionText, layout: CaptionLayout, style: CaptionStyle
+) -> None:
+    """The page's lines drawn on a band (`canvas`, as wide as the frame and band high, its
+    gradient already there for the outline look): soft shadow, dark outline, light text; or (the
+    box look) light text on a rounded translucent box.
 
     The last line sits `bottom_margin` above the bottom of the band (at the top: the first line
     below its top), whatever the number of lines. Outline and shadow are made from the drawn text
     (its shape grown by a disc), so they follow every glyph, whichever font it came from."""
-    width, band = layout.width, layout.band_height
-    boxed = style.look == "box"
-    canvas = (
-        Image(width=width, height=band, background=Color(CLEAR))
-        if boxed
-        else _gradient(layout, style)
-    )
     if not page.lines:
-        return canvas
-    with _text_layer(page, layout, style.text_colour) as text:
+        return
+    boxed = style.look == "box"
+    layer = _text_layer(page, layout, style.text_colour)
+    with layer.image as text:
         padding = layout.font_size // 2
-        left = (width - text.width) // 2
+        left = (layout.width - text.width) // 2
         top = layout.text_top(text.height, padding)
         if boxed:
             _box(canvas, layout, style, text, top)
         radius = 0.0 if boxed else layout.font_size * style.outline_ratio
         if radius > 0:
-            with text.clone() as outline:
+            with layer.in_colour(style.outline_colour) as outline:
                 disc = f"disk:{max(1.0, radius):.2f}"
                 outline.morphology(method="dilate", kernel=disc, channel="alpha")
-                _recolour(outline, style.outline_colour)
                 if style.shadow:
                     _soft_shadow(canvas, outline, layout, left, top)
                 canvas.composite(outline, left, top)
         canvas.composite(text, left, top)
-    return canvas
 
 
 def _soft_shadow(canvas: Image, outline: Image, layout: CaptionLayout, left: int, top: int) -> None:
-    """The outline, blurred at half size (a quarter of the work) and offset down and right."""
+    """The outline blurred (sigma a tenth of the font size) and offset down and right. The blur
+    is done on a copy scaled down, by 2, or by 4 when the blur there is still a pixel or more
+    wide (a font of 40 pixels or more): a quarter or a sixteenth of the work."""
+    full_sigma = layout.font_size / 10
+    shrink = 4 if full_sigma / 4 >= 1 else 2
     with outline.clone() as shadow:
-        shadow.resize(max(1, shadow.width // 2), max(1, shadow.height // 2), filter="triangle")
-        shadow.blur(radius=0, sigma=max(0.5, layout.font_size / 20))
-        shadow.resize(outline.width, outline.height, filter="triangle")
+        _resize(
+            shadow,
+            max(1, shadow.width // shrink),
+            max(1, shadow.height // shrink),
+            filter="triangle",
+        )
+        shadow.blur(radius=0, sigma=max(1 / shrink, full_sigma / shrink))
+        _resize(shadow, outline.width, outline.height, filter="triangle")
         offset = max(1, layout.font_size // 14)
         canvas.composite(shadow, left + offset, top + offset)
 
@@ -707,24 +814,95 @@ def _soft_shadow(canvas: Image, outline: Image, layout: CaptionLayout, left: int
 def draw_caption_band(
     page: CaptionText, layout: CaptionLayout, target: Path, style: CaptionStyle = DEFAULT_STYLE
 ) -> None:
-    """The caption band alone, as a transparent PNG (laid over a moving picture by ffmpeg)."""
+    """The caption band alone, transparent (laid over a moving picture by ffmpeg): a .pam
+    (uncompressed, as ffmpeg reads it once) or a .png, by the target's suffix."""
     with _caption_band(page, layout, style) as band:
-        _save_png(band, target)
+        if target.suffix == ".pam":
+            _save_pam(band, target)
+        else:
+            _save_png(band, target)
+
+
+def _is_grey(image: Image) -> bool:
+    """Whether every pixel is grey: ImageMagick's own check (the PNG encoder's), which Wand
+    lacks (its `type` is whatever the image was made as)."""
+    identify = libmagick.IdentifyImageGray
+    identify.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    identify.restype = ctypes.c_int
+    collected = libmagick.AcquireExceptionInfo()
+    try:
+        return bool(identify(library.GetImageFromMagickWand(image.wand), collected))
+    finally:
+        libmagick.DestroyExceptionInfo(collected)
+
+
+def _save_pam(band: Image, target: Path) -> None:
+    """At the band's depth (16 bits a channel over the gradient), grey and alpha only when every
+    pixel is grey (no colour glyphs): what the PNG encoder chose, so ffmpeg gets the very same
+    pixels, without the 12 ms a band of compressing them."""
+    if _is_grey(band):
+        band.type = "grayscalematte"
+    band.format = "pam"
+    band.save(filename=str(target))
 
 
 def compose_pages(
-    background: Path,
+    background: Path | Image,
     pages: list[CaptionText],
     layout: CaptionLayout,
     targets: list[Path],
     style: CaptionStyle = DEFAULT_STYLE,
 ) -> None:
-    """Full frames, one per caption page: the background with the page's band over it.
+    """Full frames, one per caption page: the background (a file, or `frame_background`'s image)
+    with the page's band over it, written as uncompressed PPM: ffmpeg reads each once, so
+    compressing them is wasted work.
 
-    Written as uncompressed PPM: ffmpeg reads each once, so compressing them is wasted work."""
+    Only the band changes from page to page: the band's ground (the background there, darkened
+    by the gradient for the outline look) is made once, each page is drawn on a copy of it, and
+    the file is the background's rows above and below the band around the band's rows."""
+    if isinstance(background, Image):
+        _compose_pages(background, pages, layout, targets, style)
+        return
     with Image(filename=str(background)) as frame:
-        for text, target in zip(pages, targets, strict=True):
-            with frame.clone() as page, _caption_band(text, layout, style) as band:
-                page.composite(band, left=0, top=layout.band_top)
-                page.alpha_channel = "remove"
-                _save_frame(page, target)
+        _compose_pages(frame, pages, layout, targets, style)
+
+
+def _compose_pages(
+    frame: Image,
+    pages: list[CaptionText],
+    layout: CaptionLayout,
+    targets: list[Path],
+    style: CaptionStyle,
+) -> None:
+    if frame.size != (layout.width, layout.height):
+        raise ValueError(f"background is {frame.size}, the layout {layout.width}x{layout.height}")
+    frame.depth = 8
+    rows = frame.make_blob("rgb")
+    row_bytes = 3 * layout.width
+    band_start, band_end = layout.band_top * row_bytes, layout.band_bottom * row_bytes
+    above, under, below = rows[:band_start], rows[band_start:band_end], rows[band_end:]
+    header = f"P6\n{layout.width} {layout.height}\n255\n".encode("ascii")
+    with _band_ground(under, layout, style) as ground:
+        for page, target in zip(pages, targets, strict=True):
+            with ground.clone() as band:
+                _draw_caption(band, page, layout, style)
+                band.depth = 8
+                with target.open("wb") as out:
+                    out.write(header)
+                    out.write(above)
+                    out.write(band.make_blob("rgb"))
+                    out.write(below)
+
+
+def _band_ground(under: bytes, layout: CaptionLayout, style: CaptionStyle) -> Image:
+    """The band's ground: the background's 8-bit pixels `under` it (as the frame file has them),
+    and for the outline look the gradient over them."""
+    ground = Image(blob=under, format="rgb", width=layout.width, height=layout.band_height, depth=8)
+    try:
+        if style.look != "box":
+            with _gradient(layout, style) as gradient:
+                ground.composite(gradient, 0, 0)
+    except BaseException:
+        ground.close()
+        raise
+    return ground

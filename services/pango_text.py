@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -53,6 +54,16 @@ class _LayoutLine(ctypes.Structure):
         ("start_index", ctypes.c_int),
         ("length", ctypes.c_int),
     ]
+
+
+@dataclass(frozen=True)
+class DrawnPixels:
+    """A drawn image as cairo holds it: rows of 32-bit native-endian ARGB pixels (on this
+    little-endian machine blue, green, red, alpha bytes), colours premultiplied by alpha."""
+
+    width: int
+    height: int
+    argb32: bytes
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,10 @@ def _libraries() -> _Libraries:
     _declare(cairo, "cairo_translate", None, pointer, ctypes.c_double, ctypes.c_double)
     _declare(cairo, "cairo_set_source_rgba", None, pointer, *[ctypes.c_double] * 4)
     _declare(cairo, "cairo_surface_flush", None, pointer)
+    _declare(cairo, "cairo_image_surface_get_data", pointer, pointer)
+    _declare(cairo, "cairo_image_surface_get_stride", integer, pointer)
+    _declare(cairo, "cairo_image_surface_get_width", integer, pointer)
+    _declare(cairo, "cairo_image_surface_get_height", integer, pointer)
     _declare(cairo, "cairo_surface_write_to_png_stream", integer, pointer, _PngWriter, pointer)
     _declare(cairo, "cairo_destroy", None, pointer)
     _declare(cairo, "cairo_surface_destroy", None, pointer)
@@ -254,9 +269,6 @@ class PangoText:
 
         Drawn with this object's own font map, the one that measured the lines. (ImageMagick's
         pango: coder makes a font map per call and never frees it: about 1.3 MB per page.)"""
-        libs = self._libs
-        pango, cairo = libs.pango, libs.cairo
-        encoded = markup.encode("utf-8")
         chunks: list[bytes] = []
 
         def collect(
@@ -266,6 +278,47 @@ class PangoText:
             return 0
 
         writer = _PngWriter(collect)
+
+        def write_png(surface: int) -> None:
+            status = self._libs.cairo.cairo_surface_write_to_png_stream(surface, writer, None)
+            if status:
+                raise RuntimeError(f"cairo could not write the caption's image (status {status})")
+
+        self._draw(markup, colour, margin, write_png)
+        return b"".join(chunks)
+
+    def draw_pixels(
+        self, markup: str, colour: tuple[float, float, float, float], margin: int
+    ) -> DrawnPixels:
+        """As `draw_png`, but cairo's own pixels: no PNG to encode and decode again."""
+        drawn: list[DrawnPixels] = []
+
+        def copy_pixels(surface: int) -> None:
+            cairo = self._libs.cairo
+            width = cairo.cairo_image_surface_get_width(surface)
+            height = cairo.cairo_image_surface_get_height(surface)
+            stride = cairo.cairo_image_surface_get_stride(surface)
+            data = ctypes.string_at(cairo.cairo_image_surface_get_data(surface), stride * height)
+            if stride != 4 * width:
+                data = b"".join(
+                    data[row : row + 4 * width] for row in range(0, stride * height, stride)
+                )
+            drawn.append(DrawnPixels(width, height, data))
+
+        self._draw(markup, colour, margin, copy_pixels)
+        return drawn[0]
+
+    def _draw(
+        self,
+        markup: str,
+        colour: tuple[float, float, float, float],
+        margin: int,
+        finish: Callable[[int], None],
+    ) -> None:
+        """Draw `markup` on a new cairo image surface and hand the surface to `finish`."""
+        libs = self._libs
+        pango, cairo = libs.pango, libs.cairo
+        encoded = markup.encode("utf-8")
         with self._lock:
             layout = pango.pango_layout_new(self._context)
             try:
@@ -293,14 +346,11 @@ class PangoText:
                     finally:
                         cairo.cairo_destroy(context)
                     cairo.cairo_surface_flush(surface)
-                    status = cairo.cairo_surface_write_to_png_stream(surface, writer, None)
+                    finish(surface)
                 finally:
                     cairo.cairo_surface_destroy(surface)
             finally:
                 libs.gobject.g_object_unref(layout)
-        if status:
-            raise RuntimeError(f"cairo could not write the caption's image (status {status})")
-        return b"".join(chunks)
 
     def unknown_characters(self, text: str) -> list[str]:
         """Characters of `text` that no installed font has, each once, in order of appearance.

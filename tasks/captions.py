@@ -54,6 +54,17 @@ def page_caption(
     ]
 
 
+def _pages_of(
+    part: Part, layout: imaging.CaptionLayout, language: str | None
+) -> list[tuple[int, CaptionPage]]:
+    """Every page of the part's captions, in reading order, with its caption's number."""
+    return [
+        (caption.number, page)
+        for caption in part.captions
+        for page in page_caption(caption.text, layout, language)
+    ]
+
+
 def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPages:
     """Draw every caption page of one part as an image, in reading order."""
     part_dir = work_dir / f"part-{part.number:04d}" / "pages"
@@ -78,23 +89,18 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
             background,
             canvas=(canvas.canvas_width, canvas.canvas_height),
         )
-    else:
-        imaging.compose_background(part.image_path, options.width, options.height, background)
-
-    laid_out = [
-        (caption.number, page)
-        for caption in part.captions
-        for page in page_caption(caption.text, layout, options.language)
-    ]
-    drawn = [page.drawn for _, page in laid_out]
-    if options.zoom:
+        laid_out = _pages_of(part, layout, options.language)
         # Bands alone: ffmpeg lays them over the slowly zooming background.
-        images = [part_dir / f"band-{index:03d}.png" for index in range(len(laid_out))]
-        for text, band in zip(drawn, images, strict=True):
-            imaging.draw_caption_band(text, layout, band, style)
+        images = [part_dir / f"band-{index:03d}.pam" for index in range(len(laid_out))]
+        for (_, page), band in zip(laid_out, images, strict=True):
+            imaging.draw_caption_band(page.drawn, layout, band, style)
     else:
-        images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
-        imaging.compose_pages(background, drawn, layout, images, style)
+        # Full frames: the background is kept in memory, and only the pages are written.
+        with imaging.frame_background(part.image_path, options.width, options.height) as frame:
+            laid_out = _pages_of(part, layout, options.language)
+            images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
+            drawn = [page.drawn for _, page in laid_out]
+            imaging.compose_pages(frame, drawn, layout, images, style)
     pages = [
         Page(caption_number=number, text=page.text, lines=list(page.drawn.lines), image=image)
         for (number, page), image in zip(laid_out, images, strict=True)
