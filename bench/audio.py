@@ -41,7 +41,8 @@ STEP_FUNCTIONS = (
     "analyse_speech",
     "decode_music",
     "mix_music",
-    "leveled_loudness",
+    "leveled_loudnesses",
+    "encode_soundtrack",
     "assemble_video",
     "extract_poster",
 )
@@ -132,10 +133,15 @@ def join_only(clips: list[Any], work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     narration = work / "narration.wav"
     join_narration(clips, narration)
+    soundtrack = work / "soundtrack.m4a"
+    # espeak-ng's narration is kept at 22,050 Hz: encoded at the video's 48 kHz, as the flow does.
+    ffmpeg.encode_soundtrack(
+        narration, soundtrack, audio_filters=f"aresample={ffmpeg.AUDIO_SAMPLE_RATE}"
+    )
     ffmpeg.assemble_video(
         [(clip.video, clip.frames) for clip in clips],
         bench_options().fps,
-        narration,
+        soundtrack,
         work / "video.mp4",
     )
 

@@ -42,6 +42,7 @@ from tasks.clips import PartClip, render_clip
 from tasks.fetch_assets import MusicTrack, fetch_music, fetch_part, list_story
 from tasks.narration import narrate_part
 from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story
+from tasks.soundtrack import make_soundtrack
 
 # Before the stage workers start their threads (services/memory.py).
 memory.limit_malloc_arenas(2)
@@ -293,7 +294,9 @@ def _render(
         run.update(parts_done=reused, progress=round(reused / total, 4), parts_reused=reused)
 
     misses = [part for part in story.parts if part.number not in clips]
-    if misses:
+    if not misses:
+        sound = _submit_soundtrack(story, clips, {}, options, work_dir, music, track)
+    else:
         pages = track(
             draw_captions.map(misses, options=unmapped(options), work_dir=unmapped(work_dir))
         )
@@ -302,6 +305,10 @@ def _render(
                 pages, narrator=unmapped(narrator), language=unmapped(options.language)
             )
         )
+        # Submitted before the clips, so it is made while they encode (Prefect's pool takes
+        # tasks in order of submission).
+        narrated = dict(zip([part.number for part in misses], narrations, strict=True))
+        sound = _submit_soundtrack(story, clips, narrated, options, work_dir, music, track)
         rendered = track(
             render_clip.map(
                 pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
@@ -336,6 +343,7 @@ def _render(
         options,
         work_dir,
         music.path if music is not None else None,
+        sound.result(),
     )
     try:
         keep_story(assembled, whole, store=store)
@@ -349,6 +357,21 @@ def _render(
         language=options.language,
         music=music.name if music is not None else None,
     )
+
+
+def _submit_soundtrack(
+    story: Story,
+    clips: dict[int, PartClip],
+    narrations: dict[int, Any],
+    options: RenderOptions,
+    work_dir: Path,
+    music: MusicTrack | None,
+    track: Callable[[list[Any]], list[Any]],
+) -> Any:
+    """The story's soundtrack, from each part's re-used clip or (a future of) its narration."""
+    parts = [clips.get(part.number) or narrations[part.number] for part in story.parts]
+    music_path = music.path if music is not None else None
+    return track([make_soundtrack.submit(parts, options, work_dir, music_path)])[0]
 
 
 def _with_story_language(

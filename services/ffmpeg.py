@@ -543,19 +543,55 @@ def encode_clip(plan: ClipPlan, options: RenderOptions, target: Path, what: str)
         piece.unlink(missing_ok=True)
 
 
-def build_assembly_command(
-    concat_list: Path,
-    audio: Path,
+def build_soundtrack_command(
+    source: Path,
     target: Path,
     *,
     audio_filters: str | None = None,
-    chapters: Path | None = None,
     audio_bitrate: str = AUDIO_BITRATE,
 ) -> list[str]:
-    """Arguments that join the part clips without re-encoding, add the soundtrack encoded to AAC
-    once (through `audio_filters`, if any) and, with `chapters` (an FFMETADATA file), chapter
-    marks."""
-    inputs = ["-f", "concat", "-safe", "0", "-i", str(concat_list), "-i", str(audio)]
+    """Arguments that encode the soundtrack (through `audio_filters`, if any) to AAC, once, in an
+    MP4 audio file: the video's sound, muxed later without re-encoding."""
+    return [
+        "-i",
+        str(source),
+        "-map",
+        "0:a:0",
+        *(["-af", audio_filters] if audio_filters else []),
+        "-c:a",
+        "aac",
+        # The default "twoloop" coder costs twice the CPU for no audible gain on speech at 128k.
+        "-aac_coder",
+        "fast",
+        "-b:a",
+        audio_bitrate,
+        "-f",
+        "mp4",
+        str(target),
+    ]
+
+
+def encode_soundtrack(
+    source: Path,
+    target: Path,
+    *,
+    audio_filters: str | None = None,
+    audio_bitrate: str = AUDIO_BITRATE,
+) -> None:
+    ffmpeg(
+        *build_soundtrack_command(
+            source, target, audio_filters=audio_filters, audio_bitrate=audio_bitrate
+        ),
+        what="encoding the soundtrack",
+    )
+
+
+def build_assembly_command(
+    concat_list: Path, soundtrack: Path, target: Path, *, chapters: Path | None = None
+) -> list[str]:
+    """Arguments that join the part clips and lay the encoded soundtrack under them, neither
+    re-encoded, with `chapters` (an FFMETADATA file) as chapter marks, the index up front."""
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(concat_list), "-i", str(soundtrack)]
     if chapters is not None:
         inputs += ["-f", "ffmetadata", "-i", str(chapters)]
     return [
@@ -565,16 +601,8 @@ def build_assembly_command(
         "-map",
         "1:a:0",
         *(["-map_chapters", "2"] if chapters is not None else []),
-        *(["-af", audio_filters] if audio_filters else []),
-        "-c:v",
+        "-c",
         "copy",
-        "-c:a",
-        "aac",
-        # The default "twoloop" coder costs twice the CPU for no audible gain on speech at 128k.
-        "-aac_coder",
-        "fast",
-        "-b:a",
-        audio_bitrate,
         "-movflags",
         "+faststart",
         "-f",
@@ -597,26 +625,17 @@ def concat_list(clips: list[tuple[Path, int]], fps: int) -> str:
 def assemble_video(
     clips: list[tuple[Path, int]],
     fps: int,
-    audio: Path,
+    soundtrack: Path,
     target: Path,
     *,
-    audio_filters: str | None = None,
     chapters: Path | None = None,
-    audio_bitrate: str = AUDIO_BITRATE,
 ) -> None:
-    """Join part clips (same encoder settings; each with its frame count) and mux the soundtrack
-    (and chapters) into `target`."""
+    """Join part clips (same encoder settings; each with its frame count) and mux the encoded
+    soundtrack (`encode_soundtrack`) and chapters into `target`, copying both."""
     listing = target.with_suffix(".concat.txt")
     listing.write_text(concat_list(clips, fps), encoding="utf-8")
     ffmpeg(
-        *build_assembly_command(
-            listing,
-            audio,
-            target,
-            audio_filters=audio_filters,
-            chapters=chapters,
-            audio_bitrate=audio_bitrate,
-        ),
+        *build_assembly_command(listing, soundtrack, target, chapters=chapters),
         what="assembling the video",
     )
 
@@ -661,9 +680,11 @@ def _ebur128(true_peak: bool) -> str:
     return "ebur128=framelog=verbose" + (":peak=true" if true_peak else "")
 
 
-def parse_ebur128_summary(log: str) -> Loudness:
-    """The figures of the last ebur128 summary in an ffmpeg log."""
-    summary = log[log.rfind("Summary:") :]
+def parse_ebur128_summary(log: str, instance: str | None = None) -> Loudness:
+    """The figures of the last ebur128 summary in an ffmpeg log (of the filter instance named
+    `instance`, as in `ebur128@name`, when several measured side by side)."""
+    start = log.rfind(f"[{instance} @") if instance else log.rfind("Summary:")
+    summary = log[start:] if start >= 0 else ""
     integrated = re.search(r"\bI:\s+(-?[\d.]+|-inf) LUFS", summary)
     loudness_range = re.search(r"\bLRA:\s+(-?[\d.]+) LU", summary)
     true_peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
@@ -687,20 +708,26 @@ def measure_loudness(path: Path, true_peak: bool = True) -> Loudness:
 
 
 def analyse_speech(
-    path: Path, silence_db: float, min_silence: float
+    path: Path,
+    silence_db: float,
+    min_silence: float,
+    resampled: Path | None = None,
+    samples: int = 0,
 ) -> tuple[Loudness, list[tuple[float, float | None]]]:
     """Loudness of a narration track, and its silences at least `min_silence` seconds long
-    (start, end; end None when the silence lasts to the end), in one decoding pass."""
+    (start, end; end None when the silence lasts to the end), in one decoding pass. With
+    `resampled`, the same pass writes the track there at AUDIO_SAMPLE_RATE (16-bit WAV), exactly
+    `samples` long, and what it measures is that track."""
+    analysis = f"silencedetect=noise={silence_db}dB:duration={min_silence},{_ebur128(False)}"
+    output = ["-f", "null", "-"]
+    if resampled is not None:
+        analysis = (
+            f"aresample={AUDIO_SAMPLE_RATE},apad=whole_len={samples},"
+            f"atrim=end_sample={samples},{analysis}"
+        )
+        output = ["-c:a", "pcm_s16le", "-f", "wav", str(resampled)]
     log = _ffmpeg_log(
-        [
-            "-i",
-            str(path),
-            "-af",
-            f"silencedetect=noise={silence_db}dB:duration={min_silence},{_ebur128(False)}",
-            "-f",
-            "null",
-            "-",
-        ],
+        ["-i", str(path), "-map", "0:a:0", "-af", analysis, *output],
         f"analysing {path.name}",
     )
     silences: list[tuple[float, float | None]] = []
@@ -874,16 +901,25 @@ def level_filters(gain_db: float, ceiling_db: float) -> str:
 
 def leveled_loudness(source: Path, gain_db: float, ceiling_db: float) -> Loudness:
     """The loudness `source` would have after `level_filters` (nothing is written)."""
+    return leveled_loudnesses(source, [gain_db], ceiling_db)[0]
+
+
+def leveled_loudnesses(
+    source: Path, gains_db: Sequence[float], ceiling_db: float
+) -> list[Loudness]:
+    """The loudness `source` would have after `level_filters` at each of `gains_db`, measured
+    side by side in one run: the source is read and decoded once (nothing is written)."""
+    count = len(gains_db)
+    graph = [f"[0:a]asplit={count}" + "".join(f"[in{index}]" for index in range(count))]
+    outputs: list[str] = []
+    for index, gain in enumerate(gains_db):
+        graph.append(
+            f"[in{index}]{level_filters(gain, ceiling_db)},"
+            f"{_ebur128(False).replace('ebur128', f'ebur128@gain{index}', 1)}[out{index}]"
+        )
+        outputs += ["-map", f"[out{index}]", "-f", "null", "-"]
     log = _ffmpeg_log(
-        [
-            "-i",
-            str(source),
-            "-af",
-            f"{level_filters(gain_db, ceiling_db)},{_ebur128(False)}",
-            "-f",
-            "null",
-            "-",
-        ],
-        f"measuring {source.name} at its new level",
+        ["-i", str(source), "-filter_complex", ";".join(graph), *outputs],
+        f"measuring {source.name} at {count} new level(s)",
     )
-    return parse_ebur128_summary(log)
+    return [parse_ebur128_summary(log, f"ebur128@gain{index}") for index in range(count)]

@@ -1,7 +1,7 @@
 """The finished video's sound: background music ducked under the narration, at a standard loudness.
 
-Everything here happens at assembly, on the joined narration (PCM): finished parts never depend on
-it, so adding, changing or removing music re-renders no part.
+Everything here happens once per story, on the joined narration (PCM): finished parts never
+depend on it, so adding, changing or removing music re-renders no part.
 
 - **Music bed.** The music is decoded only as far as the video needs (a file of hours costs no
   more than a short one), looped without a seam when it is shorter (its end cross-fades into its
@@ -21,13 +21,16 @@ it, so adding, changing or removing music re-renders no part.
 from __future__ import annotations
 
 import array
+import logging
 import math
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from services import ffmpeg
 from services.ffmpeg import AUDIO_SAMPLE_RATE, Loudness, MusicBed
+
+log = logging.getLogger(__name__)
 
 TARGET_LUFS = -16.0
 LOUDNESS_TOLERANCE = 1.0  # LU either side of the target
@@ -36,8 +39,12 @@ LIMITER_CEILING = -2.3  # dBFS sample peak: room for peaks between samples and A
 SILENCE_LUFS = -69.0  # ebur128 says -70 when nothing is loud enough to measure
 MAX_GAIN_DB = 30.0  # never lift a near-silent track further than this
 LEVEL_PRECISION = 0.3  # LU: close enough to the target while finding the gain
-LEVEL_TRIES = 3
-FIRST_SLOPE = 0.7  # LU gained per dB of gain once the limiter works (measured: 0.5 to 1)
+# Gains tried side by side in one run, above the plain gain that would reach the target without
+# the limiter: where the limiter takes little, the plain gain is close enough (music under the
+# voice); espeak-ng's narration needs about 3 dB more. Each gain costs a limiter and a loudness
+# meter over the whole track (as much as decoding it again), so two, not more.
+LEVEL_CANDIDATES_DB = (0.0, 3.0)
+LEVEL_ROUNDS = 3  # runs at most, when the target lies beyond the candidates
 
 BED_BELOW_VOICE_DB = 8.0  # music where nobody speaks, under the voice's loudness
 DUCK_DB = 12.0  # how much further the music drops under speech
@@ -165,16 +172,36 @@ def wav_samples(path: Path) -> int:
 
 
 def mix_soundtrack(
-    narration: Path, music: Path | None, music_volume: float, work_dir: Path
+    narration: Path,
+    music: Path | None,
+    music_volume: float,
+    work_dir: Path,
+    samples: int | None = None,
 ) -> Soundtrack:
-    """The narration, with the music bed under it when there is music, and its loudness gain."""
-    total = wav_samples(narration)
-    duration = total / AUDIO_SAMPLE_RATE
-    if music is None:
-        voice = ffmpeg.measure_loudness(narration, true_peak=False)
-        return _leveled(narration, voice, channels=1, music=False)
+    """The narration, with the music bed under it when there is music, and its loudness gain.
 
-    voice, silences = ffmpeg.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
+    `narration` is mono 16-bit WAV at any rate; at another rate than AUDIO_SAMPLE_RATE it is
+    resampled in the pass that measures it, to `samples` samples (by default, its own length at
+    the new rate)."""
+    with wave.open(str(narration), "rb") as audio:
+        rate, count = audio.getframerate(), audio.getnframes()
+    if rate == AUDIO_SAMPLE_RATE:
+        total = count
+        if music is None:
+            voice = ffmpeg.measure_loudness(narration, true_peak=False)
+            return _leveled(narration, voice, channels=1, music=False)
+        voice, silences = ffmpeg.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
+    else:
+        total = samples or round(count * AUDIO_SAMPLE_RATE / rate)
+        resampled = work_dir / f"{narration.stem}-{AUDIO_SAMPLE_RATE}.wav"
+        voice, silences = ffmpeg.analyse_speech(
+            narration, SPEECH_SILENCE_DB, MIN_PAUSE, resampled, total
+        )
+        narration = resampled
+        if music is None:
+            return _leveled(narration, voice, channels=1, music=False)
+    duration = total / AUDIO_SAMPLE_RATE
+
     decoded = work_dir / "music-decoded.wav"
     music_loudness = ffmpeg.decode_music(music, duration + 0.1, decoded)
     envelope = work_dir / "ducking.wav"
@@ -206,22 +233,45 @@ def limited_gain(audio: Path, measured: Loudness) -> float:
 
     The limiter takes loudness off the peaks it lowers, the more so the higher the gain (speech
     with strong peaks, like espeak-ng's, loses a dB or more), so the gain is found by measuring the
-    limited result: first at the plain gain, then stepping along the measured slope.
+    limited result: at a few gains side by side in one run (LEVEL_CANDIDATES_DB above the plain
+    gain), then between the two that straddle the target; only when the target lies beyond them
+    is another run made, stepping along the measured slope.
     """
-    gain = min(MAX_GAIN_DB, TARGET_LUFS - measured.integrated)
-    tried: list[tuple[float, float]] = []
-    for _ in range(LEVEL_TRIES):
-        result = ffmpeg.leveled_loudness(audio, gain, LIMITER_CEILING).integrated
-        if abs(result - TARGET_LUFS) <= LEVEL_PRECISION or result <= SILENCE_LUFS:
+    plain = min(MAX_GAIN_DB, TARGET_LUFS - measured.integrated)
+    gains = sorted({min(MAX_GAIN_DB, plain + step) for step in LEVEL_CANDIDATES_DB})
+    tried: dict[float, float] = {}
+    gain = plain
+    for _ in range(LEVEL_ROUNDS):
+        results = ffmpeg.leveled_loudnesses(audio, gains, LIMITER_CEILING)
+        tried.update((g, result.integrated) for g, result in zip(gains, results, strict=True))
+        if any(result <= SILENCE_LUFS for result in tried.values()):
+            return plain  # nothing loud enough to measure: nothing to find
+        gain, found = gain_for_target(tried)
+        if found or gain in tried:
             break
-        slope = FIRST_SLOPE
-        if tried:
-            last_gain, last_result = tried[-1]
-            if gain != last_gain:
-                slope = min(1.0, max(0.2, (result - last_result) / (gain - last_gain)))
-        tried.append((gain, result))
-        gain = min(MAX_GAIN_DB, gain + (TARGET_LUFS - result) / slope)
+        gains = [gain]
     return gain
+
+
+def gain_for_target(tried: dict[float, float]) -> tuple[float, bool]:
+    """From limited loudness measured at some gains (gain -> LUFS): the gain for TARGET_LUFS,
+    and whether it is found (measured close enough, or between two measured gains) rather than
+    guessed along the slope."""
+    points = sorted(tried.items())
+    closest = min(points, key=lambda point: abs(point[1] - TARGET_LUFS))
+    if abs(closest[1] - TARGET_LUFS) <= LEVEL_PRECISION:
+        return closest[0], True
+    for (low_gain, low), (high_gain, high) in zip(points, points[1:], strict=False):
+        if low <= TARGET_LUFS <= high and high > low:
+            return low_gain + (TARGET_LUFS - low) * (high_gain - low_gain) / (high - low), True
+    # Beyond the measured gains: along the slope of the nearest two (one LU per dB at most, as
+    # without the limiter; at least 0.2, as the hardest-limited speech measured).
+    near = points[-2:] if TARGET_LUFS > points[-1][1] else points[:2]
+    slope = 1.0
+    if len(near) == 2 and near[1][0] != near[0][0]:
+        slope = min(1.0, max(0.2, (near[1][1] - near[0][1]) / (near[1][0] - near[0][0])))
+    edge_gain, edge = near[-1] if TARGET_LUFS > points[-1][1] else near[0]
+    return min(MAX_GAIN_DB, edge_gain + (TARGET_LUFS - edge) / slope), False
 
 
 def level_filters(soundtrack: Soundtrack, ceiling: float = LIMITER_CEILING) -> str:
@@ -234,3 +284,30 @@ def within_target(loudness: Loudness) -> bool:
         abs(loudness.integrated - TARGET_LUFS) <= LOUDNESS_TOLERANCE
         and loudness.true_peak <= TRUE_PEAK_LIMIT
     )
+
+
+def encode_leveled(sound: Soundtrack, target: Path, ceiling: float = LIMITER_CEILING) -> Loudness:
+    """Encode the soundtrack at its level to AAC (`target`, an .m4a) and measure the encoded
+    file; should it miss the target, encode it once more with the gain corrected (and the
+    ceiling lowered by any true-peak overshoot). Returns the loudness of the file written."""
+    ffmpeg.encode_soundtrack(
+        sound.audio,
+        target,
+        audio_filters=level_filters(sound, ceiling),
+        audio_bitrate=ffmpeg.AUDIO_BITRATE if sound.channels == 1 else ffmpeg.STEREO_BITRATE,
+    )
+    loudness = ffmpeg.measure_loudness(target)
+    if sound.before.integrated <= SILENCE_LUFS or within_target(loudness):
+        return loudness
+    if ceiling != LIMITER_CEILING:
+        log.warning(
+            "the soundtrack measures %.1f LUFS, true peak %.1f dBTP (target %.0f LUFS, %.0f dBTP)",
+            loudness.integrated,
+            loudness.true_peak,
+            TARGET_LUFS,
+            TRUE_PEAK_LIMIT,
+        )
+        return loudness
+    corrected = replace(sound, gain_db=sound.gain_db + TARGET_LUFS - loudness.integrated)
+    overshoot = max(0.0, loudness.true_peak - TRUE_PEAK_LIMIT + 0.3)
+    return encode_leveled(corrected, target, ceiling - overshoot - 0.01)

@@ -1,8 +1,11 @@
 """Narration: text-to-speech engines behind one small interface, and a cache in front of them.
 
-Engines write audio in whatever format they produce; `Narrator` turns it into mono PCM WAV at the
-render sample rate and keeps it, keyed by (engine, voice, language, text), so an identical caption
-is synthesized once, across parts and across runs.
+Engines write audio in whatever format they produce; `Narrator` keeps it as mono 16-bit PCM WAV,
+keyed by (engine, voice, language, text, sample rate), so an identical caption is synthesized
+once, across parts and across runs. An engine that writes such a WAV itself (espeak-ng, at
+22,050 Hz) is kept at its own rate, as it wrote it: the story's sound is resampled to the video's
+48 kHz once, when the soundtrack is made (services/soundtrack.py). Other audio (gTTS's MP3) is
+converted to 48 kHz, a part's new pages in one ffmpeg run.
 """
 
 from __future__ import annotations
@@ -159,10 +162,14 @@ class SpeechEngine(Protocol):
         ...
 
 
+ESPEAK_SAMPLE_RATE = 22_050  # what espeak-ng writes, for every voice it has
+
+
 class EspeakEngine:
     """espeak-ng: offline, fast, robotic. The default for development and tests."""
 
     name = "espeak"
+    wav_sample_rate = ESPEAK_SAMPLE_RATE  # it writes mono 16-bit WAV at this rate
 
     def __init__(self, words_per_minute: int = 165):
         self.words_per_minute = words_per_minute
@@ -268,12 +275,14 @@ def make_engine(name: str) -> SpeechEngine:
 class Narrator:
     """Speaks captions into cached, normalized WAV files."""
 
-    def __init__(
-        self, engine: SpeechEngine, cache_dir: Path, sample_rate: int = ffmpeg.AUDIO_SAMPLE_RATE
-    ):
+    def __init__(self, engine: SpeechEngine, cache_dir: Path, sample_rate: int | None = None):
+        """`sample_rate`: of the WAV files it makes; by default the rate of the WAV the engine
+        writes itself (`wav_sample_rate`: no conversion), else the video's."""
         self.engine = engine
         self.cache_dir = Path(cache_dir)
-        self.sample_rate = sample_rate
+        self.sample_rate = (
+            sample_rate or getattr(engine, "wav_sample_rate", None) or ffmpeg.AUDIO_SAMPLE_RATE
+        )
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._synthesized = 0
@@ -304,8 +313,9 @@ class Narrator:
 
     def narrate_many(self, texts: list[str], language: str) -> list[Path]:
         """`narrate` for each text, in order; the texts not cached yet are synthesized one by
-        one and converted in one ffmpeg run. A text that cannot be spoken raises
-        `PageNotSpoken` with its index; nothing of the others is lost (they are cached)."""
+        one and, unless the engine wrote them as they are kept, converted in one ffmpeg run. A
+        text that cannot be spoken raises `PageNotSpoken` with its index; nothing of the others
+        is lost (they are cached)."""
         try:
             keys = [self.cache_key(text, language) for text in texts]
         except SpeechError as failed:  # no voice for the language: every text fails alike
@@ -340,7 +350,10 @@ class Narrator:
                     error = PageNotSpoken(keys.index(key), failed)
                     break
                 else:
-                    conversions.append((spoken, partial))
+                    if self._kept_as_written(spoken):
+                        os.replace(spoken, partial)
+                    else:
+                        conversions.append((spoken, partial))
                 done.append((partial, key))
             ffmpeg.convert_audio_files_to_wav(conversions, self.sample_rate)
             for partial, key in done:
@@ -351,6 +364,15 @@ class Narrator:
             self._synthesized += len(done)
         if error is not None:
             raise error
+
+    def _kept_as_written(self, spoken: Path) -> bool:
+        """Whether the engine's file is already mono 16-bit PCM WAV at the narrator's rate."""
+        try:
+            with wave.open(str(spoken), "rb") as audio:
+                params = (audio.getnchannels(), audio.getsampwidth(), audio.getframerate())
+        except (wave.Error, EOFError):  # not a PCM WAV (gTTS's MP3)
+            return False
+        return params == (1, 2, self.sample_rate)
 
 
 def write_silence(target: Path, seconds: float, sample_rate: int) -> None:

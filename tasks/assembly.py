@@ -1,23 +1,22 @@
-"""Stage 5: join the part clips, lay the soundtrack under them once, write the outputs.
+"""Stage 5: join the part clips, lay the soundtrack under them, write the outputs.
 
-The narration is joined as PCM, mixed with the music (if any) and brought to the target loudness
-as PCM, and encoded to AAC a single time, so joins have no click, gap or drift; the part clips
-share encoder settings and are joined without re-encoding, with one chapter per part. The poster
-is a frame of the finished video: the first part, with its caption.
+The soundtrack (tasks/soundtrack.py) is the narration joined as PCM, mixed with the music (if
+any), brought to the target loudness as PCM and encoded to AAC a single time, so joins have no
+click, gap or drift; the part clips share encoder settings. Both are copied into the video, not
+re-encoded, with one chapter per part. The poster is a frame of the finished video: the first
+part, with its caption.
 """
 
 from __future__ import annotations
 
-import logging
 import wave
-from dataclasses import replace
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services import ffmpeg, soundtrack, timeline
+from services import ffmpeg, timeline
 from services.ffmpeg import Loudness
 from services.retrying import TRANSIENT_RETRIES
 from services.settings import RenderOptions
@@ -25,8 +24,7 @@ from services.sources import OUTPUTS, OutputNames
 from services.storage import OutputFile, Storage
 from services.timeline import Chapter, Cue
 from tasks.clips import PartClip
-
-log = logging.getLogger(__name__)
+from tasks.soundtrack import StorySoundtrack, make_story_soundtrack
 
 
 class AssembledVideo(BaseModel):
@@ -100,20 +98,37 @@ def poster_frame(clip: PartClip, options: RenderOptions) -> int:
 
 
 def assemble_outputs(
-    clips: list[PartClip], options: RenderOptions, work_dir: Path, music: Path | None = None
+    clips: list[PartClip],
+    options: RenderOptions,
+    work_dir: Path,
+    music: Path | None = None,
+    sound: StorySoundtrack | None = None,
 ) -> AssembledVideo:
+    """Join the clips with the story's soundtrack under them (made here unless the flow made it
+    already, while the clips were encoding: tasks/soundtrack.py), and write the other outputs."""
     clips = sorted(clips, key=lambda clip: clip.part_number)
     out_dir = work_dir / "output"
     out_dir.mkdir(parents=True, exist_ok=True)
-    narration = out_dir / "narration.wav"
-    join_narration(clips, narration)
-    sound = soundtrack.mix_soundtrack(narration, music, options.music_volume, out_dir)
+    if sound is None:
+        sound = make_story_soundtrack(list(clips), options, work_dir, music)
+    frames = sum(clip.frames for clip in clips)
+    if sound.samples != timeline.sample_at_frame(frames, sound.sample_rate, options.fps):
+        raise ValueError(
+            f"the soundtrack ({sound.samples} samples at {sound.sample_rate} Hz) is not as long "
+            f"as the {frames} frames of the parts at {options.fps} fps"
+        )
 
     chapters = story_chapters(clips)
     chapter_file = out_dir / "chapters.txt"
     chapter_file.write_text(timeline.to_ffmetadata(chapters, options.fps), encoding="utf-8")
     video = out_dir / "video.mp4"
-    loudness = _mux(clips, options.fps, sound, chapter_file, video)
+    ffmpeg.assemble_video(
+        [(clip.video, clip.frames) for clip in clips],
+        options.fps,
+        sound.audio,
+        video,
+        chapters=chapter_file,
+    )
 
     poster = out_dir / "video.jpg"
     ffmpeg.extract_poster(video, poster_frame(clips[0], options) / options.fps, poster)
@@ -121,7 +136,6 @@ def assemble_outputs(
     srt, vtt = out_dir / "video.srt", out_dir / "video.vtt"
     srt.write_text(timeline.to_srt(cues), encoding="utf-8")
     vtt.write_text(timeline.to_vtt(cues), encoding="utf-8")
-    frames = sum(clip.frames for clip in clips)
     return AssembledVideo(
         video=video,
         srt=srt,
@@ -131,45 +145,9 @@ def assemble_outputs(
         frames=frames,
         cues=cues,
         chapters=chapters,
-        loudness=loudness,
+        loudness=sound.loudness,  # the encoded soundtrack is copied as it is
         music=sound.music,
     )
-
-
-def _mux(
-    clips: list[PartClip],
-    fps: int,
-    sound: soundtrack.Soundtrack,
-    chapters: Path,
-    target: Path,
-    ceiling: float = soundtrack.LIMITER_CEILING,
-) -> Loudness:
-    """Join the clips with the soundtrack at its level; check the loudness of the finished file
-    (after the AAC encode) and, should it miss the target, correct it once."""
-    ffmpeg.assemble_video(
-        [(clip.video, clip.frames) for clip in clips],
-        fps,
-        sound.audio,
-        target,
-        audio_filters=soundtrack.level_filters(sound, ceiling),
-        chapters=chapters,
-        audio_bitrate=ffmpeg.AUDIO_BITRATE if sound.channels == 1 else ffmpeg.STEREO_BITRATE,
-    )
-    loudness = ffmpeg.measure_loudness(target)
-    if sound.before.integrated <= soundtrack.SILENCE_LUFS or soundtrack.within_target(loudness):
-        return loudness
-    if ceiling != soundtrack.LIMITER_CEILING:
-        log.warning(
-            "the soundtrack measures %.1f LUFS, true peak %.1f dBTP (target %.0f LUFS, %.0f dBTP)",
-            loudness.integrated,
-            loudness.true_peak,
-            soundtrack.TARGET_LUFS,
-            soundtrack.TRUE_PEAK_LIMIT,
-        )
-        return loudness
-    corrected = replace(sound, gain_db=sound.gain_db + soundtrack.TARGET_LUFS - loudness.integrated)
-    overshoot = max(0.0, loudness.true_peak - soundtrack.TRUE_PEAK_LIMIT + 0.3)
-    return _mux(clips, fps, corrected, chapters, target, ceiling - overshoot - 0.01)
 
 
 def publish_outputs(
@@ -191,9 +169,13 @@ def publish_outputs(
 
 @task(name="assemble-video", cache_policy=NO_CACHE)
 def assemble_video(
-    clips: list[PartClip], options: RenderOptions, work_dir: Path, music: Path | None = None
+    clips: list[PartClip],
+    options: RenderOptions,
+    work_dir: Path,
+    music: Path | None = None,
+    sound: StorySoundtrack | None = None,
 ) -> AssembledVideo:
-    return assemble_outputs(clips, options, work_dir, music)
+    return assemble_outputs(clips, options, work_dir, music, sound)
 
 
 @task(

@@ -46,25 +46,46 @@ def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) 
     )
 
 
+def page_frames_of(narration: PartNarration, fps: int) -> list[int]:
+    """How many frames each page lasts: the whole number of frames its speech needs."""
+    return [
+        timeline.frames_for_samples(audio.samples, narration.sample_rate, fps)
+        for audio in narration.pages
+    ]
+
+
 def write_part_audio(
     narration: PartNarration, page_frames: list[int], fps: int, target: Path
 ) -> None:
     """Each page's speech, padded with silence to the sample where its last frame ends."""
-    rate = narration.sample_rate
-    frame = 0
     with wave.open(str(target), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(rate)
-        for audio, frames in zip(narration.pages, page_frames, strict=True):
-            span = timeline.sample_at_frame(frame + frames, rate, fps) - timeline.sample_at_frame(
-                frame, rate, fps
-            )
-            with wave.open(str(audio.wav), "rb") as spoken:
-                samples = spoken.readframes(min(spoken.getnframes(), span))
-            out.writeframes(samples)
-            out.writeframes(b"\x00\x00" * (span - len(samples) // 2))
-            frame += frames
+        out.setframerate(narration.sample_rate)
+        write_padded_pages(out, narration, page_frames, fps)
+
+
+def write_padded_pages(
+    out: wave.Wave_write,
+    narration: PartNarration,
+    page_frames: list[int],
+    fps: int,
+    first_frame: int = 0,
+) -> None:
+    """`write_part_audio`'s samples, into a WAV file open for writing (mono, 16-bit), for a part
+    whose first frame is `first_frame` (of the file: where the sample edges fall when a frame
+    is not a whole number of samples)."""
+    rate = narration.sample_rate
+    frame = first_frame
+    for audio, frames in zip(narration.pages, page_frames, strict=True):
+        span = timeline.sample_at_frame(frame + frames, rate, fps) - timeline.sample_at_frame(
+            frame, rate, fps
+        )
+        with wave.open(str(audio.wav), "rb") as spoken:
+            samples = spoken.readframes(min(spoken.getnframes(), span))
+        out.writeframes(samples)
+        out.writeframes(b"\x00\x00" * (span - len(samples) // 2))
+        frame += frames
 
 
 # x264 spreads one encode over the cores by itself (about 1.7 of 2 here). Encodes side by side on
@@ -77,10 +98,7 @@ _ENCODING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) // 2))
 def render_part_clip(
     pages: PartPages, narration: PartNarration, options: RenderOptions, work_dir: Path
 ) -> PartClip:
-    rate = narration.sample_rate
-    page_frames = [
-        timeline.frames_for_samples(audio.samples, rate, options.fps) for audio in narration.pages
-    ]
+    page_frames = page_frames_of(narration, options.fps)
     part_dir = work_dir / f"part-{pages.part_number:04d}"
     audio = part_dir / "narration.wav"
     write_part_audio(narration, page_frames, options.fps, audio)

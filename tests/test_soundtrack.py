@@ -9,6 +9,7 @@ of silence, as the narrator makes it when there is nothing to speak.
 
 from __future__ import annotations
 
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from services.storage import LocalStorage
 from services.story import StoryError, plan_story, survey_story
 from tasks.assembly import AssembledVideo, assemble_outputs, poster_frame
 from tasks.captions import lay_out_part
-from tasks.clips import PartClip, render_part_clip
+from tasks.clips import PartClip, page_frames_of, render_part_clip, write_part_audio
 from tasks.fetch_assets import fetch_and_check_music, fetch_and_check_part
-from tasks.narration import narrate_pages
+from tasks.narration import PageAudio, PartNarration, narrate_pages
+from tasks.soundtrack import StorySoundtrack, join_narration
 from tests import media
 from tests.stories import PALETTE, PartSpec, StorySpec, build_story
 
@@ -55,6 +57,7 @@ class EspeakQuietOnPunctuation(EspeakEngine):
 class Rendered:
     root: Path
     clips: list[PartClip]
+    narrations: list[PartNarration]
     music: Path
 
 
@@ -81,13 +84,14 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     storage = LocalStorage(story)
     work = root / "work"
     narrator = Narrator(EspeakQuietOnPunctuation(), root / "cache")
-    clips = []
+    clips, narrations = [], []
     for files in plan_story(storage.list_names()).parts:
         part = fetch_and_check_part(files, storage, work)
         pages = lay_out_part(part, OPTIONS, work)
-        clips.append(render_part_clip(pages, narrate_pages(pages, narrator, "en"), OPTIONS, work))
+        narrations.append(narrate_pages(pages, narrator, "en"))
+        clips.append(render_part_clip(pages, narrations[-1], OPTIONS, work))
     music = write_tone(root / "music.mp3", MUSIC_SECONDS)
-    return Rendered(root=root, clips=clips, music=music)
+    return Rendered(root=root, clips=clips, narrations=narrations, music=music)
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +217,104 @@ def test_quiet_and_hot_voices_are_brought_to_the_same_loudness(
     integrated, true_peak = media.loudness(assembled.video)
     assert -17 <= integrated <= -15
     assert true_peak <= -1.0
+
+
+def test_gains_tried_side_by_side_find_the_target_between_them() -> None:
+    # espeak-ng's narration as measured: the limiter takes 1.3 LU at the plain gain of 4.2 dB.
+    measured = {4.2: -17.3, 6.2: -16.4, 8.2: -15.6}
+    gain, found = soundtrack.gain_for_target(measured)
+    assert found and gain == pytest.approx(7.2)
+    # Close enough already: that gain, as measured.
+    assert soundtrack.gain_for_target({3.0: -16.1, 5.0: -15.0}) == (3.0, True)
+    # Beyond the gains tried: a guess along their slope (never steeper than 1 LU/dB, never
+    # flatter than 0.2), to be measured before it counts.
+    gain, found = soundtrack.gain_for_target({0.0: -20.0, 2.0: -19.0})
+    assert not found and gain == pytest.approx(8.0)
+    gain, found = soundtrack.gain_for_target({0.0: -20.0, 2.0: -19.9})
+    assert not found and gain == pytest.approx(2.0 + 3.9 / 0.2)
+    gain, found = soundtrack.gain_for_target({-3.0: -14.0, -1.0: -12.0})
+    assert not found and gain == pytest.approx(-5.0)
+
+
+def test_leveled_loudness_side_by_side_is_each_gain_measured_alone(rendered: Rendered) -> None:
+    audio = rendered.clips[0].audio
+    together = ffmpeg.leveled_loudnesses(audio, [3.0, 9.0], soundtrack.LIMITER_CEILING)
+    alone = [ffmpeg.leveled_loudness(audio, gain, soundtrack.LIMITER_CEILING) for gain in (3, 9)]
+    assert [m.integrated for m in together] == [m.integrated for m in alone]
+    assert together[1].integrated > together[0].integrated + 2
+
+
+def test_soundtrack_from_narrations_is_the_clips_own_sound(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    """The flow makes the soundtrack from the parts' narration while their clips encode; it is
+    sample for sample the track each clip keeps (and a re-used part brings)."""
+    from_clips, from_narrations, mixed = tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav"
+    join_narration(list(rendered.clips), FPS, from_clips)
+    join_narration(list(rendered.narrations), FPS, from_narrations)
+    join_narration([rendered.clips[0], rendered.narrations[1]], FPS, mixed)
+    expected = from_clips.read_bytes()
+    assert from_narrations.read_bytes() == expected
+    assert mixed.read_bytes() == expected
+    frames = sum(clip.frames for clip in rendered.clips)
+    assert media.wav_seconds(from_clips) == pytest.approx(frames / FPS, abs=1e-6)
+
+
+def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
+    tmp_path: Path,
+) -> None:
+    """At 22,050 Hz and 24 fps a frame is 918.75 samples: each part's own track is rounded to
+    its own length, and 40 parts of 2 frames each would add 20 samples of drift if joined end
+    to end. Joined, every part's speech starts where its first frame does, from its narration
+    (a part rendered now) or from its clip's track (a part re-used)."""
+    rate, fps, parts = 22_050, 24, 40
+    wav = tmp_path / "page.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\xe8\x03" * 1000)  # 1000 samples at 1000: two frames' worth
+    narrations, clips = [], []
+    for number in range(1, parts + 1):
+        narration = PartNarration(
+            part_number=number, sample_rate=rate, pages=[PageAudio(wav=wav, samples=1000)]
+        )
+        frames = page_frames_of(narration, fps)
+        track = tmp_path / f"part-{number}.wav"
+        write_part_audio(narration, frames, fps, track)
+        narrations.append(narration)
+        clips.append(
+            PartClip(
+                part_number=number, video=track, audio=track, frames=sum(frames),
+                page_frames=frames, page_texts=["x"],
+            )
+        )  # fmt: skip
+    assert clips[0].frames == 2
+    for sources in (narrations, clips, [*clips[::2], *narrations[1::2]]):
+        joined = tmp_path / "joined.wav"
+        sources = sorted(sources, key=lambda part: part.part_number)
+        samples, joined_rate = join_narration(sources, fps, joined)
+        assert (samples, joined_rate) == (timeline.sample_at_frame(2 * parts, rate, fps), rate)
+        sound, _ = media.read_wav_mono(joined)
+        starts = [
+            index
+            for index, value in enumerate(sound)
+            if value and (index == 0 or not sound[index - 1])
+        ]
+        assert starts == [timeline.sample_at_frame(2 * k, rate, fps) for k in range(parts)]
+
+
+def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: Path) -> None:
+    clip = rendered.clips[0]
+    wrong = StorySoundtrack(
+        audio=clip.audio,
+        samples=timeline.sample_at_frame(clip.frames + 1, ffmpeg.AUDIO_SAMPLE_RATE, FPS),
+        sample_rate=ffmpeg.AUDIO_SAMPLE_RATE,
+        loudness=ffmpeg.Loudness(-16.0, -2.0, 5.0),
+        music=False,
+    )
+    with pytest.raises(ValueError, match="not as long as the"):
+        assemble_outputs([clip], OPTIONS, tmp_path, sound=wrong)
 
 
 # --- chapters and poster ------------------------------------------------------------------------

@@ -100,6 +100,7 @@ class CountingEngine:
     def __init__(self) -> None:
         self.inner = EspeakEngine()
         self.name = self.inner.name
+        self.wav_sample_rate = self.inner.wav_sample_rate
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
@@ -121,6 +122,16 @@ def test_narrator_writes_mono_16_bit_wav_at_the_render_rate(tmp_path: Path) -> N
     # Same length as espeak-ng's own output, resampled.
     direct = EspeakEngine().synthesize("One small step.", "en", _dir(tmp_path / "direct"))
     assert abs(wav_seconds(wav) - wav_seconds(direct)) < 0.001
+
+
+def test_espeak_wav_is_kept_as_espeak_wrote_it(tmp_path: Path) -> None:
+    """No conversion of each page: the story's sound is resampled once, at the soundtrack."""
+    narrator = Narrator(EspeakEngine(), tmp_path / "cache")
+    assert narrator.sample_rate == 22_050
+    wav = narrator.narrate("One small step.", "en")
+    direct = EspeakEngine().synthesize("One small step.", "en", _dir(tmp_path / "direct"))
+    assert read_wav_mono(wav) == read_wav_mono(direct)
+    assert read_wav_mono(wav)[1] == 22_050
 
 
 def test_identical_text_is_synthesized_once_and_then_comes_from_the_cache(tmp_path: Path) -> None:
@@ -182,8 +193,9 @@ def test_parts_narrating_the_same_text_at_once_synthesize_it_once(tmp_path: Path
 def test_a_parts_pages_converted_in_one_run_sound_as_each_page_alone(tmp_path: Path) -> None:
     texts = ["The boat left.", "…", "It came back at night.", "The boat left."]
     engine = CountingEngine()
-    together = Narrator(engine, tmp_path / "together").narrate_many(texts, "en")
-    alone = Narrator(EspeakEngine(), tmp_path / "alone")
+    # At 48 kHz espeak-ng's WAV is converted (as gTTS's MP3 always is), a part's pages at once.
+    together = Narrator(engine, tmp_path / "together", 48_000).narrate_many(texts, "en")
+    alone = Narrator(EspeakEngine(), tmp_path / "alone", 48_000)
     for wav, text in zip(together, texts, strict=True):
         assert read_wav_mono(wav) == read_wav_mono(alone.narrate(text, "en"))
     assert together[0] == together[3]
