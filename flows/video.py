@@ -293,7 +293,13 @@ def _render(
     if reused:
         run.update(parts_done=reused, progress=round(reused / total, 4), parts_reused=reused)
 
-    misses = [part for part in story.parts if part.number not in clips]
+    # Longest captions first: encoding is most of a render, and a long part whose encode started
+    # last would run alone at the end while the other cores idle.
+    misses = sorted(
+        (part for part in story.parts if part.number not in clips),
+        key=lambda part: sum(len(caption.text) for caption in part.captions),
+        reverse=True,
+    )
     if not misses:
         sound = _submit_soundtrack(story, clips, {}, options, work_dir, music, track)
     else:

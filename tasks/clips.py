@@ -88,11 +88,12 @@ def write_padded_pages(
         frame += frames
 
 
-# x264 spreads one encode over the cores by itself (about 1.7 of 2 here). Encodes side by side on
-# the same cores cost about 10 % more CPU and no less wall time (12 parts at 720x1080: 25.5-26.3
-# child CPU s one at a time, 28.4-28.8 four at a time), so one encode runs per two cores; drawing
-# and narrating the next parts fill the gaps.
-_ENCODING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) // 2))
+# At most one x264 encode per core at once. x264 spreads an encode over the cores by itself (about
+# 1.7 of 2 here), but each part's encode starts and ends with cores idle, so on a quiet 2-core
+# machine two side by side took 15.2-16.2 s for the 12-part bench story against 17.2-18.4 s one at
+# a time, for the same CPU (26.9-27.6 against 26.7-28.4 s); four at a time (every stage worker)
+# cost about 1 CPU s more, and more memory.
+_ENCODING = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 def render_part_clip(
