@@ -128,11 +128,11 @@ def render_parts(story: Path, work: Path) -> tuple[list[Any], Spent]:
 
 def join_only(clips: list[Any], work: Path) -> None:
     """The assembly before the soundtrack work: join, narration to AAC, nothing else."""
-    from tasks.assembly import join_narration
+    from tasks.soundtrack import join_narration
 
     work.mkdir(parents=True, exist_ok=True)
     narration = work / "narration.wav"
-    join_narration(clips, narration)
+    join_narration(clips, bench_options().fps, narration)
     soundtrack = work / "soundtrack.m4a"
     # espeak-ng's narration is kept at 22,050 Hz: encoded at the video's 48 kHz, as the flow does.
     ffmpeg.encode_soundtrack(

@@ -425,12 +425,11 @@ def moviepy_pages(story: Path, work: Path) -> list[tuple[Any, Any]]:
     return parts
 
 
-def moviepy_part(pages: Any, narration: Any, work: Path) -> tuple[Any, Path]:
-    """One part as a moviepy clip (pages cross-fading, fades to black) and its narration WAV."""
+def moviepy_part(pages: Any, narration: Any) -> Any:
+    """One part as a moviepy clip (pages cross-fading, fades to black)."""
     from moviepy import CompositeVideoClip, ImageClip, vfx
 
     from services import timeline
-    from tasks.clips import write_part_audio
 
     frames = [
         timeline.frames_for_samples(audio.samples, narration.sample_rate, FPS)
@@ -456,16 +455,14 @@ def moviepy_part(pages: Any, narration: Any, work: Path) -> tuple[Any, Path]:
     edge = timeline.part_fade_frames(fade, FPS, start) / FPS
     if edge:
         part = part.with_effects([vfx.FadeIn(edge), vfx.FadeOut(edge)])
-    audio = work / f"part-{pages.part_number:04d}" / "narration.wav"
-    write_part_audio(narration, frames, FPS, audio)
-    return part, audio
+    return part
 
 
 def moviepy_worker(story: Path, out: Path, result: Path) -> None:
     """The same story through moviepy 2: pages and narration prepared first, then composited."""
     from moviepy import AudioFileClip, concatenate_videoclips
 
-    from tasks.assembly import join_narration
+    from tasks.soundtrack import join_narration
 
     with tempfile.TemporaryDirectory(prefix="bench-moviepy-") as scratch:
         work = Path(scratch)
@@ -474,10 +471,11 @@ def moviepy_worker(story: Path, out: Path, result: Path) -> None:
         prep = time.perf_counter() - prep_started
 
         before, started = usage_now(), time.perf_counter()
-        built = [moviepy_part(pages, narration, work) for pages, narration in prepared]
+        parts = [moviepy_part(pages, narration) for pages, narration in prepared]
         narration = work / "narration.wav"
-        join_narration([_Audio(audio) for _, audio in built], narration)
-        video = concatenate_videoclips([clip for clip, _ in built])
+        # The flow's own join: each page's speech padded to its frames, at the engine's rate.
+        join_narration([spoken for _, spoken in prepared], FPS, narration)
+        video = concatenate_videoclips(parts)
         video = video.with_audio(AudioFileClip(str(narration)))
         video.write_videofile(
             str(out),
@@ -486,19 +484,12 @@ def moviepy_worker(story: Path, out: Path, result: Path) -> None:
             preset=PRESET,
             audio_codec="aac",
             audio_bitrate="128k",
-            audio_fps=48_000,  # the flow's narration rate
+            audio_fps=48_000,  # the flow's output rate
             ffmpeg_params=["-crf", str(CRF), "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
             logger=None,
         )
         report = usage_report(before, time.perf_counter() - started, prep=prep)
     result.write_text(json.dumps(report))
-
-
-@dataclass
-class _Audio:
-    """What tasks.assembly.join_narration reads from a clip: its narration file."""
-
-    audio: Path
 
 
 # --- the benchmark -------------------------------------------------------------------------------

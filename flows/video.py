@@ -345,11 +345,7 @@ def _render(
     )
 
     assembled = assemble_video(
-        [clips[part.number] for part in story.parts],
-        options,
-        work_dir,
-        music.path if music is not None else None,
-        sound.result(),
+        [clips[part.number] for part in story.parts], options, work_dir, sound=sound.result()
     )
     try:
         keep_story(assembled, whole, store=store)

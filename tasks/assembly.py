@@ -9,7 +9,6 @@ part, with its caption.
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 from prefect import task
@@ -55,16 +54,6 @@ def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
         ]
         first_frame += clip.frames
     return cues
-
-
-def join_narration(clips: list[PartClip], target: Path) -> None:
-    with wave.open(str(target), "wb") as out:
-        for index, clip in enumerate(clips):
-            with wave.open(str(clip.audio), "rb") as part:
-                if index == 0:
-                    out.setparams(part.getparams())
-                while chunk := part.readframes(1 << 16):
-                    out.writeframes(chunk)
 
 
 def story_chapters(clips: list[PartClip]) -> list[Chapter]:
