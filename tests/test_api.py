@@ -167,6 +167,20 @@ def status_path(creation_id: str) -> str:
     return f"/me/creation/{creation_id}/generate_video_status"
 
 
+def post_at_once(
+    operators: httpx.Client, path: str, bodies: list[dict[str, Any]]
+) -> list[httpx.Response]:
+    """POST every body to `path` at once, with the operators' headers; the answers in order."""
+
+    async def fire() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=str(operators.base_url), headers=operators.headers, timeout=120
+        ) as client:
+            return await asyncio.gather(*(client.post(path, json=body) for body in bodies))
+
+    return asyncio.run(fire())
+
+
 def runs_of(creation_id: str) -> list[Any]:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
@@ -424,18 +438,9 @@ def test_post_with_no_body_or_not_json(operators: httpx.Client, creation: str) -
 def test_concurrent_posts_start_one_run_and_only_its_options_are_answered_200(
     operators: httpx.Client, creation: str
 ) -> None:
-    async def fire() -> list[httpx.Response]:
-        async with httpx.AsyncClient(
-            base_url=str(operators.base_url), headers=operators.headers, timeout=120
-        ) as client:
-            return await asyncio.gather(
-                *(
-                    client.post(trigger_path(creation), json={"language": language})
-                    for language in ["de"] * 4 + ["fr"] * 4
-                )
-            )
-
-    answers = asyncio.run(fire())
+    answers = post_at_once(
+        operators, trigger_path(creation), [{"language": lang} for lang in ["de"] * 4 + ["fr"] * 4]
+    )
     (run,) = runs_of(creation)
     chosen = run.parameters["options"]["language"]
     for answer, language in zip(answers, ["de"] * 4 + ["fr"] * 4, strict=True):
@@ -449,16 +454,9 @@ def test_concurrent_posts_start_one_run_and_only_its_options_are_answered_200(
 def test_identical_concurrent_posts_start_exactly_one_run(
     operators: httpx.Client, creation: str
 ) -> None:
-    async def fire() -> list[httpx.Response]:
-        async with httpx.AsyncClient(
-            base_url=str(operators.base_url), headers=operators.headers, timeout=120
-        ) as client:
-            body = {"language": "ar", "zoom": True}
-            return await asyncio.gather(
-                *(client.post(trigger_path(creation), json=body) for _ in range(8))
-            )
-
-    answers = asyncio.run(fire())
+    answers = post_at_once(
+        operators, trigger_path(creation), [{"language": "ar", "zoom": True}] * 8
+    )
     assert [answer.status_code for answer in answers] == [200] * 8, answers[0].text
     (run,) = runs_of(creation)
     assert run.parameters["options"] == {**SMALL, "language": "ar", "zoom": True}
