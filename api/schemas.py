@@ -8,11 +8,11 @@ from fastapi import Path
 from pydantic import AfterValidator, BaseModel, Field
 
 from services.record import Status
-from services.sources import CREATION_ID_PATTERN, check_creation_id
+from services.storage.sources import CREATION_ID_PATTERN, check_creation_id
 
-# The render's own rule (services.sources): a UUID in its usual hyphenated form, either case, the
-# whole string. The id is used as given, because it names a folder in the bucket. The pattern
-# documents it in the schema; the validator applies the very same check the flow does.
+# The render's own rule (services.storage.sources): a UUID in its usual hyphenated form, either
+# case, the whole string. The id is used as given, because it names a folder in the bucket. The
+# pattern documents it in the schema; the validator applies the very same check the flow does.
 CreationId = Annotated[
     str,
     Path(

@@ -20,7 +20,7 @@ from api.status import Summary, summarize
 from api.videos import VIDEO_NAME, CreationFiles, LinkError
 from services.record import VideoRecord
 from services.settings import StoryOptions
-from services.storage import StorageError
+from services.storage.base import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from services import gcs
-from services.gcs import GcsStorage
 from services.record import VideoRecord
-from services.sources import OutputNames
-from services.storage import StorageError
+from services.storage import bucket as gcs_bucket
+from services.storage.base import StorageError
+from services.storage.bucket import GcsStorage
+from services.storage.sources import OutputNames
 
 if TYPE_CHECKING:
     from google.cloud.storage import Blob, Client
@@ -43,7 +43,7 @@ class CreationFiles:
         self._fixed_client = client  # tests give one; otherwise one per thread, from ADC
 
     def _storage_client(self) -> Client:
-        return self._fixed_client or gcs.client()
+        return self._fixed_client or gcs_bucket.client()
 
     def folder(self, creation_id: str) -> GcsStorage:
         return GcsStorage(self.bucket, f"{creation_id}/assets", client=self._fixed_client)
@@ -72,7 +72,7 @@ class CreationFiles:
         return self._link(blob)
 
     def _exists(self, blob: Blob, folder: GcsStorage, name: str) -> bool:
-        from services.gcs import TIMEOUT
+        from services.storage.bucket import TIMEOUT
 
         try:
             return bool(blob.exists(timeout=TIMEOUT, retry=None))

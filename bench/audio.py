@@ -34,17 +34,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.run import bench_options, make_story, usage_now  # noqa: E402
-from services import ffmpeg  # noqa: E402
+from services.media import audio_graph, ffmpeg, mux  # noqa: E402
 
+# The timed ffmpeg steps, by the module that defines them (the services call them by module name).
 STEP_FUNCTIONS = (
-    "measure_loudness",
-    "analyse_speech",
-    "decode_music",
-    "mix_music",
-    "leveled_loudnesses",
-    "encode_soundtrack",
-    "assemble_video",
-    "extract_poster",
+    (audio_graph, "measure_loudness"),
+    (audio_graph, "analyse_speech"),
+    (audio_graph, "decode_music"),
+    (audio_graph, "mix_music"),
+    (audio_graph, "leveled_loudnesses"),
+    (mux, "encode_soundtrack"),
+    (mux, "assemble_video"),
+    (mux, "extract_poster"),
 )
 
 
@@ -65,14 +66,14 @@ class Spent:
 
 def time_ffmpeg_steps(steps: dict[str, Spent]) -> None:
     """Count the time of each soundtrack ffmpeg call (the services call them by module name)."""
-    for name in STEP_FUNCTIONS:
-        original = getattr(ffmpeg, name)
+    for module, name in STEP_FUNCTIONS:
+        original = getattr(module, name)
 
         @wraps(original)
         def timed(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
             return steps[_name].add(lambda: _original(*args, **kwargs))
 
-        setattr(ffmpeg, name, timed)
+        setattr(module, name, timed)
 
 
 def make_music(target: Path, seconds: float) -> Path:
@@ -101,9 +102,9 @@ def make_music(target: Path, seconds: float) -> Path:
 
 
 def render_parts(story: Path, work: Path) -> tuple[list[Any], Spent]:
-    from services.speech import EspeakEngine, Narrator
-    from services.storage import LocalStorage
-    from services.story import plan_story
+    from services.media.speech import EspeakEngine, Narrator
+    from services.storage.folder import LocalStorage
+    from services.story.model import plan_story
     from tasks.captions import lay_out_part
     from tasks.clips import render_part_clip
     from tasks.fetch_assets import fetch_and_check_part
@@ -135,10 +136,10 @@ def join_only(clips: list[Any], work: Path) -> None:
     join_narration(clips, bench_options().fps, narration)
     soundtrack = work / "soundtrack.m4a"
     # espeak-ng's narration is kept at 22,050 Hz: encoded at the video's 48 kHz, as the flow does.
-    ffmpeg.encode_soundtrack(
+    mux.encode_soundtrack(
         narration, soundtrack, audio_filters=f"aresample={ffmpeg.AUDIO_SAMPLE_RATE}"
     )
-    ffmpeg.assemble_video(
+    mux.assemble_video(
         [(clip.video, clip.frames) for clip in clips],
         bench_options().fps,
         soundtrack,
@@ -177,8 +178,8 @@ def main() -> int:
                 spent = Spent()
                 out = work / f"{label}-{attempt}"
                 spent.add(lambda case=case, out=out: case(out))
-                for name in STEP_FUNCTIONS:  # undo the wrapping
-                    setattr(ffmpeg, name, getattr(ffmpeg, name).__wrapped__)
+                for module, name in STEP_FUNCTIONS:  # undo the wrapping
+                    setattr(module, name, getattr(module, name).__wrapped__)
                 if label not in best or spent.cpu < best[label].cpu:
                     best[label], steps[label] = spent, case_steps
                 print(f"  {label} (run {attempt + 1}): {spent.wall:.2f} s", flush=True)
@@ -206,7 +207,7 @@ def main() -> int:
         )
     print()
     print("where the CPU time goes (s, this process and ffmpeg; fastest run of each case):")
-    names = [name for name in STEP_FUNCTIONS if any(name in s for s in steps.values())]
+    names = [name for _, name in STEP_FUNCTIONS if any(name in s for s in steps.values())]
     print(f"{'':<18} " + " ".join(f"{name[:14]:>14}" for name in names))
     for label, case_steps in steps.items():
         cells = [

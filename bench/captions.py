@@ -35,7 +35,7 @@ from wand.image import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import imaging
+from services.media import caption_drawing, fonts, pictures
 from tasks.captions import page_caption
 
 LATIN = "Once upon a time, a small cat lived in a lighthouse by the sea and watched the ships."
@@ -78,7 +78,12 @@ def greedy_wrap(text: str, measure: Callable[[str], float], max_width: float) ->
 
 
 def _freetype_lines(
-    canvas: Image, lines: list[str], layout: imaging.CaptionLayout, font: str, colour: str, stroke
+    canvas: Image,
+    lines: list[str],
+    layout: caption_drawing.CaptionLayout,
+    font: str,
+    colour: str,
+    stroke,
 ) -> None:
     with Drawing() as draw:
         draw.font = font
@@ -97,7 +102,7 @@ def _freetype_lines(
         draw(canvas)
 
 
-def freetype_band(lines: list[str], layout: imaging.CaptionLayout, font: str) -> Image:
+def freetype_band(lines: list[str], layout: caption_drawing.CaptionLayout, font: str) -> Image:
     width, band = layout.width, layout.band_height
     canvas = Image(width=width, height=band, pseudo="gradient:rgba(0,0,0,0)-rgba(0,0,0,0.82)")
     canvas.level(black=0.0, white=0.6, channel="alpha")
@@ -115,8 +120,10 @@ def freetype_band(lines: list[str], layout: imaging.CaptionLayout, font: str) ->
     return canvas
 
 
-def freetype_page(background: Path, text: str, layout: imaging.CaptionLayout, target: Path) -> None:
-    font = imaging.caption_font()
+def freetype_page(
+    background: Path, text: str, layout: caption_drawing.CaptionLayout, target: Path
+) -> None:
+    font = fonts.caption_font()
     lines = greedy_wrap(text, FreetypeWidths(font, layout.font_size), layout.text_width)
     with Image(filename=str(background)) as frame, freetype_band(lines, layout, font) as band:
         frame.composite(band, left=0, top=layout.band_top)
@@ -129,10 +136,14 @@ def freetype_page(background: Path, text: str, layout: imaging.CaptionLayout, ta
 
 
 def pango_page(
-    background: Path, text: str, layout: imaging.CaptionLayout, target: Path, language: str = "en"
+    background: Path,
+    text: str,
+    layout: caption_drawing.CaptionLayout,
+    target: Path,
+    language: str = "en",
 ) -> None:
     pages = page_caption(text, layout, language)
-    imaging.compose_pages(background, [pages[0].drawn], layout, [target])
+    caption_drawing.compose_pages(background, [pages[0].drawn], layout, [target])
 
 
 # --- timing ---------------------------------------------------------------------------------------
@@ -160,9 +171,9 @@ def main() -> None:
             image.save(filename=str(picture))
         print(f"{'case':<24}{'freetype ms':>12}{'pango ms':>10}{'pango/freetype':>16}")
         for width, height in SIZES:
-            layout = imaging.caption_layout(width, height, 3)
+            layout = caption_drawing.caption_layout(width, height, 3)
             background = folder / f"background-{width}.ppm"
-            imaging.compose_background(picture, width, height, background)
+            pictures.compose_background(picture, width, height, background)
             target = folder / "page.ppm"
 
             old = partial(freetype_page, background, layout=layout, target=target)

@@ -4,7 +4,7 @@
 
 Renders a part of N caption pages (20 frames each, cross-fades of 4, 240x360, 10 fps, x264
 ultrafast) twice: as one ffmpeg run (one filter graph holding every page) and as runs of
-`--runs-of` pages joined without re-encoding (what `services.ffmpeg.encode_clip` does), and
+`--runs-of` pages joined without re-encoding (what `clip_graph.encode_clip` does), and
 prints wall time and the peak memory of the ffmpeg process side by side. A measurement, not a test.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import ffmpeg
-from services.ffmpeg import ClipPlan, StillSegment
+from services.media import clip_graph
+from services.media.clip_graph import ClipPlan, StillSegment
 from services.settings import RenderOptions
 
 OPTIONS = RenderOptions(width=240, height=360, fps=10, preset="ultrafast")
@@ -44,9 +44,9 @@ def measure(plan: ClipPlan, target: Path, runs_of: int) -> tuple[float, int]:
     each in a fresh process so the peak is this case's own."""
     code = (
         "import sys, pickle, resource; from services import ffmpeg; "
-        f"ffmpeg.MAX_PAGES_PER_RUN = {runs_of}; "
+        f"clip_graph.MAX_PAGES_PER_RUN = {runs_of}; "
         "plan, options, target = pickle.load(sys.stdin.buffer); "
-        "ffmpeg.encode_clip(plan, options, target, 'bench'); "
+        "clip_graph.encode_clip(plan, options, target, 'bench'); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)"
     )
     started = time.perf_counter()
@@ -63,7 +63,7 @@ def measure(plan: ClipPlan, target: Path, runs_of: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, nargs="+", default=[200, 1000])
-    parser.add_argument("--runs-of", type=int, default=ffmpeg.MAX_PAGES_PER_RUN)
+    parser.add_argument("--runs-of", type=int, default=clip_graph.MAX_PAGES_PER_RUN)
     args = parser.parse_args()
     print(f"{'pages':>6} | {'one run s':>9} {'MB':>6} | {'runs s':>7} {'MB':>6}")
     with tempfile.TemporaryDirectory(prefix="bench-long-part-") as scratch:

@@ -364,9 +364,9 @@ def render_zoom_worker(story: Path, out: Path, result: Path) -> None:
 
 def stages_worker(story: Path, out: Path, result: Path) -> None:
     """The flow's stages one after another, without Prefect: where the time and CPU go."""
-    from services.speech import EspeakEngine, Narrator
-    from services.storage import LocalStorage
-    from services.story import plan_story
+    from services.media.speech import EspeakEngine, Narrator
+    from services.storage.folder import LocalStorage
+    from services.story.model import plan_story
     from tasks.assembly import assemble_outputs
     from tasks.captions import lay_out_part
     from tasks.clips import render_part_clip
@@ -407,9 +407,9 @@ def stages_worker(story: Path, out: Path, result: Path) -> None:
 
 def moviepy_pages(story: Path, work: Path) -> list[tuple[Any, Any]]:
     """Each part's caption pages and narration, made by the renderer's own plain functions."""
-    from services.speech import EspeakEngine, Narrator
-    from services.storage import LocalStorage
-    from services.story import plan_story
+    from services.media.speech import EspeakEngine, Narrator
+    from services.storage.folder import LocalStorage
+    from services.story.model import plan_story
     from tasks.captions import lay_out_part
     from tasks.fetch_assets import fetch_and_check_part
     from tasks.narration import narrate_pages

@@ -10,9 +10,9 @@ from typing import Any
 from prefect.exceptions import TerminationSignal
 
 from services.record import VideoRecord, now
-from services.retrying import call_with_retries, exception_is_transient
-from services.sources import RenderTarget
-from services.storage import StorageError
+from services.storage.base import StorageError
+from services.storage.retrying import call_with_retries, exception_is_transient
+from services.storage.sources import RenderTarget
 
 
 class RunRecord:

@@ -27,15 +27,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.part_futures import part_result, settled_on_failure
 from flows.run_record import RunRecord
-from services import imaging, memory
-from services.languages import AUTO, resolve_language
-from services.part_store import PartStore, part_key, store_for, story_key
+from services.media import fonts, memory
+from services.media.speech import Narrator, make_engine
 from services.record import VideoRecord, now
-from services.retrying import call_with_retries
 from services.settings import RenderOptions, get_settings
-from services.sources import CreationNotFound, RenderTarget, resolve_target
-from services.speech import Narrator, make_engine
-from services.story import Story, StoryError, sha256_file
+from services.storage.part_store import PartStore, part_key, store_for, story_key
+from services.storage.retrying import call_with_retries
+from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
+from services.story.languages import AUTO, resolve_language
+from services.story.model import Story, StoryError, sha256_file
 from tasks.assembly import AssembledVideo, assemble_video, publish_video
 from tasks.captions import draw_captions
 from tasks.clips import PartClip, render_clip
@@ -247,7 +247,7 @@ def _render(
     options = _with_story_language(options, story, narrator, logger)
     run.update(parts=total, language=options.language)
 
-    font = imaging.caption_font()
+    font = fonts.caption_font()
     voice = narrator.engine.voice_id(options.language)
     keys = {
         part.number: part_key(part, options, voice, narrator.sample_rate, font)

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.languages import AUTO, check_language, documented_tags
+from services.story.languages import AUTO, check_language, documented_tags
 
 TtsEngineName = Literal["gtts", "espeak"]
 CaptionPosition = Literal["bottom", "top", "middle"]

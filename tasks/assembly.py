@@ -15,12 +15,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services import ffmpeg, timeline
-from services.ffmpeg import Loudness
-from services.retrying import TRANSIENT_RETRIES
+from services import timeline
+from services.media import mux
+from services.media.audio_graph import Loudness
 from services.settings import RenderOptions
-from services.sources import OUTPUTS, OutputNames
-from services.storage import OutputFile, Storage
+from services.storage.base import OutputFile, Storage
+from services.storage.retrying import TRANSIENT_RETRIES
+from services.storage.sources import OUTPUTS, OutputNames
 from services.timeline import Chapter, Cue
 from tasks.clips import PartClip
 from tasks.soundtrack import StorySoundtrack, make_story_soundtrack
@@ -39,7 +40,7 @@ class AssembledVideo(BaseModel):
     music: bool
 
     def files(self) -> dict[str, Path]:
-        """The rendered files by output key (services.sources.OUTPUTS), the record aside."""
+        """The rendered files by output key (services.storage.sources.OUTPUTS), the record aside."""
         return {"srt": self.srt, "vtt": self.vtt, "poster": self.poster, "video": self.video}
 
 
@@ -111,7 +112,7 @@ def assemble_outputs(
     chapter_file = out_dir / "chapters.txt"
     chapter_file.write_text(timeline.to_ffmetadata(chapters, options.fps), encoding="utf-8")
     video = out_dir / "video.mp4"
-    ffmpeg.assemble_video(
+    mux.assemble_video(
         [(clip.video, clip.frames) for clip in clips],
         options.fps,
         sound.audio,
@@ -120,7 +121,7 @@ def assemble_outputs(
     )
 
     poster = out_dir / "video.jpg"
-    ffmpeg.extract_poster(video, poster_frame(clips[0], options) / options.fps, poster)
+    mux.extract_poster(video, poster_frame(clips[0], options) / options.fps, poster)
     cues = story_cues(clips, options.fps)
     srt, vtt = out_dir / "video.srt", out_dir / "video.vtt"
     srt.write_text(timeline.to_srt(cues), encoding="utf-8")

@@ -11,10 +11,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services import imaging, memory, zoom
-from services.paging import keep_direction, paginate, wrap
+from services.media import caption_drawing, fonts, memory, pictures, zoom
 from services.settings import RenderOptions
-from services.story import Part
+from services.story.model import Part
+from services.story.paging import keep_direction, paginate, wrap
 
 
 class Page(BaseModel):
@@ -36,26 +36,28 @@ class PartPages(BaseModel):
 @dataclass(frozen=True)
 class CaptionPage:
     text: str  # what is narrated and written to the caption files
-    drawn: imaging.CaptionText  # what is shown
+    drawn: caption_drawing.CaptionText  # what is shown
 
 
 def page_caption(
-    text: str, layout: imaging.CaptionLayout, language: str | None
+    text: str, layout: caption_drawing.CaptionLayout, language: str | None
 ) -> list[CaptionPage]:
     """One caption's pages, in reading order: the text each narrates and the lines each shows."""
-    font = imaging.caption_text_font(text, language)
-    lines_of = imaging.caption_lines_of(layout, font)
+    font = fonts.caption_text_font(text, language)
+    lines_of = caption_drawing.caption_lines_of(layout, font)
     return [
         CaptionPage(
             text=page,
-            drawn=imaging.CaptionText(tuple(keep_direction(wrap(page, lines_of), text)), font),
+            drawn=caption_drawing.CaptionText(
+                tuple(keep_direction(wrap(page, lines_of), text)), font
+            ),
         )
         for page in paginate(text, lines_of, layout.max_lines)
     ]
 
 
 def _pages_of(
-    part: Part, layout: imaging.CaptionLayout, language: str | None
+    part: Part, layout: caption_drawing.CaptionLayout, language: str | None
 ) -> list[tuple[int, CaptionPage]]:
     """Every page of the part's captions, in reading order, with its caption's number."""
     return [
@@ -69,20 +71,20 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
     """Draw every caption page of one part as an image, in reading order."""
     part_dir = work_dir / f"part-{part.number:04d}" / "pages"
     part_dir.mkdir(parents=True, exist_ok=True)
-    layout = imaging.caption_layout(
+    layout = caption_drawing.caption_layout(
         options.width,
         options.height,
         options.max_caption_lines,
         position=options.caption_position,
         scale=options.caption_size,
     )
-    style = imaging.CaptionStyle(look=options.caption_style)
+    style = caption_drawing.CaptionStyle(look=options.caption_style)
 
     background = part_dir / "background.ppm"
     if options.zoom:
         # Drawn larger than the frame, with room around it: see services/zoom.py.
         canvas = zoom.zoom_canvas(options.width, options.height, zoom.ZOOM_AMOUNT)
-        imaging.compose_background(
+        pictures.compose_background(
             part.image_path,
             canvas.view_width,
             canvas.view_height,
@@ -93,14 +95,14 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         # Bands alone: ffmpeg lays them over the slowly zooming background.
         images = [part_dir / f"band-{index:03d}.pam" for index in range(len(laid_out))]
         for (_, page), band in zip(laid_out, images, strict=True):
-            imaging.draw_caption_band(page.drawn, layout, band, style)
+            caption_drawing.draw_caption_band(page.drawn, layout, band, style)
     else:
         # Full frames: the background is kept in memory, and only the pages are written.
-        with imaging.frame_background(part.image_path, options.width, options.height) as frame:
+        with pictures.frame_background(part.image_path, options.width, options.height) as frame:
             laid_out = _pages_of(part, layout, options.language)
             images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
             drawn = [page.drawn for _, page in laid_out]
-            imaging.compose_pages(frame, drawn, layout, images, style)
+            caption_drawing.compose_pages(frame, drawn, layout, images, style)
     pages = [
         Page(caption_number=number, text=page.text, lines=list(page.drawn.lines), image=image)
         for (number, page), image in zip(laid_out, images, strict=True)

@@ -10,10 +10,11 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from services import ffmpeg, timeline, zoom
-from services.ffmpeg import ClipPlan, StillSegment
-from services.part_store import ClipFiles
+from services import timeline
+from services.media import clip_graph, zoom
+from services.media.clip_graph import ClipPlan, StillSegment
 from services.settings import RenderOptions
+from services.storage.part_store import ClipFiles
 from tasks.captions import PartPages
 from tasks.narration import PartNarration
 
@@ -105,7 +106,7 @@ def render_part_clip(
     write_part_audio(narration, page_frames, options.fps, audio)
     video = part_dir / "clip.mp4"
     with _ENCODING:
-        ffmpeg.encode_clip(
+        clip_graph.encode_clip(
             plan_clip(pages, page_frames, options),
             options,
             video,

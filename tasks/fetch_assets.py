@@ -10,12 +10,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services.imaging import ImageProblem, check_image, unknown_characters
-from services.retrying import TRANSIENT_RETRIES
+from services.media.caption_drawing import unknown_characters
+from services.media.pictures import ImageProblem, check_image
+from services.media.soundtrack import MusicProblem, check_music
 from services.settings import RenderOptions
-from services.soundtrack import MusicProblem, check_music
-from services.storage import Storage, StorageError
-from services.story import (
+from services.storage.base import Storage, StorageError
+from services.storage.retrying import TRANSIENT_RETRIES
+from services.story.model import (
     Caption,
     Part,
     PartFiles,

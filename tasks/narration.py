@@ -8,8 +8,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services.retrying import TRANSIENT_RETRIES
-from services.speech import Narrator, PageNotSpoken, SpeechError, wav_sample_count
+from services.media.speech import Narrator, PageNotSpoken, SpeechError, wav_sample_count
+from services.storage.retrying import TRANSIENT_RETRIES
 from tasks.captions import PartPages
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from services.part_store import PartStore
-from services.retrying import TRANSIENT_RETRIES
+from services.storage.part_store import PartStore
+from services.storage.retrying import TRANSIENT_RETRIES
 from tasks.assembly import AssembledVideo
 from tasks.clips import PartClip
 

@@ -17,8 +17,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from services import soundtrack, timeline
-from services.ffmpeg import AUDIO_SAMPLE_RATE, Loudness
+from services import timeline
+from services.media import soundtrack
+from services.media.audio_graph import Loudness
+from services.media.ffmpeg import AUDIO_SAMPLE_RATE
 from services.settings import RenderOptions
 from tasks.clips import PartClip, page_frames_of, write_padded_pages
 from tasks.narration import PartNarration

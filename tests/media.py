@@ -1,7 +1,7 @@
 """Looking at rendered output the way a viewer would: streams, frames, pixels, captions, audio.
 
 Tests use these helpers to assert on what a video shows and says, never on how it was made.
-Frames come out through `services.ffmpeg.extract_frame`; pixels are read with Wand.
+Frames come out through `services.media.ffmpeg.extract_frame`; pixels are read with Wand.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from wand.image import Image
 
-from services import ffmpeg
-from services.speech import EspeakEngine
+from services.media import ffmpeg
+from services.media.speech import EspeakEngine
 
 RGB = tuple[int, int, int]
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services import ffmpeg
+from services.media import ffmpeg
 from services.record import VideoRecord
 from tests.gcs_emulator import GcsEmulator, emulator_env
 from tests.processes import running

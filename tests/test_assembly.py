@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from services.media.speech import EspeakEngine, Narrator
 from services.settings import RenderOptions
-from services.speech import EspeakEngine, Narrator
-from services.storage import LocalStorage
-from services.story import plan_story
+from services.storage.folder import LocalStorage
+from services.story.model import plan_story
 from tasks.assembly import assemble_outputs
 from tasks.captions import lay_out_part
 from tasks.clips import render_part_clip

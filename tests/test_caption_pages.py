@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from services import ffmpeg, imaging
+from services.media import caption_drawing, ffmpeg, pictures
 from tasks.captions import page_caption
 from tests import media
 from tests.stories import write_picture
 
 WIDTH, HEIGHT = 160, 240
-LAYOUT = imaging.caption_layout(WIDTH, HEIGHT, 3)
+LAYOUT = caption_drawing.caption_layout(WIDTH, HEIGHT, 3)
 TEXTS = {
     "latin": ("en", "Once upon a time a small cat lived by the sea."),
     "emoji": ("en", "The cat 🐱 loved the sea 🌊"),
@@ -29,18 +29,18 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pages")
     write_picture(folder / "picture.png", (200, 120, 40), (320, 240))
     target = folder / "background.ppm"
-    imaging.compose_background(folder / "picture.png", WIDTH, HEIGHT, target)
+    pictures.compose_background(folder / "picture.png", WIDTH, HEIGHT, target)
     return target
 
 
 @pytest.mark.parametrize("position", ["bottom", "top", "middle"])
 def test_a_page_is_the_background_outside_the_band_and_the_caption_inside(
-    background: Path, tmp_path: Path, position: imaging.Position
+    background: Path, tmp_path: Path, position: caption_drawing.Position
 ) -> None:
-    layout = imaging.caption_layout(WIDTH, HEIGHT, 3, position=position)
+    layout = caption_drawing.caption_layout(WIDTH, HEIGHT, 3, position=position)
     [page, *_] = page_caption(TEXTS["latin"][1], layout, "en")
     target = tmp_path / "page.ppm"
-    imaging.compose_pages(background, [page.drawn], layout, [target])
+    caption_drawing.compose_pages(background, [page.drawn], layout, [target])
 
     frame, ground = media.read_png(target), media.read_png(background)
     row = 3 * WIDTH
@@ -58,7 +58,7 @@ def test_a_zoom_band_reads_in_ffmpeg_as_its_png(tmp_path: Path, name: str) -> No
     decoded = {}
     for suffix in ("pam", "png"):
         band = tmp_path / f"band.{suffix}"
-        imaging.draw_caption_band(page.drawn, LAYOUT, band)
+        caption_drawing.draw_caption_band(page.drawn, LAYOUT, band)
         raw = tmp_path / f"{suffix}.rgba64"
         ffmpeg.ffmpeg("-i", str(band), "-f", "rawvideo", "-pix_fmt", "rgba64le", str(raw))
         decoded[suffix] = raw.read_bytes()

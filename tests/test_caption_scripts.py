@@ -16,17 +16,17 @@ from wand.color import Color
 from wand.drawing import Drawing
 from wand.image import Image
 
-from services import imaging
+from services.media import caption_drawing, fonts, pictures
 from services.settings import RenderOptions
-from services.storage import LocalStorage
-from services.story import PartFiles, StoryError
+from services.storage.folder import LocalStorage
+from services.story.model import PartFiles, StoryError
 from tasks.captions import page_caption
 from tasks.fetch_assets import fetch_and_check_part
 from tests import media
 from tests.stories import PartSpec, StorySpec, build_story, write_picture
 
 WIDTH, HEIGHT = 720, 1080
-LAYOUT = imaging.caption_layout(WIDTH, HEIGHT, 3)
+LAYOUT = caption_drawing.caption_layout(WIDTH, HEIGHT, 3)
 BAND = (LAYOUT.band_top, HEIGHT)
 ALIKE = 0.8  # OCR similarity a correctly drawn caption reaches (measured: 0.9 to 1.0)
 
@@ -51,21 +51,21 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("scripts")
     write_picture(folder / "picture.png", (60, 90, 140), (320, 480))
     target = folder / "background.ppm"
-    imaging.compose_background(folder / "picture.png", WIDTH, HEIGHT, target)
+    pictures.compose_background(folder / "picture.png", WIDTH, HEIGHT, target)
     return target
 
 
 def draw_page(background: Path, text: str, language: str | None, target: Path) -> media.Frame:
     """The first page of `text`, drawn over the background as the caption stage draws it."""
     [page, *_] = page_caption(text, LAYOUT, language)
-    imaging.compose_pages(background, [page.drawn], LAYOUT, [target])
+    caption_drawing.compose_pages(background, [page.drawn], LAYOUT, [target])
     return media.read_png(target)
 
 
 def draw_the_old_way(background: Path, text: str, target: Path) -> media.Frame:
     """What captions looked like before: ImageMagick's freetype drawing with the caption font."""
     with Image(filename=str(background)) as frame, Drawing() as draw:
-        draw.font = imaging.caption_font()
+        draw.font = fonts.caption_font()
         draw.font_size = LAYOUT.font_size
         draw.fill_color = Color("rgb(255,255,255)")
         draw.text_alignment = "center"
@@ -116,7 +116,7 @@ def test_emoji_are_drawn_in_colour_and_flagged_as_nothing_missing(
     background: Path, tmp_path: Path
 ) -> None:
     text = "The cat 😺 waved 👋🏽 at the ship 🚢."
-    assert imaging.unknown_characters(text) == []
+    assert caption_drawing.unknown_characters(text) == []
     frame = draw_page(background, text, "en", tmp_path / "emoji.png")
     colourful = [
         colour
@@ -134,7 +134,7 @@ def test_direction_marks_zero_width_and_combining_characters_draw_as_their_text(
 ) -> None:
     plain = "Zoë sat by the sea."
     marked = "\u200eZoe\u0308 sat\u200b by\u2066 the\u2069 \ufeffsea\u200d.\u200f"
-    assert imaging.unknown_characters(marked) == []
+    assert caption_drawing.unknown_characters(marked) == []
     frame = draw_page(background, marked, "en", tmp_path / "marked.png")
     seen = media.read_text(frame, *BAND, "eng")
     assert media.text_similarity(seen, plain) >= 0.9, seen
@@ -155,13 +155,13 @@ def test_direction_marks_zero_width_and_combining_characters_draw_as_their_text(
 def test_ideographs_take_the_forms_of_their_language(
     text: str, language: str | None, drawn_as: str
 ) -> None:
-    assert imaging.caption_text_font(text, language).language == drawn_as
+    assert fonts.caption_text_font(text, language).language == drawn_as
 
 
 def test_arabic_and_hebrew_captions_put_their_noto_family_first() -> None:
-    assert imaging.caption_text_font("قال Tom").description.startswith("Noto Sans Arabic, ")
-    assert imaging.caption_text_font("שלום").description.startswith("Noto Sans Hebrew, ")
-    assert imaging.caption_text_font("Hello").description == imaging.caption_text_font().description
+    assert fonts.caption_text_font("قال Tom").description.startswith("Noto Sans Arabic, ")
+    assert fonts.caption_text_font("שלום").description.startswith("Noto Sans Hebrew, ")
+    assert fonts.caption_text_font("Hello").description == fonts.caption_text_font().description
 
 
 def test_markup_and_imagemagick_escapes_in_a_caption_are_drawn_as_written(
@@ -228,7 +228,7 @@ def test_a_story_in_three_scripts_renders_readable_captions_at_their_times(
             assert abs(edge * FLOW_FPS - round(edge * FLOW_FPS)) < 0.02, cue
     assert all(a.end == b.start for a, b in zip(cues, cues[1:], strict=False)), cues
     assert abs(cues[-1].end - media.inspect(video).video_seconds) < 1 / FLOW_FPS
-    band_top = imaging.caption_layout(FLOW_WIDTH, FLOW_HEIGHT, 3).band_top
+    band_top = caption_drawing.caption_layout(FLOW_WIDTH, FLOW_HEIGHT, 3).band_top
     for cue, (ocr_language, text) in zip(cues, FLOW_PARTS.values(), strict=True):
         frame = media.frame_at(video, (cue.start + cue.end) / 2)
         assert media.text_pixels(frame, band_top, FLOW_HEIGHT) > 500, f"empty band for {text!r}"

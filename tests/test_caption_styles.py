@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from services import imaging
-from services.part_store import part_key
+from services.media import caption_drawing, fonts
+from services.media.speech import EspeakEngine, Narrator
 from services.settings import RenderOptions
-from services.speech import EspeakEngine, Narrator
-from services.storage import LocalStorage
-from services.story import Part, plan_story
+from services.storage.folder import LocalStorage
+from services.storage.part_store import part_key
+from services.story.model import Part, plan_story
 from tasks.captions import lay_out_part
 from tasks.clips import render_part_clip
 from tasks.fetch_assets import fetch_and_check_part
@@ -93,7 +93,8 @@ def test_caption_size_scales_the_letters(frames) -> None:
     large = ink_rows(frames["middle box large"])
     ratio = (large[-1] - large[0] + 1) / (default[-1] - default[0] + 1)
     sizes = [
-        imaging.caption_layout(WIDTH, HEIGHT, 3, scale=scale).font_size for scale in (1.0, 2.0)
+        caption_drawing.caption_layout(WIDTH, HEIGHT, 3, scale=scale).font_size
+        for scale in (1.0, 2.0)
     ]
     assert sizes[1] / sizes[0] > 1.5  # (the default is the smallest legible size here)
     assert ratio == pytest.approx(sizes[1] / sizes[0], rel=0.15)
@@ -108,7 +109,7 @@ def test_box_look_is_a_translucent_box_around_the_text_only(frames, name: str) -
     assert 0.15 * picture_luma() < inside < 0.65 * picture_luma(), inside
     # Above the box, a line's height over the letters: the picture as it is, no band or gradient.
     scale = float(STYLES[name].get("caption_size", 1.0))  # type: ignore[arg-type]
-    font_size = imaging.caption_layout(WIDTH, HEIGHT, 3, scale=scale).font_size
+    font_size = caption_drawing.caption_layout(WIDTH, HEIGHT, 3, scale=scale).font_size
     above = frame.mean(WIDTH // 2, rows[0] - round(1.3 * font_size), radius=1)
     assert media.distance(above, PICTURE) < 30, above
 
@@ -123,7 +124,7 @@ def test_outline_look_darkens_the_whole_band(frames) -> None:
 def test_caption_style_is_in_the_part_key_and_music_is_not(part: Part) -> None:
     def key(**changes: object) -> str:
         options = BASE.model_copy(update=changes)
-        return part_key(part, options, "espeak-ng:en:165wpm", 48_000, imaging.caption_font())
+        return part_key(part, options, "espeak-ng:en:165wpm", 48_000, fonts.caption_font())
 
     plain = key()
     styled = {key(**changes) for changes in STYLES.values() if changes}

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import build_parser, main
-from services import ffmpeg
+from services.media import ffmpeg
 from tests import media
 from tests.gcs_emulator import free_port
 from tests.stories import PartSpec

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from services import ffmpeg, zoom
-from services.ffmpeg import ClipPlan, StillSegment
+from services.media import clip_graph, zoom
+from services.media.clip_graph import ClipPlan, StillSegment
 from services.settings import RenderOptions
 from tests import media
 
@@ -73,7 +73,7 @@ def test_each_cross_fade_frame_shows_its_share_of_the_next_page(
         **extra,
     )
     clip = tmp_path / "clip.mp4"
-    ffmpeg.encode_clip(plan, options, clip, what="cross-fade test clip")
+    clip_graph.encode_clip(plan, options, clip, what="cross-fade test clip")
 
     width, height, frames = media.grey_frames(clip)
     assert (width, height, len(frames)) == (WIDTH, HEIGHT, 2 * PAGE_FRAMES)

@@ -406,7 +406,7 @@ def test_the_image_command_renders_a_creation_given_its_id(
         [
             "python",
             "-c",
-            "import sys, flows.video, services.gcs;"
+            "import sys, flows.video, services.storage.bucket;"
             "print('\\n'.join(m.__file__ for m in list(sys.modules.values())"
             " if getattr(m, '__file__', None)))",
         ],

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from services.media.speech import Narrator, NothingToSay
 from services.settings import RenderOptions
-from services.speech import Narrator, NothingToSay
 
 TINY = RenderOptions(width=160, height=240, fps=10, preset="ultrafast")
 SLOW_SECONDS = 1.5
@@ -106,8 +106,8 @@ def test_a_progress_write_that_fails_with_an_os_error_is_logged_and_the_next_cat
 
     from flows.run_record import RunRecord
     from services.record import VideoRecord
-    from services.sources import OutputNames, RenderTarget
-    from services.storage import LocalStorage
+    from services.storage.folder import LocalStorage
+    from services.storage.sources import OutputNames, RenderTarget
 
     outputs = tmp_path / "outputs"
     outputs.write_text("a file where the output folder should be")

@@ -18,16 +18,7 @@ import pytest
 from gtts.lang import tts_langs
 from pydantic import ValidationError
 
-from services.languages import (
-    LANGUAGES,
-    LanguageError,
-    check_language,
-    detect_language,
-    normalize_tag,
-    resolve_language,
-)
-from services.settings import RenderOptions, Settings, StoryOptions
-from services.speech import (
+from services.media.speech import (
     ESPEAK_VOICES,
     GTTS_LANGUAGES,
     EspeakEngine,
@@ -35,6 +26,15 @@ from services.speech import (
     UnsupportedLanguage,
     espeak_voice,
     gtts_language,
+)
+from services.settings import RenderOptions, Settings, StoryOptions
+from services.story.languages import (
+    LANGUAGES,
+    LanguageError,
+    check_language,
+    detect_language,
+    normalize_tag,
+    resolve_language,
 )
 from tests import media
 from tests.media import read_wav_mono

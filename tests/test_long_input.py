@@ -15,10 +15,10 @@ import pytest
 from wand.color import Color
 from wand.image import Image
 
-from services import ffmpeg
-from services.ffmpeg import ClipPlan, StillSegment
+from services.media import clip_graph, ffmpeg
+from services.media.clip_graph import ClipPlan, StillSegment
+from services.media.zoom import zoom_canvas
 from services.settings import RenderOptions
-from services.zoom import zoom_canvas
 from tests import media
 from tests.stories import PartSpec, StorySpec, build_story
 
@@ -41,7 +41,7 @@ def test_a_long_plan_is_cut_only_inside_a_page_still_stretch() -> None:
     frames = [rng.randint(5, 40) for _ in range(200)]
     crossfades = [rng.choice([0, 2, 4, 8]) for _ in frames[1:]]
     plan = plan_of(frames, crossfades)
-    runs = ffmpeg.split_plan(plan, 32)
+    runs = clip_graph.split_plan(plan, 32)
     assert len(runs) == 7
     assert sum(run.total_frames for run, _ in runs) == plan.total_frames
     position = 0
@@ -57,7 +57,7 @@ def test_a_long_plan_is_cut_only_inside_a_page_still_stretch() -> None:
     images = [page.image for run, _ in runs for page in run.pages]
     assert len(images) == len(frames) + len(runs) - 1
     assert sorted(fade for run, _ in runs for fade in run.crossfades) == sorted(crossfades)
-    assert ffmpeg.split_plan(plan_of(frames[:32], crossfades[:31]), 32) == [
+    assert clip_graph.split_plan(plan_of(frames[:32], crossfades[:31]), 32) == [
         (plan_of(frames[:32], crossfades[:31]), 0)
     ]
 
@@ -79,7 +79,7 @@ def _pages(folder: Path, count: int, alpha: bool) -> list[Path]:
 
 
 def _frame_digests(video: Path) -> list[str]:
-    framemd5 = ffmpeg._binary("FFMPEG_BINARY", "ffmpeg")
+    framemd5 = ffmpeg.binary("FFMPEG_BINARY", "ffmpeg")
     listing = subprocess.run(
         [framemd5, "-v", "error", "-i", str(video), "-f", "framemd5", "-"],
         capture_output=True,
@@ -114,10 +114,10 @@ def test_a_part_rendered_in_runs_is_frame_for_frame_one_run(tmp_path, monkeypatc
     )
     lossless = RenderOptions(width=64, height=96, fps=10, preset="ultrafast", crf=0)
     monkeypatch.setattr(ffmpeg, "MAX_PAGES_PER_RUN", 1000)
-    ffmpeg.encode_clip(plan, lossless, tmp_path / "one.mp4", "one run")
+    clip_graph.encode_clip(plan, lossless, tmp_path / "one.mp4", "one run")
     monkeypatch.setattr(ffmpeg, "MAX_PAGES_PER_RUN", 8)
-    ffmpeg.encode_clip(plan, lossless, tmp_path / "runs.mp4", "runs")
-    assert len(ffmpeg.split_plan(plan, 8)) >= 4
+    clip_graph.encode_clip(plan, lossless, tmp_path / "runs.mp4", "runs")
+    assert len(clip_graph.split_plan(plan, 8)) >= 4
     one, runs = _frame_digests(tmp_path / "one.mp4"), _frame_digests(tmp_path / "runs.mp4")
     assert len(one) == plan.total_frames
     assert runs == one
@@ -189,9 +189,9 @@ def test_the_command_line_does_not_grow_with_the_pages(tmp_path, zoom) -> None:
     options = RenderOptions(width=720, height=1080, fps=24)
     extra = {"background": tmp_path / "background.ppm", "zoom_amount": 0.08} if zoom else {}
 
-    def command(pages: int) -> ffmpeg.ClipCommand:
+    def command(pages: int) -> clip_graph.ClipCommand:
         plan = plan_of([48] * pages, [8] * (pages - 1), **extra)
-        return ffmpeg.build_clip_command(plan, options, tmp_path / "clip.mp4")
+        return clip_graph.build_clip_command(plan, options, tmp_path / "clip.mp4")
 
     one, many = command(1), command(5000)
     frames = many.args.index("-frames:v") + 1

@@ -13,8 +13,8 @@ import unicodedata
 
 import pytest
 
-from services import imaging, pango_text
-from services.paging import LinesOf, base_direction, keep_direction, paginate, wrap
+from services.media import caption_drawing, fonts, pango_text
+from services.story.paging import LinesOf, base_direction, keep_direction, paginate, wrap
 
 
 def mono(width: float) -> LinesOf:
@@ -75,7 +75,7 @@ def test_wrap_keeps_the_lines_it_is_given() -> None:
 def test_wrap_never_strands_lone_punctuation_with_the_real_font(text: str, width: int) -> None:
     """Unicode's line breaking allows "« Bonjour" / "» ;" (Pango breaks there); we do not.
     Widths where every word with its marks ("« Bonjour » ;") fits on a line."""
-    font = imaging.caption_text_font()
+    font = fonts.caption_text_font()
     measurer = pango_text.shared(font.description, 12)
     for line in wrap(text, lambda page: measurer.lines(page, width)):
         first, last = line.split()[0], line.split()[-1]
@@ -84,7 +84,7 @@ def test_wrap_never_strands_lone_punctuation_with_the_real_font(text: str, width
 
 
 def test_a_word_glued_to_its_marks_wider_than_the_line_breaks_at_its_spaces() -> None:
-    font = imaging.caption_text_font()
+    font = fonts.caption_text_font()
     measurer = pango_text.shared(font.description, 12)
     width = measurer.width("« Bonjou")  # "« Bonjour" does not fit, "Bonjour" does
     lines = wrap("« Bonjour » ; puis", lambda page: measurer.lines(page, width))
@@ -240,10 +240,12 @@ def _starts_inside_a_cluster(text: str) -> bool:
     )
 
 
-def _real_lines(width: int, height: int, text: str = "") -> tuple[imaging.CaptionLayout, LinesOf]:
+def _real_lines(
+    width: int, height: int, text: str = ""
+) -> tuple[caption_drawing.CaptionLayout, LinesOf]:
     """The layout of a frame size, and how `text` wraps in it (with the font chosen for it)."""
-    layout = imaging.caption_layout(width, height, 3)
-    return layout, imaging.caption_lines_of(layout, imaging.caption_text_font(text))
+    layout = caption_drawing.caption_layout(width, height, 3)
+    return layout, caption_drawing.caption_lines_of(layout, fonts.caption_text_font(text))
 
 
 @pytest.mark.parametrize(("width", "height"), [(160, 240), (240, 360), (720, 1080), (1080, 1920)])
@@ -252,7 +254,7 @@ def _real_lines(width: int, height: int, text: str = "") -> tuple[imaging.Captio
 )
 def test_real_font_pages_never_exceed_three_lines(width: int, height: int, text: str) -> None:
     layout, real_lines = _real_lines(width, height, text)
-    measurer = pango_text.shared(imaging.caption_text_font(text).description, layout.font_size)
+    measurer = pango_text.shared(fonts.caption_text_font(text).description, layout.font_size)
     pages = paginate(text, real_lines, layout.max_lines)
     assert pages and all(page.strip() for page in pages)
     # Nothing lost, nothing added: pages joined give the text (spaced scripts join with a space,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from services.settings import RenderOptions
-from services.storage import StorageError
+from services.storage.base import StorageError
 from tests import media
 from tests.gcs_emulator import GcsEmulator, free_port
 from tests.stories import PALETTE
@@ -302,7 +302,7 @@ def test_storage_failing_between_the_copies_of_a_publish_is_finished_by_the_next
     (here: a run that then fails on a bad part), completes it and removes every staging object,
     also those an earlier version left behind."""
     from flows.video import generate_video
-    from services.gcs import GcsStorage
+    from services.storage.bucket import GcsStorage
 
     old = {1: ["The cat woke up."]}
     new = {1: ["The cat woke up."], 2: ["She climbed the stairs.", "The lamp was warm."]}

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from services.part_store import PartStore, part_key
 from services.settings import RenderOptions
-from services.storage import LocalStorage
-from services.story import Caption, Part
+from services.storage.folder import LocalStorage
+from services.storage.part_store import PartStore, part_key
+from services.story.model import Caption, Part
 from tasks.clips import PartClip
 from tasks.reuse import load_part_clip
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.gcs import GcsStorage
-from services.retrying import exception_is_transient
-from services.storage import StorageError
+from services.storage.base import StorageError
+from services.storage.bucket import GcsStorage
+from services.storage.retrying import exception_is_transient
 from tests.gcs_emulator import GcsEmulator, free_port
 
 pytestmark = pytest.mark.integration

@@ -20,16 +20,10 @@ from typing import Any
 
 import pytest
 
-from services.gcs import GcsStorage
-from services.sources import OUTPUTS, OutputNames
-from services.storage import (
-    LocalStorage,
-    NoSpaceError,
-    OutputFile,
-    SetPublishing,
-    holds_story,
-    journal_name,
-)
+from services.storage.base import NoSpaceError, OutputFile, SetPublishing, holds_story, journal_name
+from services.storage.bucket import GcsStorage
+from services.storage.folder import LocalStorage
+from services.storage.sources import OUTPUTS, OutputNames
 from tests.gcs_emulator import GcsEmulator
 
 NAMES = OutputNames()
@@ -237,7 +231,7 @@ def test_a_full_disk_while_publishing_a_render_keeps_the_previous_render_whole(
     The previous video, its captions and its record stay, all three from the same render."""
     from flows.video import generate_video
     from services.settings import RenderOptions
-    from services.storage import StorageError
+    from services.storage.base import StorageError
     from tests import media
 
     tiny = RenderOptions(width=160, height=240, fps=10, preset="ultrafast")
@@ -270,7 +264,7 @@ def test_a_full_disk_while_publishing_a_render_keeps_the_previous_render_whole(
 
 def test_a_destination_under_a_file_is_refused(tmp_path: Path) -> None:
     from services.settings import Settings
-    from services.sources import resolve_target
+    from services.storage.sources import resolve_target
 
     (tmp_path / "notes.txt").write_text("a file")
     out = tmp_path / "notes.txt" / "film.mp4"
@@ -283,7 +277,7 @@ def test_a_destination_under_a_file_is_refused(tmp_path: Path) -> None:
 
 def test_missing_folders_of_out_are_fine_and_not_made_before_publishing(tmp_path: Path) -> None:
     from services.settings import Settings
-    from services.sources import resolve_target
+    from services.storage.sources import resolve_target
 
     out = tmp_path / "new" / "folder" / "film.mp4"
     target = resolve_target(Settings(), creation_id=None, assets_dir=str(tmp_path), out=str(out))
@@ -293,7 +287,7 @@ def test_missing_folders_of_out_are_fine_and_not_made_before_publishing(tmp_path
 
 def test_a_read_only_destination_is_refused(read_only_disk: Path, tmp_path: Path) -> None:
     from services.settings import Settings
-    from services.sources import resolve_target
+    from services.storage.sources import resolve_target
 
     out = read_only_disk / "film.mp4"
     with pytest.raises(ValueError) as error:

@@ -19,10 +19,10 @@ from wand.color import Color
 from wand.drawing import Drawing
 from wand.image import Image
 
-from services import imaging
-from services.paging import wrap
+from services.media import caption_drawing, fonts
 from services.settings import RenderOptions
-from services.story import StoryError
+from services.story.model import StoryError
+from services.story.paging import wrap
 from tasks.captions import page_caption
 from tests import media
 from tests.media import ParsedCue
@@ -101,7 +101,9 @@ class Rendered:
 
 def expected_pages(spec: StorySpec, options: RenderOptions) -> dict[int, list[str]]:
     """Each part's caption pages as the viewer should read them, paged with the real font."""
-    layout = imaging.caption_layout(options.width, options.height, options.max_caption_lines)
+    layout = caption_drawing.caption_layout(
+        options.width, options.height, options.max_caption_lines
+    )
     pages: dict[int, list[str]] = {}
     for number, part in sorted(spec.parts.items()):
         numbers = part.caption_numbers or list(range(1, len(part.captions) + 1))
@@ -228,8 +230,8 @@ def test_speech_is_heard_during_every_cue(showcase: Rendered, tmp_path: Path) ->
 
 
 def test_long_caption_is_split_at_sentence_and_clause_ends(showcase: Rendered) -> None:
-    layout = imaging.caption_layout(WIDTH, HEIGHT, 3)
-    lines_of = imaging.caption_lines_of(layout, imaging.caption_text_font())
+    layout = caption_drawing.caption_layout(WIDTH, HEIGHT, 3)
+    lines_of = caption_drawing.caption_lines_of(layout, fonts.caption_text_font())
     long_pages = [cue.text for cue in showcase.part_cues(11)][:-1]
     assert len(long_pages) >= 3
     assert " ".join(long_pages) == LONG_CAPTION
@@ -255,7 +257,7 @@ def _glyph(font: str, text: str) -> bytes:
 
 def test_caption_font_draws_real_glyphs_for_accents_and_punctuation() -> None:
     """No tofu: each character draws differently from a character the font lacks."""
-    font = imaging.caption_font()
+    font = fonts.caption_font()
     missing = _glyph(font, "\ue000")  # private use: the font's "missing glyph" box
     for char in "ëéèêàâçîïôûüÅåßÖÄñ’‘“”«»„…—–":
         drawn = _glyph(font, char)
@@ -264,7 +266,7 @@ def test_caption_font_draws_real_glyphs_for_accents_and_punctuation() -> None:
 
 
 def test_captions_are_burned_into_the_picture(showcase: Rendered) -> None:
-    layout = imaging.caption_layout(WIDTH, HEIGHT, 3)
+    layout = caption_drawing.caption_layout(WIDTH, HEIGHT, 3)
     cues = showcase.part_cues(1)
     bands = []
     for cue in cues:
@@ -428,7 +430,7 @@ def test_same_caption_in_two_parts_is_synthesized_once_and_not_again(
     prefect_harness, make_story, monkeypatch, tmp_path
 ) -> None:
     from flows.video import generate_video
-    from services.speech import EspeakEngine
+    from services.media.speech import EspeakEngine
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh-cache"))
     spoken: list[str] = []

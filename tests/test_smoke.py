@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services import ffmpeg
+from services.media import ffmpeg
 from services.settings import RenderOptions
 
 

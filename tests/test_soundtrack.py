@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from services import ffmpeg, soundtrack, timeline
+from services import timeline
+from services.media import audio_graph, ffmpeg, soundtrack
+from services.media.speech import EspeakEngine, Narrator, NothingToSay
 from services.settings import RenderOptions
-from services.speech import EspeakEngine, Narrator, NothingToSay
-from services.storage import LocalStorage
-from services.story import StoryError, plan_story, survey_story
+from services.storage.folder import LocalStorage
+from services.story.model import StoryError, plan_story, survey_story
 from tasks.assembly import AssembledVideo, assemble_outputs, poster_frame
 from tasks.captions import lay_out_part
 from tasks.clips import PartClip, page_frames_of, render_part_clip, write_part_audio
@@ -173,7 +174,7 @@ def test_looped_music_has_no_seam(tmp_path: Path) -> None:
     seconds = 1.2937  # 569.2 periods: a hard loop would break the wave by 0.8 of a period
     music = write_tone(tmp_path / "music.wav", seconds)
     silence = tmp_path / "narration.wav"
-    from services.speech import write_silence
+    from services.media.speech import write_silence
 
     write_silence(silence, 5.0, ffmpeg.AUDIO_SAMPLE_RATE)
     mixed = soundtrack.mix_soundtrack(silence, music, 0.0, tmp_path)
@@ -238,8 +239,10 @@ def test_gains_tried_side_by_side_find_the_target_between_them() -> None:
 
 def test_leveled_loudness_side_by_side_is_each_gain_measured_alone(rendered: Rendered) -> None:
     audio = rendered.clips[0].audio
-    together = ffmpeg.leveled_loudnesses(audio, [3.0, 9.0], soundtrack.LIMITER_CEILING)
-    alone = [ffmpeg.leveled_loudness(audio, gain, soundtrack.LIMITER_CEILING) for gain in (3, 9)]
+    together = audio_graph.leveled_loudnesses(audio, [3.0, 9.0], soundtrack.LIMITER_CEILING)
+    alone = [
+        audio_graph.leveled_loudness(audio, gain, soundtrack.LIMITER_CEILING) for gain in (3, 9)
+    ]
     assert [m.integrated for m in together] == [m.integrated for m in alone]
     assert together[1].integrated > together[0].integrated + 2
 
@@ -310,7 +313,7 @@ def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: P
         audio=clip.audio,
         samples=timeline.sample_at_frame(clip.frames + 1, ffmpeg.AUDIO_SAMPLE_RATE, FPS),
         sample_rate=ffmpeg.AUDIO_SAMPLE_RATE,
-        loudness=ffmpeg.Loudness(-16.0, -2.0, 5.0),
+        loudness=audio_graph.Loudness(-16.0, -2.0, 5.0),
         music=False,
     )
     with pytest.raises(ValueError, match="not as long as the"):
@@ -408,7 +411,7 @@ def test_only_what_the_video_needs_is_read_from_a_long_music_file(tmp_path: Path
         "-c:a", "pcm_u8", str(long_music),
     )  # fmt: skip
     decoded = tmp_path / "decoded.wav"
-    ffmpeg.decode_music(long_music, 10.0, decoded)
+    audio_graph.decode_music(long_music, 10.0, decoded)
     assert media.wav_seconds(decoded) == pytest.approx(10.0, abs=0.01)
     assert soundtrack.check_music(long_music) == pytest.approx(soundtrack.MUSIC_CHECK_SECONDS)
 
@@ -509,7 +512,7 @@ def test_bad_music_stops_the_run_before_anything_renders_or_is_written(
 
 @pytest.mark.integration
 def test_music_in_the_bucket_is_the_creations_music(gcs_bucket, gcs_emulator, tmp_path) -> None:
-    from services.gcs import GcsStorage
+    from services.storage.bucket import GcsStorage
 
     music = write_tone(tmp_path / "music.ogg", 2.0)
     gcs_emulator.write_bytes(gcs_bucket, "c/assets/music.ogg", music.read_bytes(), "audio/ogg")

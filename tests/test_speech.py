@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.speech import (
+from services.media.speech import (
     EspeakEngine,
     GttsEngine,
     Narrator,

@@ -18,9 +18,9 @@ import pytest
 from wand.color import Color
 from wand.image import Image
 
-from services import imaging
-from services.storage import LocalStorage
-from services.story import Caption, StoryError, plan_story, read_caption
+from services.media import pictures
+from services.storage.folder import LocalStorage
+from services.story.model import Caption, StoryError, plan_story, read_caption
 from tasks.fetch_assets import fetch_and_check_part
 from tests.stories import PartSpec, write_flat_png
 
@@ -82,7 +82,7 @@ def test_entries_that_are_not_parts_are_ignored_with_a_log_line(caplog) -> None:
         "2/image.jpg",
         "2/1.txt",
     ]
-    with caplog.at_level(logging.INFO, logger="services.story"):
+    with caplog.at_level(logging.INFO, logger="services.story.model"):
         layout = plan_story(names)
     assert [(p.number, p.image, p.captions) for p in layout.parts] == [
         (1, "1/image.png", ["1/1.txt"]),
@@ -409,8 +409,8 @@ def test_an_animated_picture_shows_its_first_frame(tmp_path) -> None:
                 animation.sequence.append(frame)
         animation.format = "webp"
         animation.save(filename=str(picture))
-    imaging.check_image(picture)
-    imaging.compose_background(picture, 160, 240, tmp_path / "frame.ppm")
+    pictures.check_image(picture)
+    pictures.compose_background(picture, 160, 240, tmp_path / "frame.ppm")
     red, green, blue = centre_of(tmp_path / "frame.ppm")
     assert red > 150 and blue < 100, (red, green, blue)
 
@@ -433,7 +433,7 @@ def test_a_jpeg_missing_half_its_data_is_refused(make_story, tmp_path) -> None:
 def test_a_picture_too_large_to_read_is_refused_saying_so(make_story, tmp_path) -> None:
     story = make_story({1: ["One."], 2: ["Two."]})
     write_flat_png(story / "2" / "image.png", (20000, 20000), (200, 40, 40), rows=1)
-    limits = imaging.configure_decoding()
+    limits = pictures.configure_decoding()
     with pytest.raises(StoryError) as raised:
         checked(story, 2, tmp_path)
     assert raised.value.problems == [
@@ -444,10 +444,10 @@ def test_a_picture_too_large_to_read_is_refused_saying_so(make_story, tmp_path) 
 
 
 @pytest.fixture
-def little_memory() -> Iterator[imaging.DecodeLimits]:
+def little_memory() -> Iterator[pictures.DecodeLimits]:
     """ImageMagick limited as in a run with 96 MiB: its cache holds one 3000x3000 picture."""
-    yield imaging.configure_decoding(96 * 2**20)
-    imaging.configure_decoding()
+    yield pictures.configure_decoding(96 * 2**20)
+    pictures.configure_decoding()
 
 
 def test_big_pictures_read_at_once_wait_for_room_in_the_cache(little_memory, tmp_path) -> None:
@@ -455,15 +455,15 @@ def test_big_pictures_read_at_once_wait_for_room_in_the_cache(little_memory, tmp
     without the shared budget two of them failed with "cache resources exhausted"."""
     assert little_memory.cache_bytes < 3 * 3000 * 3000 * 8
     colours = [(220, 40, 40), (40, 170, 60), (40, 80, 220)]
-    pictures = []
+    images = []
     for index, colour in enumerate(colours):
-        pictures.append(tmp_path / f"big-{index}.png")
-        write_flat_png(pictures[-1], (3000, 3000), colour)
+        images.append(tmp_path / f"big-{index}.png")
+        write_flat_png(images[-1], (3000, 3000), colour)
 
     def check_and_compose(index: int) -> tuple[int, int, int]:
-        imaging.check_image(pictures[index])
+        pictures.check_image(images[index])
         frame = tmp_path / f"frame-{index}.ppm"
-        imaging.compose_background(pictures[index], 160, 240, frame)
+        pictures.compose_background(images[index], 160, 240, frame)
         return centre_of(frame)
 
     with ThreadPoolExecutor(max_workers=3) as pool:

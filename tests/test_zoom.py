@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from services import ffmpeg, zoom
-from services.ffmpeg import ClipPlan, StillSegment
+from services.media import clip_graph, zoom
+from services.media.clip_graph import ClipPlan, StillSegment
 from services.settings import RenderOptions
 from tests import media
 
@@ -95,7 +95,7 @@ def test_rendered_zoom_grows_the_picture_smoothly_about_its_centre(tmp_path: Pat
     )
     options = RenderOptions(width=WIDTH, height=HEIGHT, fps=FPS, preset="ultrafast", crf=0)
     clip = tmp_path / "clip.mp4"
-    ffmpeg.encode_clip(plan, options, clip, what="zoom test clip")
+    clip_graph.encode_clip(plan, options, clip, what="zoom test clip")
 
     width, height, frames = media.grey_frames(clip)
     assert (width, height, len(frames)) == (WIDTH, HEIGHT, FRAMES)

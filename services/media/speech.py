@@ -21,8 +21,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol
 
-from services import ffmpeg
-from services.languages import language_name
+from services.media import ffmpeg
+from services.story.languages import language_name
 
 
 class SpeechError(RuntimeError):

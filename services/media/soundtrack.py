@@ -15,7 +15,7 @@ depend on it, so adding, changing or removing music re-renders no part.
 - **Loudness.** Measure, then apply: the mix's integrated loudness is measured, a gain brings it
   to TARGET_LUFS, and a look-ahead limiter keeps peaks under a ceiling below the true-peak
   limit; the gain is corrected by measuring the limited result. The finished file is
-  measured again after the AAC encode (`ffmpeg.measure_loudness`).
+  measured again after the AAC encode (`audio_graph.measure_loudness`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ import wave
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from services import ffmpeg
-from services.ffmpeg import AUDIO_SAMPLE_RATE, Loudness, MusicBed
+from services.media import audio_graph, ffmpeg, mux
+from services.media.audio_graph import Loudness, MusicBed
+from services.media.ffmpeg import AUDIO_SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def check_music(path: Path) -> float:
     """Decode the start of a music file; return how many seconds were decoded, or raise
     MusicProblem (no audio, does not decode, too short, silent)."""
     try:
-        checked = ffmpeg.check_audio(path, MUSIC_CHECK_SECONDS)
+        checked = audio_graph.check_audio(path, MUSIC_CHECK_SECONDS)
     except ffmpeg.FfmpegError as error:
         reason = str(error).split(" | ")[-1].removeprefix(f"{path}:").strip()
         if reason == "it has no audio stream":
@@ -188,13 +189,13 @@ def mix_soundtrack(
     if rate == AUDIO_SAMPLE_RATE:
         total = count
         if music is None:
-            voice = ffmpeg.measure_loudness(narration, true_peak=False)
+            voice = audio_graph.measure_loudness(narration, true_peak=False)
             return _leveled(narration, voice, channels=1, music=False)
-        voice, silences = ffmpeg.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
+        voice, silences = audio_graph.analyse_speech(narration, SPEECH_SILENCE_DB, MIN_PAUSE)
     else:
         total = samples or round(count * AUDIO_SAMPLE_RATE / rate)
         resampled = work_dir / f"{narration.stem}-{AUDIO_SAMPLE_RATE}.wav"
-        voice, silences = ffmpeg.analyse_speech(
+        voice, silences = audio_graph.analyse_speech(
             narration, SPEECH_SILENCE_DB, MIN_PAUSE, resampled, total
         )
         narration = resampled
@@ -203,7 +204,7 @@ def mix_soundtrack(
     duration = total / AUDIO_SAMPLE_RATE
 
     decoded = work_dir / "music-decoded.wav"
-    music_loudness = ffmpeg.decode_music(music, duration + 0.1, decoded)
+    music_loudness = audio_graph.decode_music(music, duration + 0.1, decoded)
     envelope = work_dir / "ducking.wav"
     write_envelope(speech_spans(silences, duration), duration, envelope)
     music_samples = wav_samples(decoded)
@@ -217,7 +218,7 @@ def mix_soundtrack(
         crossfade=min(round(LOOP_CROSSFADE * AUDIO_SAMPLE_RATE), music_samples // 4),
     )
     mixed = work_dir / "mix.wav"
-    loudness = ffmpeg.mix_music(narration, bed, total, mixed)
+    loudness = audio_graph.mix_music(narration, bed, total, mixed)
     return _leveled(mixed, loudness, channels=2, music=True)
 
 
@@ -242,7 +243,7 @@ def limited_gain(audio: Path, measured: Loudness) -> float:
     tried: dict[float, float] = {}
     gain = plain
     for _ in range(LEVEL_ROUNDS):
-        results = ffmpeg.leveled_loudnesses(audio, gains, LIMITER_CEILING)
+        results = audio_graph.leveled_loudnesses(audio, gains, LIMITER_CEILING)
         tried.update((g, result.integrated) for g, result in zip(gains, results, strict=True))
         if any(result <= SILENCE_LUFS for result in tried.values()):
             return plain  # nothing loud enough to measure: nothing to find
@@ -275,7 +276,7 @@ def gain_for_target(tried: dict[float, float]) -> tuple[float, bool]:
 
 
 def level_filters(soundtrack: Soundtrack, ceiling: float = LIMITER_CEILING) -> str:
-    return ffmpeg.level_filters(soundtrack.gain_db, ceiling)
+    return audio_graph.level_filters(soundtrack.gain_db, ceiling)
 
 
 def within_target(loudness: Loudness) -> bool:
@@ -290,13 +291,13 @@ def encode_leveled(sound: Soundtrack, target: Path, ceiling: float = LIMITER_CEI
     """Encode the soundtrack at its level to AAC (`target`, an .m4a) and measure the encoded
     file; should it miss the target, encode it once more with the gain corrected (and the
     ceiling lowered by any true-peak overshoot). Returns the loudness of the file written."""
-    ffmpeg.encode_soundtrack(
+    mux.encode_soundtrack(
         sound.audio,
         target,
         audio_filters=level_filters(sound, ceiling),
         audio_bitrate=ffmpeg.AUDIO_BITRATE if sound.channels == 1 else ffmpeg.STEREO_BITRATE,
     )
-    loudness = ffmpeg.measure_loudness(target)
+    loudness = audio_graph.measure_loudness(target)
     if sound.before.integrated <= SILENCE_LUFS or within_target(loudness):
         return loudness
     if ceiling != LIMITER_CEILING:

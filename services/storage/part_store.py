@@ -37,25 +37,29 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from services.languages import AUTO
 from services.settings import ASSEMBLY_OPTIONS, RenderOptions, Settings
-from services.storage import LocalStorage, Storage, StorageError
-from services.story import Part, sha256_file
+from services.storage.base import Storage, StorageError
+from services.storage.folder import LocalStorage
+from services.story.languages import AUTO
+from services.story.model import Part, sha256_file
 
 log = logging.getLogger(__name__)
 
 # Bump when the stored entry's layout changes (files, part.json fields).
 PART_FORMAT_VERSION = 2
 
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 # The code that decides a part's pixels, sound and timing.
 RENDER_CODE = (
-    "services/ffmpeg.py",
-    "services/imaging.py",
-    "services/paging.py",
-    "services/speech.py",
+    "services/media/ffmpeg.py",
+    "services/media/clip_graph.py",
+    "services/media/pictures.py",
+    "services/media/fonts.py",
+    "services/media/caption_drawing.py",
+    "services/story/paging.py",
+    "services/media/speech.py",
     "services/timeline.py",
-    "services/zoom.py",
+    "services/media/zoom.py",
     "tasks/captions.py",
     "tasks/clips.py",
     "tasks/narration.py",
@@ -64,8 +68,10 @@ RENDER_CODE = (
 # The code that decides how parts are joined into a story's outputs.
 ASSEMBLY_CODE = (
     "tasks/assembly.py",
-    "services/ffmpeg.py",
-    "services/soundtrack.py",
+    "services/media/ffmpeg.py",
+    "services/media/mux.py",
+    "services/media/audio_graph.py",
+    "services/media/soundtrack.py",
     "services/timeline.py",
 )
 
@@ -269,7 +275,7 @@ class PartStore:
 def store_for(settings: Settings, creation_id: str | None) -> PartStore:
     """Production: beside the creation in the bucket (not under assets/). Local: the cache."""
     if creation_id is not None:
-        from services.gcs import GcsStorage
+        from services.storage.bucket import GcsStorage
 
         return PartStore(GcsStorage(settings.creations_bucket, f"{creation_id}/{CACHE_FOLDER}"))
     return PartStore(LocalStorage(settings.cache_dir / "parts"))

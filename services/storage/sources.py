@@ -10,7 +10,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from services.settings import Settings
-from services.storage import LocalStorage, Storage, StorageError
+from services.storage.base import Storage, StorageError
+from services.storage.folder import LocalStorage
 
 # A creation id: a UUID in its usual hyphenated form, either case, and nothing else (no
 # whitespace, no trailing newline). The one rule of the flow, the command line and the API.
@@ -143,7 +144,7 @@ def resolve_target(
         check_creation_id(creation_id)
         if out is not None:
             raise ValueError("out applies to local folders only; a creation's video goes beside it")
-        from services.gcs import GcsStorage  # imported only when a bucket is used
+        from services.storage.bucket import GcsStorage
 
         storage = GcsStorage(settings.creations_bucket, f"{creation_id}/assets")
         return RenderTarget(storage, storage, OutputNames(), record_from_start=True)

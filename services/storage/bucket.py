@@ -7,7 +7,7 @@ not documented as safe to share between threads).
 
 Retries: every call here is made ONCE, with a timeout, and the library's own retry is switched
 off. Failures come out as `StorageError` with `transient` set, and the callers' retry layer (the
-Prefect tasks' `retry_condition_fn`, or `services.retrying.call_with_retries`) backs off with
+Prefect tasks' `retry_condition_fn`, or `retrying.call_with_retries`) backs off with
 jitter a bounded number of times. One visible retry policy instead of two nested ones: the
 library's default would retry each call for up to 120 s inside every one of our attempts.
 
@@ -25,14 +25,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from services.retrying import exception_is_transient, http_status_of
-from services.storage import (
+from services.storage.base import (
     LEGACY_STAGING_PREFIX,
     SetPublishing,
     StorageError,
     holds_story,
     published_name,
 )
+from services.storage.retrying import exception_is_transient, http_status_of
 
 if TYPE_CHECKING:
     from google.cloud.storage import Bucket, Client

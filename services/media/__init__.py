@@ -1,0 +1,1 @@
+"""Media tools: ffmpeg graphs, pictures, caption drawing, fonts, speech."""

@@ -1,0 +1,1 @@
+"""Where files live: folder, bucket, publishing, the part store, retries."""

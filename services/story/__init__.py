@@ -1,0 +1,1 @@
+"""The story and its text: the validated story, caption paging, languages."""
