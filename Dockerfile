@@ -9,7 +9,7 @@
 #
 # System packages are the runtime list of scripts/setup.sh (APT_PACKAGES; its development and
 # test extras, such as ImageMagick's headers and the OCR packages, stay out) and Python packages
-# those of requirements.lock; tests/test_deployment_image.py checks that they stay the same, and
+# those of requirements.lock; tests/deployment/test_deployment_image.py checks that they stay the same, and
 # runs ENTRYPOINT the way this image does.
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm

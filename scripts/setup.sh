@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the renderer needs at run time: the Dockerfile's runtime stage installs exactly these
-# (tests/test_deployment_image.py checks that the two lists match).
+# (tests/deployment/test_deployment_image.py checks that the two lists match).
 APT_PACKAGES=(
   ffmpeg                 # encoding, probing, audio conversion
   libmagickwand-6.q16-6  # ImageMagick's library, which Wand loads (captions, frame backgrounds)
@@ -24,6 +24,7 @@ APT_PACKAGES=(
 DEV_APT_PACKAGES=(
   libmagickwand-dev      # ImageMagick's headers and unversioned .so links
   python3 python3-venv python3-dev
+  make                   # deployments/Makefile (the pools, the worker; tests run its targets)
 )
 # Only the tests need these (they read drawn captions back with OCR); the Dockerfile leaves them out.
 TEST_APT_PACKAGES=(

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from tests.gcs_emulator import GcsEmulator
+from tests.integration.test_api import TOKEN, api_deployment, live_operators_app  # noqa: F401 - a fixture
 from tests.stories import PartSpec, StorySpec, build_story
-from tests.test_api import TOKEN, api_deployment, live_operators_app  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 

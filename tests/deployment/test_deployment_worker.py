@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.deployment.test_deployment_image import STORY, assert_video_shows_story, creation_outputs
 from tests.gcs_emulator import emulator_env, free_port
 from tests.processes import running
-from tests.test_deployment_image import STORY, assert_video_shows_story, creation_outputs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TINY = {"width": 240, "height": 360, "fps": 12, "preset": "ultrafast"}
 

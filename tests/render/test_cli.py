@@ -26,7 +26,7 @@ from tests.stories import PartSpec
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--width", "160", "--height", "240", "--fps", "10", "--preset", "ultrafast"]
 
 

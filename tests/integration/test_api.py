@@ -2,7 +2,7 @@
 
 No worker here: runs stay queued unless a test moves them through Prefect's states itself (on
 the real server, as a worker or an operator would), which covers every state type quickly.
-tests/test_api_render.py renders for real through a process worker.
+tests/integration/test_api_render.py renders for real through a process worker.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ TOKEN = "operators-token-for-the-tests-0123"
 POOL = "api-test-pool"
 DEPLOYMENT = "generate-video/api-test"
 SMALL = {"width": 240, "height": 360, "fps": 12, "preset": "ultrafast"}
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # -- fixtures -------------------------------------------------------------------------------------

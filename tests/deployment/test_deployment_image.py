@@ -29,7 +29,7 @@ from tests import media
 from tests.gcs_emulator import GcsEmulator
 from tests.stories import PALETTE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 VENV = Path(sys.executable).parent.parent  # what /opt/venv is in the image
 DOCKER_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

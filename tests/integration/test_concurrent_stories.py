@@ -23,15 +23,15 @@ from pathlib import Path
 import pytest
 
 from tests import media
+from tests.deployment.test_deployment_image import creation_outputs
+from tests.deployment.test_deployment_worker import BIN, make, tail
 from tests.gcs_emulator import emulator_env
 from tests.processes import PeakMemory, running, stop
 from tests.stories import PALETTE, PartSpec, StorySpec, build_story
-from tests.test_deployment_image import creation_outputs
-from tests.test_deployment_worker import BIN, make, tail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FPS = 10
 TINY_ARGS = ["--width", "160", "--height", "240", "--fps", str(FPS), "--preset", "ultrafast"]
 TINY = {"width": 160, "height": 240, "fps": FPS, "preset": "ultrafast"}

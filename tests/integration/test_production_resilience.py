@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.gcs_emulator import GcsEmulator, emulator_env
+from tests.integration.test_production import assert_shows_story, cache_keys, outputs, read_record
 from tests.stories import PALETTE
-from tests.test_production import assert_shows_story, cache_keys, outputs, read_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TINY_ARGS = ["--width", "240", "--height", "360", "--fps", "12", "--preset", "ultrafast"]
 # A safety net so a broken run cannot hang the suite; no assertion depends on it.
 PATIENCE = 240.0

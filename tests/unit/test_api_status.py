@@ -175,7 +175,7 @@ def test_the_default_deployment_is_one_prefect_yaml_declares() -> None:
 
     from services.settings import Settings
 
-    declared = yaml.safe_load((Path(__file__).parents[1] / "prefect.yaml").read_text())
+    declared = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     flow_name = "generate-video"
     names = {
         f"{flow_name}/{deployment['name']}"

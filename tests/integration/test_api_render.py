@@ -19,8 +19,7 @@ import pytest
 from services.media import ffmpeg
 from services.record import VideoRecord
 from tests.gcs_emulator import GcsEmulator, emulator_env
-from tests.processes import running
-from tests.test_api import (  # noqa: F401 - api_deployment is a fixture
+from tests.integration.test_api import (  # noqa: F401 - api_deployment is a fixture
     POOL,
     SMALL,
     TOKEN,
@@ -29,6 +28,7 @@ from tests.test_api import (  # noqa: F401 - api_deployment is a fixture
     status_path,
     trigger_path,
 )
+from tests.processes import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -103,7 +103,7 @@ def test_trigger_renders_and_the_link_serves_the_video(
     creation_id = gcs_emulator.upload_story(story, render_bucket)
 
     # German in Latin script: auto could not tell it, so the caller says it (the GET is the same
-    # trigger without options: tests/test_api.py).
+    # trigger without options: tests/integration/test_api.py).
     started = api.post(trigger_path(creation_id), json={"language": "de"}).json()
     assert started["status"] == "pending"
     answers = [started, *follow(api, creation_id, worker)]
