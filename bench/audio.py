@@ -129,7 +129,7 @@ def render_parts(story: Path, work: Path) -> tuple[list[Any], Spent]:
 
 def join_only(clips: list[Any], work: Path) -> None:
     """The assembly before the soundtrack work: join, narration to AAC, nothing else."""
-    from tasks.soundtrack import join_narration
+    from services.media.narration_track import join_narration
 
     work.mkdir(parents=True, exist_ok=True)
     narration = work / "narration.wav"

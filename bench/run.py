@@ -462,7 +462,7 @@ def moviepy_worker(story: Path, out: Path, result: Path) -> None:
     """The same story through moviepy 2: pages and narration prepared first, then composited."""
     from moviepy import AudioFileClip, concatenate_videoclips
 
-    from tasks.soundtrack import join_narration
+    from services.media.narration_track import join_narration
 
     with tempfile.TemporaryDirectory(prefix="bench-moviepy-") as scratch:
         work = Path(scratch)

@@ -1,4 +1,6 @@
-"""The command line: `python flows/video.py --assets-dir DIR` or `... CREATION_ID`.
+"""The command line: `python flows/video.py --assets-dir DIR` or `... CREATION_ID` (also installed
+as the `story-video` command). It imports the flow (flows/video.py) only after the arguments are
+checked; the flow module never imports this one.
 
 Exit status 0 with the video's location on stdout; non-zero with `error: <reason>` as the last
 line on stderr.
@@ -223,3 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(result["video"])
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

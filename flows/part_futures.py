@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from prefect.futures import wait
 
-from tasks.clips import PartClip
+from services.stages import PartClip
 
 Futures = TypeVar("Futures", bound=list[Any])
 

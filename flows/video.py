@@ -1,4 +1,4 @@
-"""The generate-video flow (run as a script, this file is the command line: flows/cli.py).
+"""The generate-video flow. Run as a script, it hands over to the command line (flows/cli.py).
 
     python flows/video.py --assets-dir DIR [--out FILE] [options]   # a local story folder
     ENV=p python flows/video.py CREATION_ID [options]                # a creation in the bucket
@@ -14,7 +14,13 @@ in a temporary work area that is removed however the run ends.
 
 from __future__ import annotations
 
-import sys
+if __name__ == "__main__":
+    # `python flows/video.py ...` (the Dockerfile's command): run the command line before this
+    # file's own imports, so the flow module is imported once, as flows.video, by flows/cli.py.
+    import runpy
+
+    runpy.run_module("flows.cli", run_name="__main__", alter_sys=True)
+
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,15 +37,16 @@ from services.media import fonts, memory
 from services.media.speech import Narrator, make_engine
 from services.record import VideoRecord, now
 from services.settings import RenderOptions, get_settings
+from services.stages import AssembledVideo, MusicTrack, PartClip
 from services.storage.part_store import PartStore, part_key, store_for, story_key
 from services.storage.retrying import call_with_retries
 from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
 from services.story.languages import AUTO, resolve_language
 from services.story.model import Story, StoryError, sha256_file
-from tasks.assembly import AssembledVideo, assemble_video, publish_video
+from tasks.assembly import assemble_video, publish_video
 from tasks.captions import draw_captions
-from tasks.clips import PartClip, render_clip
-from tasks.fetch_assets import MusicTrack, fetch_music, fetch_part, list_story
+from tasks.clips import render_clip
+from tasks.fetch_assets import fetch_music, fetch_part, list_story
 from tasks.narration import narrate_part
 from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story
 from tasks.soundtrack import make_soundtrack
@@ -397,9 +404,3 @@ def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:
         return
     if removed:
         logger.info("removed %d stored part(s) no longer in the story", removed)
-
-
-if __name__ == "__main__":
-    from flows.cli import main
-
-    sys.exit(main())

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # records and options, for annotations only (stages.py imports Cue)
+    from services.settings import RenderOptions
+    from services.stages import PartClip, PartNarration
 
 
 def frames_for_samples(samples: int, sample_rate: int, fps: int) -> int:
@@ -126,3 +131,54 @@ def to_ffmetadata(chapters: list[Chapter], fps: int) -> str:
             f"title={_metadata_escape(chapter.title)}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def page_frames_of(narration: PartNarration, fps: int) -> list[int]:
+    """How many frames each page lasts: the whole number of frames its speech needs."""
+    return [
+        frames_for_samples(audio.samples, narration.sample_rate, fps) for audio in narration.pages
+    ]
+
+
+# --- a story's cues, chapters and poster frame, from its parts' clips -------------------------
+
+
+def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
+    cues: list[Cue] = []
+    first_frame = 0
+    for clip in clips:
+        times = cue_times(clip.page_frames, first_frame, fps)
+        cues += [
+            Cue(start=start, end=end, text=text)
+            for (start, end), text in zip(times, clip.page_texts, strict=True)
+        ]
+        first_frame += clip.frames
+    return cues
+
+
+def story_chapters(clips: list[PartClip]) -> list[Chapter]:
+    """One chapter per part, from its first frame, titled with the start of its first caption."""
+    chapters, first_frame = [], 0
+    for clip in clips:
+        title = chapter_title(clip.page_texts[0]) if clip.page_texts else ""
+        chapters.append(Chapter(start_frame=first_frame, frames=clip.frames, title=title))
+        first_frame += clip.frames
+    return chapters
+
+
+def poster_frame(clip: PartClip, options: RenderOptions) -> int:
+    """A frame of the part's first page clear of its fade-in and of the cross-fade that ends the
+    page: the middle of that stretch."""
+    first_page = clip.page_frames[0]
+    clear_from = part_fade_frames(options.fade_seconds, options.fps, clip.frames)
+    clear_to = first_page
+    if len(clip.page_frames) > 1:
+        clear_to -= (
+            crossfade_frames(options.fade_seconds, options.fps, first_page, clip.page_frames[1])
+            // 2
+        )
+    else:
+        clear_to -= clear_from  # the part fades out at its end
+    if clear_to <= clear_from:
+        return first_page // 2
+    return (clear_from + clear_to) // 2

@@ -13,78 +13,16 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from services import timeline
 from services.media import mux
-from services.media.audio_graph import Loudness
+from services.media.narration_track import make_story_soundtrack
 from services.settings import RenderOptions
+from services.stages import AssembledVideo, PartClip, StorySoundtrack
 from services.storage.base import OutputFile, Storage
 from services.storage.retrying import TRANSIENT_RETRIES
 from services.storage.sources import OUTPUTS, OutputNames
-from services.timeline import Chapter, Cue
-from tasks.clips import PartClip
-from tasks.soundtrack import StorySoundtrack, make_story_soundtrack
-
-
-class AssembledVideo(BaseModel):
-    video: Path
-    srt: Path
-    vtt: Path
-    poster: Path
-    duration_seconds: float
-    frames: int
-    cues: list[Cue]
-    chapters: list[Chapter]
-    loudness: Loudness  # of the finished file, after the AAC encode
-    music: bool
-
-    def files(self) -> dict[str, Path]:
-        """The rendered files by output key (services.storage.sources.OUTPUTS), the record aside."""
-        return {"srt": self.srt, "vtt": self.vtt, "poster": self.poster, "video": self.video}
-
-
-def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
-    cues: list[Cue] = []
-    first_frame = 0
-    for clip in clips:
-        times = timeline.cue_times(clip.page_frames, first_frame, fps)
-        cues += [
-            Cue(start=start, end=end, text=text)
-            for (start, end), text in zip(times, clip.page_texts, strict=True)
-        ]
-        first_frame += clip.frames
-    return cues
-
-
-def story_chapters(clips: list[PartClip]) -> list[Chapter]:
-    """One chapter per part, from its first frame, titled with the start of its first caption."""
-    chapters, first_frame = [], 0
-    for clip in clips:
-        title = timeline.chapter_title(clip.page_texts[0]) if clip.page_texts else ""
-        chapters.append(Chapter(start_frame=first_frame, frames=clip.frames, title=title))
-        first_frame += clip.frames
-    return chapters
-
-
-def poster_frame(clip: PartClip, options: RenderOptions) -> int:
-    """A frame of the part's first page clear of its fade-in and of the cross-fade that ends the
-    page: the middle of that stretch."""
-    first_page = clip.page_frames[0]
-    clear_from = timeline.part_fade_frames(options.fade_seconds, options.fps, clip.frames)
-    clear_to = first_page
-    if len(clip.page_frames) > 1:
-        clear_to -= (
-            timeline.crossfade_frames(
-                options.fade_seconds, options.fps, first_page, clip.page_frames[1]
-            )
-            // 2
-        )
-    else:
-        clear_to -= clear_from  # the part fades out at its end
-    if clear_to <= clear_from:
-        return first_page // 2
-    return (clear_from + clear_to) // 2
+from services.timeline import poster_frame, story_chapters, story_cues
 
 
 def assemble_outputs(

@@ -9,28 +9,12 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from services.media import caption_drawing, fonts, memory, pictures, zoom
 from services.settings import RenderOptions
+from services.stages import Page, PartPages
 from services.story.model import Part
 from services.story.paging import keep_direction, paginate, wrap
-
-
-class Page(BaseModel):
-    """One caption page: shown, and narrated, on its own."""
-
-    caption_number: int
-    text: str
-    lines: list[str]
-    image: Path  # a full frame, or (zoom on) a transparent caption band
-
-
-class PartPages(BaseModel):
-    part_number: int
-    pages: list[Page]
-    background: Path | None = None  # set when zoom is on: pages are bands laid over it
-    band_top: int = 0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import wave
 from pathlib import Path
 
 from prefect import task
@@ -13,19 +12,10 @@ from prefect.cache_policies import NO_CACHE
 from services import timeline
 from services.media import clip_graph, zoom
 from services.media.clip_graph import ClipPlan, StillSegment
+from services.media.narration_track import write_part_audio
 from services.settings import RenderOptions
-from services.storage.part_store import ClipFiles
-from tasks.captions import PartPages
-from tasks.narration import PartNarration
-
-
-class PartClip(ClipFiles):
-    """A part's silent clip (`video`) and its narration track (`audio`), with page timing."""
-
-    part_number: int
-    frames: int
-    page_frames: list[int]
-    page_texts: list[str]
+from services.stages import PartClip, PartNarration, PartPages
+from services.timeline import page_frames_of
 
 
 def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) -> ClipPlan:
@@ -45,48 +35,6 @@ def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) 
         band_top=pages.band_top,
         zoom_amount=zoom.ZOOM_AMOUNT if options.zoom else 0.0,
     )
-
-
-def page_frames_of(narration: PartNarration, fps: int) -> list[int]:
-    """How many frames each page lasts: the whole number of frames its speech needs."""
-    return [
-        timeline.frames_for_samples(audio.samples, narration.sample_rate, fps)
-        for audio in narration.pages
-    ]
-
-
-def write_part_audio(
-    narration: PartNarration, page_frames: list[int], fps: int, target: Path
-) -> None:
-    """Each page's speech, padded with silence to the sample where its last frame ends."""
-    with wave.open(str(target), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(narration.sample_rate)
-        write_padded_pages(out, narration, page_frames, fps)
-
-
-def write_padded_pages(
-    out: wave.Wave_write,
-    narration: PartNarration,
-    page_frames: list[int],
-    fps: int,
-    first_frame: int = 0,
-) -> None:
-    """`write_part_audio`'s samples, into a WAV file open for writing (mono, 16-bit), for a part
-    whose first frame is `first_frame` (of the file: where the sample edges fall when a frame
-    is not a whole number of samples)."""
-    rate = narration.sample_rate
-    frame = first_frame
-    for audio, frames in zip(narration.pages, page_frames, strict=True):
-        span = timeline.sample_at_frame(frame + frames, rate, fps) - timeline.sample_at_frame(
-            frame, rate, fps
-        )
-        with wave.open(str(audio.wav), "rb") as spoken:
-            samples = spoken.readframes(min(spoken.getnframes(), span))
-        out.writeframes(samples)
-        out.writeframes(b"\x00\x00" * (span - len(samples) // 2))
-        frame += frames
 
 
 # At most one x264 encode per core at once. x264 spreads an encode over the cores by itself (about

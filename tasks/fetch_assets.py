@@ -8,12 +8,12 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from services.media.caption_drawing import unknown_characters
 from services.media.pictures import ImageProblem, check_image
 from services.media.soundtrack import MusicProblem, check_music
 from services.settings import RenderOptions
+from services.stages import MusicTrack
 from services.storage.base import Storage, StorageError
 from services.storage.retrying import TRANSIENT_RETRIES
 from services.story.model import (
@@ -113,14 +113,6 @@ def list_story(storage: Storage) -> StoryLayout:
 )
 def fetch_part(files: PartFiles, storage: Storage, work_dir: Path) -> Part:
     return fetch_and_check_part(files, storage, work_dir)
-
-
-class MusicTrack(BaseModel):
-    """The background music of a run, fetched and checked."""
-
-    name: str  # as the user named it: music.mp3 in the story, or the --music path
-    path: Path
-    seconds: float  # decoded while checking (at most the first two minutes)
 
 
 def fetch_and_check_music(

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from services.media.speech import Narrator, PageNotSpoken, SpeechError, wav_sample_count
+from services.stages import PageAudio, PartNarration, PartPages
 from services.storage.retrying import TRANSIENT_RETRIES
-from tasks.captions import PartPages
-
-
-class PageAudio(BaseModel):
-    wav: Path
-    samples: int
-
-
-class PartNarration(BaseModel):
-    part_number: int
-    sample_rate: int
-    pages: list[PageAudio]
 
 
 def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNarration:

@@ -12,10 +12,9 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from services.stages import AssembledVideo, PartClip
 from services.storage.part_store import PartStore
 from services.storage.retrying import TRANSIENT_RETRIES
-from tasks.assembly import AssembledVideo
-from tasks.clips import PartClip
 
 # Content types of the stored outputs (as they are published); others are guessed.
 CONTENT_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip", ".vtt": "text/vtt"}

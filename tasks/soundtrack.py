@@ -1,110 +1,16 @@
-"""Between stages 3 and 5: the story's soundtrack, made as soon as every part's narration exists.
-
-A page lasts the whole number of frames its speech needs, which the narration alone decides, so
-the story's sound can be joined, resampled to 48 kHz (when the engine spoke at another rate:
-once, for the whole story), mixed with the music (if any), brought to the target loudness and
-encoded to AAC while the part clips are still being encoded. Assembly then only copies it under
-the joined clips (see tasks/assembly.py).
-"""
+"""Between stages 3 and 5: the story's soundtrack, made as soon as every part's narration exists
+(services/media/narration_track.py), while the part clips are still being encoded."""
 
 from __future__ import annotations
 
-import wave
-from fractions import Fraction
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
-from services import timeline
-from services.media import soundtrack
-from services.media.audio_graph import Loudness
-from services.media.ffmpeg import AUDIO_SAMPLE_RATE
+from services.media.narration_track import PartSound, make_story_soundtrack
 from services.settings import RenderOptions
-from tasks.clips import PartClip, page_frames_of, write_padded_pages
-from tasks.narration import PartNarration
-
-# A part's sound: from its finished clip (re-used from an earlier run), or from its narration
-# (a part being rendered now: its pages padded to their frame edges, as its clip's track is).
-PartSound = PartClip | PartNarration
-
-
-class StorySoundtrack(BaseModel):
-    """The story's sound, encoded: AAC in an MP4 audio file, ready to be copied under the video."""
-
-    audio: Path
-    samples: int  # exactly as long as the joined clips
-    sample_rate: int  # AUDIO_SAMPLE_RATE, whatever the narration's
-    loudness: Loudness  # of the encoded file
-    music: bool
-
-
-def join_narration(parts: list[PartSound], fps: int, target: Path) -> tuple[int, int]:
-    """The parts' narration, one after another, as one WAV file; (samples, sample rate).
-
-    Each part starts at the sample where its first frame begins. At a rate where a frame is not
-    a whole number of samples (espeak-ng's 22,050 Hz at 24 fps) a part's own track is rounded
-    to its own length: it is cut or padded by that sample at its end, so the rounding never adds
-    up over the parts."""
-    if not parts:
-        raise ValueError("a soundtrack needs at least one part")
-    frame = 0
-    with wave.open(str(target), "wb") as out:
-        for index, part in enumerate(parts):
-            if isinstance(part, PartClip):
-                with wave.open(str(part.audio), "rb") as track:
-                    if index == 0:
-                        out.setparams(track.getparams())
-                    _same_rate(out, track.getframerate(), part.part_number)
-                    end = timeline.sample_at_frame(frame + part.frames, out.getframerate(), fps)
-                    while out.getnframes() < end and (
-                        chunk := track.readframes(min(1 << 16, end - out.getnframes()))
-                    ):
-                        out.writeframes(chunk)
-                out.writeframes(b"\x00\x00" * (end - out.getnframes()))
-                frame += part.frames
-                continue
-            if index == 0:
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(part.sample_rate)
-            _same_rate(out, part.sample_rate, part.part_number)
-            page_frames = page_frames_of(part, fps)
-            write_padded_pages(out, part, page_frames, fps, first_frame=frame)
-            frame += sum(page_frames)
-        return out.getnframes(), out.getframerate()
-
-
-def _same_rate(out: wave.Wave_write, rate: int, part_number: int) -> None:
-    if rate != out.getframerate():
-        raise ValueError(
-            f"part {part_number}: narration at {rate} Hz, the parts before it at "
-            f"{out.getframerate()} Hz"
-        )
-
-
-def make_story_soundtrack(
-    parts: list[PartSound], options: RenderOptions, work_dir: Path, music: Path | None = None
-) -> StorySoundtrack:
-    """Join the parts' narration, mix in the music, level it and encode it to AAC once."""
-    out_dir = work_dir / "soundtrack"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    narration = out_dir / "narration.wav"
-    joined, rate = join_narration(parts, options.fps, narration)
-    # As many samples at the video's rate as the frames the pages were given.
-    frames = round(Fraction(joined * options.fps, rate))
-    samples = timeline.sample_at_frame(frames, AUDIO_SAMPLE_RATE, options.fps)
-    sound = soundtrack.mix_soundtrack(narration, music, options.music_volume, out_dir, samples)
-    encoded = out_dir / "soundtrack.m4a"
-    loudness = soundtrack.encode_leveled(sound, encoded)
-    return StorySoundtrack(
-        audio=encoded,
-        samples=samples,
-        sample_rate=AUDIO_SAMPLE_RATE,
-        loudness=loudness,
-        music=sound.music,
-    )
+from services.stages import StorySoundtrack
 
 
 @task(name="make-soundtrack", cache_policy=NO_CACHE)

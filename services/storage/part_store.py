@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from services.settings import ASSEMBLY_OPTIONS, RenderOptions, Settings
+from services.stages import ClipFiles
 from services.storage.base import Storage, StorageError
 from services.storage.folder import LocalStorage
 from services.story.languages import AUTO
@@ -58,6 +59,8 @@ RENDER_CODE = (
     "services/media/caption_drawing.py",
     "services/story/paging.py",
     "services/media/speech.py",
+    "services/media/narration_track.py",
+    "services/stages.py",
     "services/timeline.py",
     "services/media/zoom.py",
     "tasks/captions.py",
@@ -72,6 +75,8 @@ ASSEMBLY_CODE = (
     "services/media/mux.py",
     "services/media/audio_graph.py",
     "services/media/soundtrack.py",
+    "services/media/narration_track.py",
+    "services/stages.py",
     "services/timeline.py",
 )
 
@@ -141,14 +146,6 @@ class StoredStory(BaseModel):
     format: int = PART_FORMAT_VERSION
     files: dict[str, str]
     fields: dict[str, Any]
-
-
-class ClipFiles(BaseModel):
-    """The two media files of a finished part; the clip stage's result type extends this with
-    its timing, and the store keeps and returns that type whole."""
-
-    video: Path
-    audio: Path
 
 
 Clip = TypeVar("Clip", bound=ClipFiles)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from services.settings import RenderOptions
+from services.stages import PartClip
 from services.storage.folder import LocalStorage
 from services.storage.part_store import PartStore, part_key
 from services.story.model import Caption, Part
-from tasks.clips import PartClip
 from tasks.reuse import load_part_clip
 
 OPTIONS = RenderOptions(width=240, height=360, fps=12, preset="ultrafast").model_copy(

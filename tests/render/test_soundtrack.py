@@ -17,16 +17,18 @@ import pytest
 
 from services import timeline
 from services.media import audio_graph, ffmpeg, soundtrack
+from services.media.narration_track import join_narration, write_part_audio
 from services.media.speech import EspeakEngine, Narrator, NothingToSay
 from services.settings import RenderOptions
+from services.stages import AssembledVideo, PageAudio, PartClip, PartNarration, StorySoundtrack
 from services.storage.folder import LocalStorage
 from services.story.model import StoryError, plan_story, survey_story
-from tasks.assembly import AssembledVideo, assemble_outputs, poster_frame
+from services.timeline import page_frames_of, poster_frame
+from tasks.assembly import assemble_outputs
 from tasks.captions import lay_out_part
-from tasks.clips import PartClip, page_frames_of, render_part_clip, write_part_audio
+from tasks.clips import render_part_clip
 from tasks.fetch_assets import fetch_and_check_music, fetch_and_check_part
-from tasks.narration import PageAudio, PartNarration, narrate_pages
-from tasks.soundtrack import StorySoundtrack, join_narration
+from tasks.narration import narrate_pages
 from tests import media
 from tests.stories import PALETTE, PartSpec, StorySpec, build_story
 

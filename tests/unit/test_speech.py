@@ -23,7 +23,7 @@ from services.media.speech import (
     make_engine,
     wav_sample_count,
 )
-from tasks.captions import Page, PartPages
+from services.stages import Page, PartPages
 from tasks.narration import narrate_pages
 from tests.media import read_wav_mono, rms, wav_seconds
 
