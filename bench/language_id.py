@@ -58,9 +58,7 @@ def _lingua(speakable: list[str], low_accuracy: bool = False) -> Callable[[str],
     from lingua import Language, LanguageDetectorBuilder
 
     chosen = [
-        language
-        for language in Language.all()
-        if tag_of(language.iso_code_639_1.name) in speakable
+        language for language in Language.all() if tag_of(language.iso_code_639_1.name) in speakable
     ]
     builder = LanguageDetectorBuilder.from_languages(*chosen)
     detector = (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
@@ -276,7 +274,7 @@ def decisions(show: bool = False) -> None:
             else:
                 wrong.append(f"{expected}->{found}")
         print(f"  {name:<12} {right:3d} / {fell_back:3d} / {len(wrong):3d}  {' '.join(wrong)}")
-        if show:
+        if show and wrong_or_not:
             print("\n".join(f"      {line}" for line in wrong_or_not))
 
 
