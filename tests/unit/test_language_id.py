@@ -249,3 +249,20 @@ def test_script_rules_still_decide_where_one_language_owns_the_script() -> None:
     # Short Cyrillic text: too few words for the library, so the script's usual language.
     language, why = resolve_language("auto", ["Медведь спит."], "en", espeak_can_speak)
     assert language == "ru" and why.startswith("auto: the captions are in Cyrillic script; too")
+
+
+def test_the_resolved_language_is_in_the_render_cache_key(tmp_path: Path) -> None:
+    from services.media.fonts import caption_font
+    from services.storage.part_store import part_key
+
+    story = story_of(STORIES["nl"][1])
+    narrator = Narrator(EspeakEngine(), tmp_path / "cache")
+    options, _ = _with_story_language(
+        RenderOptions(language="auto"), story, narrator, logging.getLogger("test.language")
+    )
+    voice, part, font = narrator.engine.voice_id("nl"), story.parts[0], caption_font()
+    key = part_key(part, options, voice, 22_050, font)
+    assert key == part_key(part, RenderOptions(language="nl"), voice, 22_050, font)
+    assert key != part_key(part, RenderOptions(language="en"), voice, 22_050, font)
+    with pytest.raises(ValueError, match="resolved, not auto"):
+        part_key(part, RenderOptions(language="auto"), voice, 22_050, font)
