@@ -226,8 +226,13 @@ def decisions(show: bool = False) -> None:
     """How `language: auto` decides (services/story/languages.py with the chosen library, the
     espeak-ng voices' languages): right, fell back (TTS_LANGUAGE or the script's usual language),
     or wrong, for stories made of the samples."""
+    import numpy  # noqa: F401 - imported before the first figure, so it measures the model only
+
     from services.media.speech import espeak_voice
+    from services.story import language_id
     from services.story.languages import resolve_language
+
+    before = _resident_mb()
 
     def can_speak(tag: str) -> bool:
         return espeak_voice(tag) is not None
@@ -273,9 +278,21 @@ def decisions(show: bool = False) -> None:
                 wrong_or_not.append(f"({expected}: {why.split('; ')[-1][:60]})")
             else:
                 wrong.append(f"{expected}->{found}")
-        print(f"  {name:<12} {right:3d} / {fell_back:3d} / {len(wrong):3d}  {' '.join(wrong)}")
+        line = f"  {name:<12} {right:3d} / {fell_back:3d} / {len(wrong):3d}  {' '.join(wrong)}"
+        print(line.rstrip())
         if show and wrong_or_not:
             print("\n".join(f"      {line}" for line in wrong_or_not))
+    loaded = _resident_mb()
+    language_id.release()
+    print(
+        f"  resident memory: {before:.0f} MB before the model, {loaded:.0f} MB with it, "
+        f"{_resident_mb():.0f} MB after language_id.release() (as the flow does once resolved)"
+    )
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 1e6
 
 
 def main() -> None:

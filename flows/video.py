@@ -41,6 +41,7 @@ from services.stages import AssembledVideo, MusicTrack, PartClip
 from services.storage.part_store import PartStore, part_key, store_for, story_key
 from services.storage.retrying import call_with_retries
 from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
+from services.story import language_id
 from services.story.languages import AUTO, resolve_language
 from services.story.model import Story, StoryError, sha256_file
 from tasks.assembly import assemble_video, publish_video
@@ -252,6 +253,7 @@ def _render(
         logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
     options, language_reason = _with_story_language(options, story, narrator, logger)
+    language_id.release()  # its model is not needed again in this run: 80 MB back
     run.update(parts=total, language=options.language, language_reason=language_reason)
 
     font = fonts.caption_font()
