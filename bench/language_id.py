@@ -223,14 +223,14 @@ def speakable_languages() -> list[str]:
 
 
 def decisions(show: bool = False) -> None:
-    """How `language: auto` decides (services/story/languages.py with the chosen library, the
+    """How `language: auto` decides (services/story/language_id.py with the chosen library, the
     espeak-ng voices' languages): right, fell back (TTS_LANGUAGE or the script's usual language),
     or wrong, for stories made of the samples."""
     import numpy  # noqa: F401 - imported before the first figure, so it measures the model only
 
     from services.media.speech import espeak_voice
     from services.story import language_id
-    from services.story.languages import resolve_language
+    from services.story.language_id import resolve_language
 
     before = _resident_mb()
 

@@ -42,7 +42,8 @@ from services.storage.part_store import PartStore, part_key, store_for, story_ke
 from services.storage.retrying import call_with_retries
 from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
 from services.story import language_id
-from services.story.languages import AUTO, resolve_language
+from services.story.language_id import resolve_language
+from services.story.languages import AUTO
 from services.story.model import Story, StoryError, sha256_file
 from tasks.assembly import assemble_video, publish_video
 from tasks.captions import draw_captions

@@ -1,4 +1,5 @@
-"""The language of a story's words, for scripts many languages share (Latin above all).
+"""`language: auto` resolved: the language of a story's captions, from their script where one
+language owns it, else from their words (for scripts many languages share, Latin above all).
 
 py3langid (a maintained fork of langid.py, BSD-3; its model ships inside the wheel, nothing is
 downloaded) scores the text against every language it knows; only the candidates the caller
@@ -14,10 +15,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from services.story.languages import (
+    AUTO,
+    LANGUAGES,
+    SCRIPT_LANGUAGES,
+    SHARED_SCRIPTS,
+    telling_language,
+)
+from services.story.scripts import deciding_script
 
 # Thresholds, chosen on bench/language_samples.py (see bench/README.md).
 MIN_WORDS = 5  # fewer words than this in the whole story: too few to tell
@@ -137,3 +147,39 @@ def story_language(
         whole.language,
         f"the words are {name(whole.language)}, {whole.confidence:.2f} sure over {words} words",
     )
+
+
+def resolve_language(
+    chosen: str,
+    texts: Iterable[str],
+    fallback: str,
+    can_speak: Callable[[str], bool] | None = None,
+) -> tuple[str, str]:
+    """The language to narrate in, and why: the chosen tag, or for `auto` the language the
+    captions tell (letters only one language uses, a script one language owns, else their words
+    among the languages written in that script that `can_speak` accepts), or else `fallback`
+    (TTS_LANGUAGE), or the script's usual language where it has one."""
+    if chosen != AUTO:
+        return chosen, "chosen"
+    texts = list(texts)
+    script = deciding_script(texts)
+    if script is None:
+        return fallback, "auto: the captions are in no one script, so TTS_LANGUAGE"
+    telling = telling_language(script, texts)
+    if telling is not None:
+        return telling, f"auto: the captions are in {script} script, with letters only " + (
+            f"{LANGUAGES[telling]} uses"
+        )
+    if script in SHARED_SCRIPTS:
+        candidates = [tag for tag in SHARED_SCRIPTS[script] if can_speak is None or can_speak(tag)]
+        found = story_language(texts, candidates, LANGUAGES)
+        if found.language is not None:
+            return found.language, f"auto: {found.why}"
+        usual = SCRIPT_LANGUAGES.get(script)
+        if usual is not None:
+            return usual, f"auto: the captions are in {script} script; {found.why}"
+        return fallback, f"auto: the captions are in {script} script; {found.why}, so TTS_LANGUAGE"
+    language = SCRIPT_LANGUAGES.get(script)
+    if language is not None:
+        return language, f"auto: the captions are in {script} script"
+    return fallback, f"auto: the captions are in {script} script, so TTS_LANGUAGE"

@@ -2,15 +2,15 @@
 
 Pure data and functions, no engine: `services/speech.py` maps a tag to each narration engine's own
 code. `auto` asks for the language to be read off the captions: their script where one language
-owns it (`detect_language`), else their words (services/story/language_id.py).
+owns it (`detect_language`, here), else their words (services/story/language_id.py, which
+resolves `auto`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from services.story.language_id import story_language
 from services.story.scripts import deciding_script
 
 AUTO = "auto"
@@ -257,48 +257,13 @@ def detect_language(texts: Iterable[str]) -> str | None:
     script = deciding_script(texts)
     if script is None:
         return None
-    return _telling_language(script, texts) or SCRIPT_LANGUAGES.get(script)
+    return telling_language(script, texts) or SCRIPT_LANGUAGES.get(script)
 
 
-def _telling_language(script: str, texts: list[str]) -> str | None:
+def telling_language(script: str, texts: list[str]) -> str | None:
+    """The language whose own letters (TELLING_LETTERS) the texts in `script` have, if any."""
     letters = set("".join(texts).lower())
     for language, telling in TELLING_LETTERS.get(script, []):
         if letters & set(telling):
             return language
     return None
-
-
-def resolve_language(
-    chosen: str,
-    texts: Iterable[str],
-    fallback: str,
-    can_speak: Callable[[str], bool] | None = None,
-) -> tuple[str, str]:
-    """The language to narrate in, and why: the chosen tag, or for `auto` the language the
-    captions tell (letters only one language uses, a script one language owns, else their words
-    among the languages written in that script that `can_speak` accepts), or else `fallback`
-    (TTS_LANGUAGE), or the script's usual language where it has one."""
-    if chosen != AUTO:
-        return chosen, "chosen"
-    texts = list(texts)
-    script = deciding_script(texts)
-    if script is None:
-        return fallback, "auto: the captions are in no one script, so TTS_LANGUAGE"
-    telling = _telling_language(script, texts)
-    if telling is not None:
-        return telling, f"auto: the captions are in {script} script, with letters only " + (
-            f"{LANGUAGES[telling]} uses"
-        )
-    if script in SHARED_SCRIPTS:
-        candidates = [tag for tag in SHARED_SCRIPTS[script] if can_speak is None or can_speak(tag)]
-        found = story_language(texts, candidates, LANGUAGES)
-        if found.language is not None:
-            return found.language, f"auto: {found.why}"
-        usual = SCRIPT_LANGUAGES.get(script)
-        if usual is not None:
-            return usual, f"auto: the captions are in {script} script; {found.why}"
-        return fallback, f"auto: the captions are in {script} script; {found.why}, so TTS_LANGUAGE"
-    language = SCRIPT_LANGUAGES.get(script)
-    if language is not None:
-        return language, f"auto: the captions are in {script} script"
-    return fallback, f"auto: the captions are in {script} script, so TTS_LANGUAGE"

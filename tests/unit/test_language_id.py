@@ -17,8 +17,13 @@ import pytest
 from flows.video import _with_story_language
 from services.media.speech import EspeakEngine, Narrator, espeak_voice
 from services.settings import RenderOptions
-from services.story.language_id import MIN_CONFIDENCE, identify, story_language
-from services.story.languages import SHARED_SCRIPTS, resolve_language
+from services.story.language_id import (
+    MIN_CONFIDENCE,
+    identify,
+    resolve_language,
+    story_language,
+)
+from services.story.languages import SHARED_SCRIPTS
 from services.story.model import Caption, Part, Story
 from tests.media import read_wav_mono
 

@@ -28,13 +28,13 @@ from services.media.speech import (
     gtts_language,
 )
 from services.settings import RenderOptions, Settings, StoryOptions
+from services.story.language_id import resolve_language
 from services.story.languages import (
     LANGUAGES,
     LanguageError,
     check_language,
     detect_language,
     normalize_tag,
-    resolve_language,
 )
 from tests import media
 from tests.media import read_wav_mono
