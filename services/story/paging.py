@@ -352,12 +352,24 @@ def _greedy(caption: _Caption, max_lines: int) -> list[int]:
 
 
 def _balanced_breaks(caption: _Caption, reach: list[int]) -> list[int]:
-    """Where pages start (token indexes, the first 0): the cut of least cost."""
-    tokens, count = caption.tokens, len(caption.tokens)
-    fewest, first = 0, 0
+    """Where pages start (token indexes, the first 0): the cut of least cost. The even share
+    a page is measured against is the caption's length over its number of pages, found by
+    cutting again with the share of the cut before (from the fewest pages) until it holds."""
+    count, first, fewest = len(caption.tokens), 0, 0
     while first < count:
         first, fewest = reach[first], fewest + 1
-    share = max(1.0, len(caption.text) / fewest)
+    starts = _cheapest_cut(caption, reach, len(caption.text) / fewest)
+    for _ in range(3):
+        again = _cheapest_cut(caption, reach, len(caption.text) / len(starts))
+        if len(again) == len(starts):
+            return again
+        starts = again
+    return starts
+
+
+def _cheapest_cut(caption: _Caption, reach: list[int], share: float) -> list[int]:
+    """Where pages start in the cut of least cost against this even share."""
+    tokens, count = caption.tokens, len(caption.tokens)
     best = [float("inf")] * (count + 1)
     came_from = [0] * (count + 1)
     best[0] = 0.0
@@ -367,7 +379,7 @@ def _balanced_breaks(caption: _Caption, reach: list[int]) -> list[int]:
             length = tokens[stop - 1].end - tokens[first].start
             cost = before
             if length < share:
-                cost += (1 - length / share) ** 2 + (_TINY_PAGE if 3 * length < share else 0.0)
+                cost += (1 - length / share) ** 2 + (_TINY_PAGE if 2 * length < share else 0.0)
             if cost < best[stop]:
                 best[stop], came_from[stop] = cost, first
     starts, stop = [], count

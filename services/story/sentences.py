@@ -19,7 +19,8 @@ import sentencex
 _NEVER_LAST_ANYWHERE = {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "ca"}
 _NEVER_LAST = {
     "en": {"capt", "col", "gen", "gov", "jr", "sr", "lt", "rev", "sgt", "ft", "fig", "approx"},
-    "de": {"hr", "fr", "str", "bzw", "vgl", "evtl", "inkl", "ggf", "geb", "ca", "abs"},
+    # and the first letters of "z. B.", "d. h.", "u. a.", "v. a.", "o. ä."
+    "de": {"hr", "fr", "str", "bzw", "vgl", "evtl", "inkl", "ggf", "geb", "abs", "z", "d", "u", "v", "o"},
     "fr": {"mme", "mlle", "mm", "me", "pr", "chap", "ste", "env", "cf"},
     "es": {"sr", "sra", "srta", "dra", "ud", "uds", "sto", "sta", "pág", "núm"},
     "it": {"sig", "sigg", "dott", "ing", "avv", "pag"},
@@ -59,11 +60,11 @@ def binds_to_next(previous: str, word: str, following: str, language: str | None
     word = word.lstrip(_OPENING)
     if not word.endswith(".") or not following:
         return False
-    if _INITIALS.match(word):
-        return word[0].isupper() or not following[:1].isupper()
     stem = word[:-1].lower()
     if stem in _NEVER_LAST_ANYWHERE or stem in _NEVER_LAST.get(code, ()):
         return True
+    if _INITIALS.match(word):
+        return word[0].isupper() or not following[:1].isupper()
     if stem in _BEFORE_NUMBER and following[:1].isdigit():
         return True
     return bool(_NUMBER_STOP.match(word)) and previous.lower() in _ORDINAL_AFTER.get(code, ())
