@@ -141,9 +141,7 @@ class _Caption:
         """A token wider than a line: its glued words apart again, and each word still wider
         than a line hyphenated where it fits."""
         words = drawn.replace(GLUE, " ").split(" ")
-        return " ".join(
-            word if self._one_line(word) else self._hyphenated(word) for word in words
-        )
+        return " ".join(word if self._one_line(word) else self._hyphenated(word) for word in words)
 
     def _hyphenated(self, word: str) -> str:
         """The word with a soft hyphen at each point where its language allows a break: Pango
@@ -341,6 +339,10 @@ def _line_ends(drawn: str, lines: list[str]) -> list[int]:
     return ends
 
 
+def _fits(caption: _Caption, first: int, stop: int, max_lines: int) -> bool:
+    return len(caption.lines_of(caption.drawn(first, stop))) <= max_lines
+
+
 def _greedy(caption: _Caption, max_lines: int) -> list[int]:
     """Where pages start when each is filled while it fits (every page checked)."""
     starts, first = [0], 0
@@ -487,9 +489,9 @@ def _rebalanced(
             if best[lines - 1][first] == inf:
                 continue
             for stop in range(first + 1, reach[first] + 1):
-                if lines == line_count and (stop != count or _visible_words(
-                    " ".join(words[first:stop])
-                ) < 2):
+                if lines == line_count and (
+                    stop != count or _visible_words(" ".join(words[first:stop])) < 2
+                ):
                     continue
                 length = sum(len(word) + 1 for word in words[first:stop]) - 1
                 cost = best[lines - 1][first] + (length - target) ** 2

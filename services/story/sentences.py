@@ -12,6 +12,7 @@ sentence ("Wait… The door opened.").
 from __future__ import annotations
 
 import re
+
 import sentencex
 
 # Words with a full stop that never end a sentence when a word follows, in any Latin-script
@@ -20,7 +21,23 @@ _NEVER_LAST_ANYWHERE = {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "ca"}
 _NEVER_LAST = {
     "en": {"capt", "col", "gen", "gov", "jr", "sr", "lt", "rev", "sgt", "ft", "fig", "approx"},
     # and the first letters of "z. B.", "d. h.", "u. a.", "v. a.", "o. ä."
-    "de": {"hr", "fr", "str", "bzw", "vgl", "evtl", "inkl", "ggf", "geb", "abs", "z", "d", "u", "v", "o"},
+    "de": {
+        "hr",
+        "fr",
+        "str",
+        "bzw",
+        "vgl",
+        "evtl",
+        "inkl",
+        "ggf",
+        "geb",
+        "abs",
+        "z",
+        "d",
+        "u",
+        "v",
+        "o",
+    },
     "fr": {"mme", "mlle", "mm", "me", "pr", "chap", "ste", "env", "cf"},
     "es": {"sr", "sra", "srta", "dra", "ud", "uds", "sto", "sta", "pág", "núm"},
     "it": {"sig", "sigg", "dott", "ing", "avv", "pag"},

@@ -222,7 +222,11 @@ def test_a_widow_stays_when_it_cannot_be_avoided() -> None:
 
 LONG_WORDS = [
     ("de", "Sie gewann den Schokoladenkuchenbackwettbewerb.", "Schokoladenkuchenbackwettbewerb"),
-    ("de", "Die Donaudampfschifffahrtsgesellschaft fuhr los.", "Donaudampfschifffahrtsgesellschaft"),
+    (
+        "de",
+        "Die Donaudampfschifffahrtsgesellschaft fuhr los.",
+        "Donaudampfschifffahrtsgesellschaft",
+    ),
     ("en", "Antidisestablishmentarianism is a long word.", "Antidisestablishmentarianism"),
     ("fr", "C'était anticonstitutionnellement interdit.", "anticonstitutionnellement"),
 ]
