@@ -6,7 +6,8 @@ passes Pango's own line breaking, services/media/pango_text.py; tests pass a sim
 one). The lines a page is drawn in are Pango's, with two changes made before they are drawn (so
 paging and drawing use the same lines): a word wider than a line is hyphenated at a syllable of
 the caption's language (services/story/hyphenation.py) instead of being cut between letters, and
-a single word alone on a page's last line gets company from the line above when it fits there.
+a single word alone on a page's last line is avoided by setting the page's lines again
+(services/story/lines.py).
 
 A caption is cut into tokens: words, with a lone punctuation mark kept with its word (French
 "va ?", "« Oui »"), an abbreviation, initial or number kept with the word after it ("Mr. Badger",
@@ -31,17 +32,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from services.story.hyphenation import hyphen_points
+from services.story.lines import GLUE, SOFT_HYPHEN, LinesOf, finished
 from services.story.sentences import binds_to_next, sentence_starts
-
-LinesOf = Callable[[str], list[str]]
-
-GLUE = "\u00a0"  # joins a token's words while laid out: Pango does not break there
-SOFT_HYPHEN = "\u00ad"  # where a hyphenated word may break; drawn as "-" at a line's end
 
 # Chinese and Japanese put no space after their marks: a token is cut after a sentence mark
 # (and the closing quote after it) and after a clause mark.
@@ -402,14 +398,14 @@ def lay_out(
     caption = _Caption(text, lines_of, language)
     lines = caption.fit_tokens(max_lines)
     if len(lines) <= max_lines:
-        return [PageLines(text, _finished(lines, lines_of))]
+        return [PageLines(text, finished(lines, lines_of))]
     reach = _reach(caption, max_lines)
     pages = _pages(caption, _balanced_breaks(caption, reach))
     if any(len(page.lines) > max_lines for page in pages):
         # Pango wrapped a page into more lines than the longer text it was measured in (it
         # should not): the greedy pages, each checked, instead.
         pages = _pages(caption, _greedy(caption, max_lines))
-    return [PageLines(page.text, _finished(page.lines, lines_of)) for page in pages]
+    return [PageLines(page.text, finished(page.lines, lines_of)) for page in pages]
 
 
 def _pages(caption: _Caption, starts: list[int]) -> list[PageLines]:
@@ -437,84 +433,7 @@ def wrap(text: str, lines_of: LinesOf, language: str | None = None) -> list[str]
     if not text:
         return []
     caption = _Caption(text, lines_of, language)
-    return _finished(caption.fit_tokens(None), lines_of)
-
-
-def _visible_words(line: str) -> int:
-    return sum(1 for word in line.replace(GLUE, " ").split() if any(c.isalnum() for c in word))
-
-
-def _without_widow(lines: list[str], lines_of: LinesOf) -> list[str]:
-    """The page's words in as many lines, rebalanced, when a single word would stand alone on
-    its last line: the lines of most even length (in characters) whose last holds two words or
-    more, each line one that `lines_of` keeps on one line. Unchanged when there is no widow or
-    no such lines (a word wider than a line, text without spaces)."""
-    if len(lines) < 2 or _visible_words(lines[-1]) != 1:
-        return lines
-    words = " ".join(lines).split(" ")
-    count = len(words)
-    if count < 3 or any(line.endswith(SOFT_HYPHEN) for line in lines):
-        return lines
-
-    def one_line(first: int, stop: int) -> bool:
-        return len(lines_of(" ".join(words[first:stop]))) == 1
-
-    # The longest line that starts at each word (lines_of is greedy: shorter ones fit too).
-    reach, stop = [0] * count, 1
-    for first in range(count):
-        stop = max(stop, first + 1)
-        while stop > first + 1 and not one_line(first, stop):
-            stop -= 1
-        while stop < count and one_line(first, stop + 1):
-            stop += 1
-        reach[first] = stop
-    target = sum(len(word) + 1 for word in words) / len(lines)
-    best = _rebalanced(words, reach, len(lines), target)
-    return best if best is not None else lines
-
-
-def _rebalanced(
-    words: list[str], reach: list[int], line_count: int, target: float
-) -> list[str] | None:
-    """`words` in `line_count` lines of least squared difference from `target` characters,
-    the last with two words or more; None when there are no such lines."""
-    count = len(words)
-    inf = float("inf")
-    # best[k][stop]: least cost of words[:stop] in k lines
-    best = [[inf] * (count + 1) for _ in range(line_count + 1)]
-    came_from = [[0] * (count + 1) for _ in range(line_count + 1)]
-    best[0][0] = 0.0
-    for lines in range(1, line_count + 1):
-        for first in range(count):
-            if best[lines - 1][first] == inf:
-                continue
-            for stop in range(first + 1, reach[first] + 1):
-                if lines == line_count and (
-                    stop != count or _visible_words(" ".join(words[first:stop])) < 2
-                ):
-                    continue
-                length = sum(len(word) + 1 for word in words[first:stop]) - 1
-                cost = best[lines - 1][first] + (length - target) ** 2
-                if cost < best[lines][stop]:
-                    best[lines][stop], came_from[lines][stop] = cost, first
-    if best[line_count][count] == inf:
-        return None
-    result, stop = [], count
-    for lines in range(line_count, 0, -1):
-        first = came_from[lines][stop]
-        result.append(" ".join(words[first:stop]))
-        stop = first
-    return result[::-1]
-
-
-def _finished(lines: list[str], lines_of: LinesOf) -> list[str]:
-    """Lines as drawn: no widow, a hyphen where a word breaks, plain spaces."""
-    drawn = []
-    for line in _without_widow(lines, lines_of):
-        if line.endswith(SOFT_HYPHEN):
-            line = line[:-1] + "-"
-        drawn.append(line.replace(SOFT_HYPHEN, "").replace(GLUE, " "))
-    return drawn
+    return finished(caption.fit_tokens(None), lines_of)
 
 
 Direction = Literal["ltr", "rtl"]
