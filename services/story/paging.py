@@ -174,11 +174,12 @@ def _straddling(drawn: str, lines: list[str], offsets: list[tuple[int, int]]) ->
         if position:
             breaks.append(found)
         position = found + len(line)
-    return {
-        index
-        for index, (start, end) in enumerate(offsets)
-        if any(start < cut < end for cut in breaks)
-    }
+    inside = set()
+    for index, (start, end) in enumerate(offsets):
+        after = bisect_right(breaks, start)
+        if after < len(breaks) and breaks[after] < end:
+            inside.add(index)
+    return inside
 
 
 _CJK_MARKS = frozenset("。！？，、；：")
