@@ -55,7 +55,7 @@ OTHERS = {
 }
 SIZES = [(480, 720), (720, 1080)]
 PAGED = {
-    "en 1 page": LATIN,
+    "en short": LATIN,  # with the round's " N." it takes 2-3 pages
     "en": "Once upon a time, in a quiet village by the sea, there lived a girl named Mira. She "
     "loved the waves more than anything; every morning at 6 a.m. she ran down to the shore, "
     "counted the boats, and waved at Mr. Badger and the fishermen. One day a storm came. The "
