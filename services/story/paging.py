@@ -17,14 +17,14 @@ between any two tokens; a token longer than a whole page (Chinese, Japanese or T
 spaces) is cut where its lines break, which respects each script's rules and never cuts a
 grapheme cluster. No page is ever empty.
 
-Balanced pages: a caption gets as few pages as it needs (the number greedy filling gives), and
-among the ways to cut it into that many pages the one of least cost is taken, where the cost
-adds, for every page, its squared deviation from the average page length in characters (plus a
-large penalty for a page shorter than half the average), and for every page break its place:
-nothing at a sentence end, a little at a clause end (, ; : or a dash), more between two words
-(a little more after a short word like "the"), most inside a token. So a page ends at a sentence
-end when the pages stay even, and "Once upon a time," is not a page of its own while the next
-holds three full lines.
+Balanced pages: the cut of least cost is taken, where every page costs 1 (a page turn) plus,
+when it is shorter than the even share (the caption's length over its number of pages), the
+square of its shortfall as a fraction of the share, and 2 more under half the share; and every
+page break costs by where it falls: nothing at a sentence end, a little at a clause end (, ; :
+! ? or a dash), more between two words (a little more after a short word like "the"), more
+inside a token, most after a lone dash or an abbreviation. So pages end at sentence or clause
+ends unless that leaves a page under half the share, and "Once upon a time," is not a page of
+its own while the next holds three full lines.
 """
 
 from __future__ import annotations
@@ -429,7 +429,7 @@ def wrap(text: str, lines_of: LinesOf, language: str | None = None) -> list[str]
     """The lines `text` is drawn in as one page: where `lines_of` breaks it, except that a lone
     punctuation mark stays on the line of its word (Unicode's rules allow a break inside
     "« Oui »"), a word wider than a line is hyphenated, and a single word is not left alone on
-    the last line when a word from the line above fits beside it."""
+    the last line when the words can be set otherwise (services/story/lines.py)."""
     text = " ".join(text.split())
     if not text:
         return []
