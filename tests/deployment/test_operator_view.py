@@ -105,7 +105,12 @@ def operator(
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     home = str(tmp / "prefect-home")
-    base = {**os.environ, "PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    base = {
+        **os.environ,
+        "PREFECT_HOME": home,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": api_url,  # the UI's pages call this server, not the default port
+    }
     cli_env = {**base, "DO_NOT_TRACK": "1", "PREFECT_API_URL": api_url}
     server_command = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
     gcs_emulator.start()
@@ -125,6 +130,7 @@ def operator(
             "PREFECT_API_URL": api_url,
             "XDG_CACHE_HOME": str(tmp / "cache"),
             "PREFECT_WORKER_QUERY_SECONDS": "2",
+            "PREFECT_LOGGING_TO_API_ENABLED": "true",  # the run's log, as the UI shows it
         }
         worker_log = tmp / "worker.log"
         make_worker = ["make", "-C", "deployments", "worker-local", f"PREFECT={BIN / 'prefect'}"]
@@ -293,19 +299,28 @@ def test_run_page_in_a_browser_shows_progress_and_the_video_link(operator: Setup
     for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1000"):
         chrome.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=chrome)
-    screenshot = ROOT / "build" / "operator-run-page.png"
+    build = ROOT / "build"
+    build.mkdir(exist_ok=True)
+    keys = [f"{kind}-{operator.creation_id}" for kind in ("progress", "video", "summary")]
+    body = ""
     try:
-        driver.get(f"{operator.ui_url}/runs/flow-run/{operator.flow_run.id}?tab=Artifacts")
-        wait = WebDriverWait(driver, 60)
-        wait.until(lambda d: "progress-" in d.find_element(By.TAG_NAME, "body").text)
-        wait.until(
-            lambda d: f"video-{operator.creation_id}" in d.find_element(By.TAG_NAME, "body").text
-        )
+        driver.get(f"{operator.ui_url}/runs/flow-run/{operator.flow_run.id}")
+        wait = WebDriverWait(driver, 90)
+        tab = wait.until(lambda d: d.find_element(By.XPATH, "//*[normalize-space(.)='Artifacts']"))
+        tab.click()
+        wait.until(lambda d: all(key in d.find_element(By.TAG_NAME, "body").text for key in keys))
         body = driver.find_element(By.TAG_NAME, "body").text
-        screenshot.parent.mkdir(exist_ok=True)
-        driver.save_screenshot(str(screenshot))
+        driver.save_screenshot(str(build / "operator-run-page.png"))
+        # The summary, as an operator opens it from the run page.
+        driver.find_element(By.XPATH, f"//*[normalize-space(text())='{keys[2]}']").click()
+        wait.until(lambda d: "The video is ready" in d.find_element(By.TAG_NAME, "body").text)
+        summary = driver.find_element(By.TAG_NAME, "body").text
+        driver.save_screenshot(str(build / "operator-summary.png"))
     finally:
+        if not body:
+            driver.save_screenshot(str(build / "operator-run-page.png"))
         driver.quit()
     assert f"progress-{operator.creation_id}" in body
     assert f"video-{operator.creation_id}" in body
     assert f"summary-{operator.creation_id}" in body
+    assert "4: 4 rendered, 0 re-used" in summary
