@@ -324,3 +324,21 @@ def test_run_page_in_a_browser_shows_progress_and_the_video_link(operator: Setup
     assert f"video-{operator.creation_id}" in body
     assert f"summary-{operator.creation_id}" in body
     assert "4: 4 rendered, 0 re-used" in summary
+
+
+def test_an_out_of_range_option_is_refused_naming_the_field(operator: Setup) -> None:
+    """The server checks a run's parameters against the form: options is one object (not a
+    choice between an object and None), so the refusal names the field."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    async def start(client: Any) -> Any:
+        deployment = await client.read_deployment_by_name("generate-video/local")
+        return await client.create_flow_run_from_deployment(
+            deployment.id, parameters={"options": {"width": 8}}
+        )
+
+    with pytest.raises(PrefectHTTPStatusError) as refused:
+        api(operator.api_url, start)
+    text = refused.value.response.text
+    assert "options.width" in text or "'width'" in text, text
+    assert "minimum of 64" in text, text
