@@ -67,6 +67,9 @@ def _options_or_defaults(value: object) -> object:
     return value
 
 
+# The form starts from these (each field's default), unless the deployment sets its own.
+DEFAULT_OPTIONS = FormOptions()
+
 if TYPE_CHECKING:  # what the flow's code handles; the form (below) is the same, validated
     OptionsField = RenderOptions | None
 else:

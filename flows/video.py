@@ -31,7 +31,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.form import CreationIdField, FolderField, OptionsField, OutField
+from flows.form import DEFAULT_OPTIONS, CreationIdField, FolderField, OptionsField, OutField
 from flows.part_futures import settled_on_failure
 from flows.render import RenderOutcome, StoryRender
 from flows.run_logs import InputError, configure_run_logging, is_user_error, one_line
@@ -153,7 +153,7 @@ def generate_video(
     creation_id: CreationIdField = None,
     assets_dir: FolderField = None,
     out: OutField = None,
-    options: OptionsField = None,
+    options: OptionsField = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
     """Render a story into a narrated video with burned-in captions, plus SRT/VTT, a poster and
     a record (video.json). Give a creation id or a story folder, not both. Parts rendered by an

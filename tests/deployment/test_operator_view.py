@@ -258,6 +258,7 @@ def test_form_describes_every_field_with_ranges_and_a_uuid_creation_id(operator:
         assert prop.get("description"), f"{name} has no description"
         assert "anyOf" not in prop, f"{name} is still a choice of types: {prop}"
     assert top["creation_id"]["type"] == "string"
+    assert top["options"]["default"]["crf"] == 23  # the form starts from every default
     assert top["creation_id"]["format"] == "uuid"
 
     options = schema["definitions"]["FormOptions"]
