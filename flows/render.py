@@ -20,12 +20,14 @@ from flows.part_futures import part_result
 from flows.run_record import RunRecord
 from flows.run_report import RunProgress
 from services.media import fonts
-from services.media.speech import Narrator, make_engine
+from services.media.speech import Narrator, UnsupportedLanguage, make_engine
 from services.settings import RenderOptions, get_settings
 from services.stages import AssembledVideo, MusicTrack, PartClip
 from services.storage.part_store import PartStore, part_key, story_key
 from services.storage.sources import RenderTarget
-from services.story.languages import AUTO, resolve_language
+from services.story import language_id
+from services.story.language_id import resolve_language
+from services.story.languages import AUTO
 from services.story.model import Part, Story, StoryError, sha256_file
 from tasks.assembly import assemble_video
 from tasks.captions import draw_captions
@@ -79,8 +81,9 @@ class StoryRender:
         story, music = self.check_story()
         total = len(story.parts)
         self.progress.checked(total)
-        self.options, voice = self.settle_language(story, narrator)
-        self.run.update(parts=total, language=self.options.language)
+        self.options, voice, why = self.settle_language(story, narrator)
+        language_id.release()  # its model is not needed again in this run: 80 MB back
+        self.run.update(parts=total, language=self.options.language, language_reason=why)
         font = fonts.caption_font()
         keys = {
             part.number: part_key(part, self.options, voice, narrator.sample_rate, font)
@@ -146,15 +149,11 @@ class StoryRender:
             self.logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
         return story, music
 
-    def settle_language(self, story: Story, narrator: Narrator) -> tuple[RenderOptions, str]:
-        """Options with `auto` replaced by the story's language, and the voice that speaks it;
-        fails (before anything renders) when the engine cannot speak it."""
-        texts = [caption.text for part in story.parts for caption in part.captions]
-        language, why = resolve_language(self.options.language, texts, get_settings().tts_language)
-        voice = narrator.engine.voice_id(language)
-        self.logger.info("language: %s (%s); voice %s", language, why, voice)
-        self.on_language(language)
-        return self.options.model_copy(update={"language": language}), voice
+    def settle_language(self, story: Story, narrator: Narrator) -> tuple[RenderOptions, str, str]:
+        """The options with the story's language, the voice that speaks it, and why."""
+        options, why = with_story_language(self.options, story, narrator, self.logger)
+        self.on_language(options.language)
+        return options, narrator.engine.voice_id(options.language), why
 
     def reuse_parts(self, story: Story, keys: dict[int, str]) -> int:
         """Look every part up in the store; the ones found go into `clips`."""
@@ -273,6 +272,32 @@ class StoryRender:
                 "could not keep the outputs in %s: %s", self.store.describe(), error
             )
         return assembled
+
+
+def with_story_language(
+    options: RenderOptions, story: Story, narrator: Narrator, logger: Any
+) -> tuple[RenderOptions, str]:
+    """Options with `auto` replaced by the story's language, and why that one; fails (before
+    anything renders) when the engine cannot speak it. Told from all the captions at once: a
+    caption in another language is spoken with the story's voice."""
+    texts = [caption.text for part in story.parts for caption in part.captions]
+    language, why = resolve_language(
+        options.language,
+        texts,
+        get_settings().tts_language,
+        can_speak=lambda tag: speaks(narrator, tag),
+    )
+    voice = narrator.engine.voice_id(language)
+    logger.info("language: %s (%s); voice %s", language, why, voice)
+    return options.model_copy(update={"language": language}), why
+
+
+def speaks(narrator: Narrator, language: str) -> bool:
+    try:
+        narrator.engine.voice_id(language)
+    except UnsupportedLanguage:
+        return False
+    return True
 
 
 def longest_first(parts: list[Part]) -> list[Part]:
