@@ -124,14 +124,28 @@ def answers_as_prefect(api_url: str) -> bool:
         return False
 
 
+def blank_api_url_is_unset() -> None:
+    """`PREFECT_API_URL=` (set but empty, as a copied .env or a container may leave it) means no
+    server, as unset does. Prefect would take "" for a server's address and fail on every event
+    it sends ("Cannot put items in a stopped service instance"). Before Prefect is imported."""
+    if os.environ.get("PREFECT_API_URL") == "":
+        del os.environ["PREFECT_API_URL"]
+
+
 @contextlib.contextmanager
 def prefect_server() -> Iterator[None]:
     """The Prefect server this run reports to.
 
     With no API URL configured, Prefect would start a temporary server for the run (about ten
     seconds here). A server already running on the local default port is used instead, and the
-    log says so; otherwise the log says how to keep one running for later runs."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    log says so; otherwise the log says how to keep one running for later runs. The temporary
+    server runs without telemetry: on a fresh PREFECT_HOME its first telemetry write raced the
+    database setup and printed a "database is locked" traceback before every first video."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
 
     if PREFECT_API_URL.value():
         yield
@@ -151,7 +165,11 @@ def prefect_server() -> Iterator[None]:
         "(`.venv/bin/prefect server stop` ends it)",
         file=sys.stderr,
     )
-    yield
+    # An empty URL from a .env file: no server, as unset (see blank_api_url_is_unset).
+    with temporary_settings(
+        updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}, restore_defaults={PREFECT_API_URL}
+    ):
+        yield
 
 
 def patient_temporary_server() -> AbstractContextManager[object]:
@@ -204,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValidationError as error:
         parser.error(option_errors(error))
+    blank_api_url_is_unset()
     from flows.video import generate_video  # imports Prefect: after the arguments are checked
 
     try:

@@ -5,11 +5,13 @@
 
 Loads and checks the whole story first (nothing renders, nothing is written while any part is
 wrong), then per part: re-use the clip an earlier run made of the same content (image, captions,
-options, voice; see services/part_store.py), or draw the caption pages, narrate them, render
-the clip and keep it for next time (parts run concurrently: RENDER_WORKERS stage tasks at
-once); then joins the clips and publishes the outputs. A creation's record (video.json) says
-`running` from the start, then `completed` or `failed` with the reason; intermediate files live
-in a temporary work area that is removed however the run ends.
+options, voice; see services/storage/part_store.py), or draw the caption pages, narrate them,
+render the clip and keep it for next time (parts run concurrently: RENDER_WORKERS stage tasks at
+once); then joins the clips and publishes the outputs (the steps: flows/render.py). A creation's
+record (video.json) says `running` from the start, then `completed` or `failed` with the reason;
+intermediate files live in a temporary work area that is removed however the run ends. The
+Prefect UI shows the run's progress, then a link to the video and a summary, or why it failed
+(flows/run_report.py).
 """
 
 from __future__ import annotations
@@ -22,39 +24,43 @@ if __name__ == "__main__":
     runpy.run_module("flows.cli", run_name="__main__", alter_sys=True)
 
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, unmapped
-from prefect.futures import as_completed
+from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.part_futures import part_result, settled_on_failure
-from flows.run_record import RunRecord
-from services.media import fonts, memory
-from services.media.speech import Narrator, UnsupportedLanguage, make_engine
+from flows.form import DEFAULT_OPTIONS, CreationIdField, FolderField, OptionsField, OutField
+from flows.part_futures import settled_on_failure
+from flows.render import RenderOutcome, StoryRender
+from flows.run_logs import InputError, configure_run_logging, is_user_error, one_line
+from flows.run_record import RunRecord, failure_message
+from flows.run_report import (
+    RunProgress,
+    RunSummary,
+    artifact_slug,
+    publish_failure,
+    publish_results,
+)
+from services.media import memory
 from services.record import VideoRecord, now
 from services.settings import RenderOptions, get_settings
-from services.stages import AssembledVideo, MusicTrack, PartClip
-from services.storage.part_store import PartStore, part_key, store_for, story_key
+from services.storage.part_store import PartStore, store_for
 from services.storage.retrying import call_with_retries
 from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
-from services.story import language_id
-from services.story.language_id import resolve_language
 from services.story.languages import AUTO
-from services.story.model import Story, StoryError, sha256_file
-from tasks.assembly import assemble_video, publish_video
-from tasks.captions import draw_captions
-from tasks.clips import render_clip
-from tasks.fetch_assets import fetch_music, fetch_part, list_story
-from tasks.narration import narrate_part
-from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story
-from tasks.soundtrack import make_soundtrack
+from tasks.assembly import publish_video
 
 # Before the stage workers start their threads (services/memory.py).
 memory.limit_malloc_arenas(2)
+# Task-state chatter out of the log; story and setup problems as one line (flows/run_logs.py).
+configure_run_logging()
+
+NOTHING_TO_RENDER = (
+    "nothing to render: give creation_id (a creation in the bucket) or assets_dir (a story "
+    "folder on the worker's machine); a Quick run has neither, use Custom run"
+)
 
 
 class RenderTaskRunner(ThreadPoolTaskRunner):  # type: ignore[type-arg]
@@ -75,34 +81,65 @@ class RenderTaskRunner(ThreadPoolTaskRunner):  # type: ignore[type-arg]
         return self
 
 
+def _subject(parameters: dict[str, Any]) -> str:
+    """What a run renders, as its name and tags show it: the creation id, or the folder's name."""
+    if parameters.get("creation_id"):
+        return str(parameters["creation_id"])
+    return Path(str(parameters.get("assets_dir") or "")).name or "no-story"
+
+
+def _requested_language(parameters: dict[str, Any]) -> str:
+    options = parameters.get("options")
+    language = options.get("language") if isinstance(options, dict) else None
+    language = getattr(options, "language", language)
+    return str(language or AUTO)
+
+
+def run_name(subject: str, language: str, started: datetime) -> str:
+    """`video-<creation id or folder>-<language>-<start, UTC>`: runs of one story differ by
+    their language and start."""
+    return f"video-{subject}-{language}-{started:%Y%m%d-%H%M%S}"
+
+
 def _flow_run_name() -> str:
     from prefect.runtime import flow_run
 
     parameters = flow_run.parameters
-    if parameters.get("creation_id"):
-        return f"video-{parameters['creation_id']}"
-    return f"video-{Path(parameters.get('assets_dir') or 'story').name}"
+    started = flow_run.scheduled_start_time or datetime.now(UTC)
+    return run_name(_subject(parameters), _requested_language(parameters), started)
 
 
-def _gather_story(
-    listing_problems: list[str], fetches: list[Any], music: Any
-) -> tuple[Story, MusicTrack | None]:
-    """Wait for every usable part's check and the music's; report every problem of the story in
-    one StoryError."""
-    parts, problems = [], list(listing_problems)
-    for future in fetches:
+class RunLabels:
+    """The run's name and tags, kept in step with what the run learns (the story's language)."""
+
+    def __init__(self, creation_id: str | None, assets_dir: str | None, logger: Any):
+        from prefect.runtime import flow_run
+
+        self.logger = logger
+        self.flow_run_id = flow_run.id
+        self.name = str(flow_run.name or "")
+        self.subject = _subject({"creation_id": creation_id, "assets_dir": assets_dir})
+        self.kind = "creation" if creation_id else "story"
+        self.tags = [str(tag) for tag in (flow_run.tags or [])]
+
+    def label(self, language: str) -> None:
+        """Tag the run with what it renders and its language; name it after the language."""
+        if not self.flow_run_id:
+            return
+        tags = [tag for tag in self.tags if not tag.startswith(("language:", f"{self.kind}:"))]
+        tags += [f"{self.kind}:{self.subject}", f"language:{language}"]
+        name = self.name
+        for asked in (f"-{AUTO}-",):
+            if asked in name and language != AUTO:
+                name = name.replace(asked, f"-{language}-", 1)
         try:
-            parts.append(future.result())
-        except StoryError as error:
-            problems.extend(error.problems)
-    track = None
-    try:
-        track = music.result()
-    except StoryError as error:
-        problems.extend(error.problems)
-    if problems:
-        raise StoryError(problems)
-    return Story(parts=parts), track
+            from prefect import get_client
+
+            with get_client(sync_client=True) as client:
+                client.update_flow_run(self.flow_run_id, name=name or None, tags=tags)
+            self.tags, self.name = tags, name
+        except Exception as error:  # noqa: BLE001 - a label must never fail a render
+            self.logger.warning("could not tag the run: %s", error)
 
 
 @flow(
@@ -113,69 +150,73 @@ def _gather_story(
     validate_parameters=True,
 )
 def generate_video(
-    creation_id: str | None = None,
-    assets_dir: str | None = None,
-    out: str | None = None,
-    options: RenderOptions | None = None,
+    creation_id: CreationIdField = None,
+    assets_dir: FolderField = None,
+    out: OutField = None,
+    options: OptionsField = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
-    """Render a story into a narrated video with burned-in captions, plus SRT/VTT and a record.
+    """Render a story into a narrated video with burned-in captions, plus SRT/VTT, a poster and
+    a record (video.json). Give a creation id or a story folder, not both. Parts rendered by an
+    earlier run with the same content are re-used, not rendered again.
 
-    Give `creation_id` (a creation in the configured bucket, production) or `assets_dir`
-    (a local folder of numbered parts). `out` moves the local outputs elsewhere.
-    Parts rendered by an earlier run with the same content are re-used, not rendered again.
+    Args:
+        creation_id: A creation in the configured bucket (a UUID): renders
+            gs://<bucket>/<creation id>/assets/ and publishes the video beside it.
+        assets_dir: Instead of a creation: a story folder of numbered parts on the worker's
+            machine (relative to its working directory, or absolute).
+        out: With a story folder only: write the video to this .mp4 file (captions, poster and
+            record beside it) instead of into the folder.
+        options: How the video is rendered. Fields left out take the defaults shown; a
+            deployment may set its own.
     """
     from prefect.runtime import flow_run
 
     logger = get_run_logger()
     settings = get_settings()
-    options = (options or RenderOptions()).resolved(settings)
-    target = resolve_target(settings, creation_id=creation_id, assets_dir=assets_dir, out=out)
-    run = RunRecord(
-        target,
-        VideoRecord(
-            status="running",
-            creation_id=creation_id,
-            flow_run_id=str(flow_run.id or "") or None,
-            started_at=now(),
-            video=target.names.video,
-            poster=target.names.poster,
-        ),
-        logger,
-    )
-    _prepare_outputs(target, creation_id, logger)
-    # A caller polls the record of a creation from the moment its run starts. A local run that
-    # fails its checks writes nothing at all.
-    if target.record_from_start:
-        run.start()
-
+    slug = artifact_slug(creation_id, assets_dir)
+    progress = RunProgress(slug, logger)
+    progress.start()
+    labels = RunLabels(creation_id, assets_dir, logger)
+    labels.label((options or RenderOptions()).language)
+    run: RunRecord | None = None
     try:
-        # Everything intermediate lives here and goes when the run ends, however it ends.
-        # On a failure, every stage's tasks are settled (settled_on_failure) before it goes.
-        with (
-            tempfile.TemporaryDirectory(
-                prefix="story-video-", ignore_cleanup_errors=True
-            ) as scratch,
-            settled_on_failure() as track,
-        ):
-            outcome = _render(
-                target, options, store_for(settings, creation_id), Path(scratch), run, track
-            )
-            run.complete(
-                lambda record: publish_video(
-                    outcome.assembled, target.outputs, target.names, record
-                ),
-                duration_seconds=outcome.assembled.duration_seconds,
-                parts_reused=outcome.reused,
-                music=outcome.music,
-                loudness_lufs=outcome.assembled.loudness.integrated,
-                true_peak_dbtp=outcome.assembled.loudness.true_peak,
-                chapters=len(outcome.assembled.chapters),
-            )
+        options = (options or RenderOptions()).resolved(settings)
+        target = _target(creation_id, assets_dir, out)
+        run = RunRecord(
+            target,
+            VideoRecord(
+                status="running",
+                creation_id=creation_id,
+                flow_run_id=str(flow_run.id or "") or None,
+                started_at=now(),
+                video=target.names.video,
+                poster=target.names.poster,
+            ),
+            logger,
+        )
+        outcome = _render_and_publish(target, options, creation_id, run, progress, labels)
     except BaseException as error:
-        if run.written:
-            run.fail(error)
+        reason = failure_message(error)
+        progress.failed(reason)
+        record = run.where if run is not None and run.written else None
+        publish_failure(slug, reason, is_user_error(error), record, logger)
         raise
 
+    progress.published()
+    publish_results(
+        slug,
+        RunSummary(
+            target=target,
+            assembled=outcome.assembled,
+            options=outcome.options,
+            parts=outcome.parts,
+            reused=outcome.reused,
+            voice=outcome.voice,
+            music=outcome.music,
+        ),
+        settings,
+        logger,
+    )
     if creation_id is not None:
         _prune_store(store_for(settings, creation_id), outcome.keys, logger)
     video_location = target.outputs.describe(target.names.video)
@@ -201,6 +242,72 @@ def generate_video(
     }
 
 
+def _target(creation_id: str | None, assets_dir: str | None, out: str | None) -> RenderTarget:
+    """Where the story is and where its outputs go; a parameter problem as an InputError."""
+    if creation_id is None and assets_dir is None:
+        raise InputError(NOTHING_TO_RENDER)
+    try:
+        return resolve_target(
+            get_settings(), creation_id=creation_id, assets_dir=assets_dir, out=out
+        )
+    except ValueError as error:
+        raise InputError(one_line(error)) from None
+
+
+def _render_and_publish(
+    target: RenderTarget,
+    options: RenderOptions,
+    creation_id: str | None,
+    run: RunRecord,
+    progress: RunProgress,
+    labels: RunLabels,
+) -> RenderOutcome:
+    """Render in a temporary work area and publish the outputs with the final record; the
+    record says `failed` (with the reason) if the run fails after it was first written."""
+    logger = run.logger
+    _prepare_outputs(target, creation_id, logger)
+    # A caller polls the record of a creation from the moment its run starts. A local run that
+    # fails its checks writes nothing at all.
+    if target.record_from_start:
+        run.start()
+    try:
+        # Everything intermediate lives here and goes when the run ends, however it ends.
+        # On a failure, every stage's tasks are settled (settled_on_failure) before it goes.
+        with (
+            tempfile.TemporaryDirectory(
+                prefix="story-video-", ignore_cleanup_errors=True
+            ) as scratch,
+            settled_on_failure() as track,
+        ):
+            outcome = StoryRender(
+                target,
+                options,
+                store_for(get_settings(), creation_id),
+                Path(scratch),
+                run,
+                track,
+                progress,
+                on_language=labels.label,
+            ).render()
+            logger.info("publishing to %s", target.outputs.describe())
+            run.complete(
+                lambda record: publish_video(
+                    outcome.assembled, target.outputs, target.names, record
+                ),
+                duration_seconds=outcome.assembled.duration_seconds,
+                parts_reused=outcome.reused,
+                music=outcome.music,
+                loudness_lufs=outcome.assembled.loudness.integrated,
+                true_peak_dbtp=outcome.assembled.loudness.true_peak,
+                chapters=len(outcome.assembled.chapters),
+            )
+    except BaseException as error:
+        if run.written:
+            run.fail(error)
+        raise
+    return outcome
+
+
 def _prepare_outputs(target: RenderTarget, creation_id: str | None, logger: Any) -> None:
     """Before anything is written: a creation must have a story (else nothing is written at
     all), and a publish an earlier run left half done is finished, its staging files removed."""
@@ -213,203 +320,6 @@ def _prepare_outputs(target: RenderTarget, creation_id: str | None, logger: Any)
         what=f"finish an earlier publish in {target.outputs.describe()}",
         logger=logger,
     )
-
-
-@dataclass
-class RenderOutcome:
-    assembled: AssembledVideo
-    parts: int
-    reused: int
-    keys: set[str]
-    language: str
-    music: str | None  # the music's name, when there was music
-
-
-def _render(
-    target: RenderTarget,
-    options: RenderOptions,
-    store: PartStore,
-    work_dir: Path,
-    run: RunRecord,
-    track: Callable[[list[Any]], list[Any]],
-) -> RenderOutcome:
-    """Check the story, re-use or render each part, join them (the caller publishes). Every
-    stage's futures go through `track`, so a failure settles them all before work_dir goes."""
-    logger = run.logger
-    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
-    if options.language != AUTO:
-        narrator.engine.voice_id(options.language)  # a language the engine cannot speak: stop now
-    layout = list_story(target.assets)
-    logger.info("story at %s: %d parts", target.assets.describe(), len(layout.parts))
-    story, music = _gather_story(
-        layout.problems,
-        track(
-            fetch_part.map(
-                layout.parts, storage=unmapped(target.assets), work_dir=unmapped(work_dir)
-            )
-        ),
-        track([fetch_music.submit(layout.music, options, target.assets, work_dir)])[0],
-    )
-    if music is not None:
-        logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
-    total = len(story.parts)
-    options, language_reason = _with_story_language(options, story, narrator, logger)
-    language_id.release()  # its model is not needed again in this run: 80 MB back
-    run.update(parts=total, language=options.language, language_reason=language_reason)
-
-    font = fonts.caption_font()
-    voice = narrator.engine.voice_id(options.language)
-    keys = {
-        part.number: part_key(part, options, voice, narrator.sample_rate, font)
-        for part in story.parts
-    }
-    whole = story_key(
-        [keys[part.number] for part in story.parts],
-        options,
-        music=sha256_file(music.path) if music is not None else None,
-    )
-    keep_keys = {*keys.values(), whole}
-    earlier = reuse_story(whole, store=store, work_dir=work_dir)
-    if earlier is not None:
-        # Every part and the music unchanged: the outputs an earlier run assembled, as they were.
-        logger.info(
-            "story unchanged (key %s): publishing the outputs kept from an earlier run", whole[:12]
-        )
-        run.update(parts_done=total, progress=1.0, parts_reused=total)
-        return RenderOutcome(
-            assembled=earlier,
-            parts=total,
-            reused=total,
-            keys=keep_keys,
-            language=options.language,
-            music=music.name if music is not None else None,
-        )
-
-    lookups = track(
-        reuse_part.map(
-            [part.number for part in story.parts],
-            [keys[part.number] for part in story.parts],
-            store=unmapped(store),
-            work_dir=unmapped(work_dir),
-        )
-    )
-    clips: dict[int, PartClip] = {}
-    for part, lookup in zip(story.parts, lookups, strict=True):
-        found = lookup.result()
-        if found is not None:
-            clips[part.number] = found
-            logger.info("part %d re-used (key %s)", part.number, keys[part.number][:12])
-    reused = len(clips)
-    if reused:
-        run.update(parts_done=reused, progress=round(reused / total, 4), parts_reused=reused)
-
-    # Longest captions first: encoding is most of a render, and a long part whose encode started
-    # last would run alone at the end while the other cores idle.
-    misses = sorted(
-        (part for part in story.parts if part.number not in clips),
-        key=lambda part: sum(len(caption.text) for caption in part.captions),
-        reverse=True,
-    )
-    if not misses:
-        sound = _submit_soundtrack(story, clips, {}, options, work_dir, music, track)
-    else:
-        pages = track(
-            draw_captions.map(misses, options=unmapped(options), work_dir=unmapped(work_dir))
-        )
-        narrations = track(
-            narrate_part.map(
-                pages, narrator=unmapped(narrator), language=unmapped(options.language)
-            )
-        )
-        # Submitted before the clips, so it is made while they encode (Prefect's pool takes
-        # tasks in order of submission).
-        narrated = dict(zip([part.number for part in misses], narrations, strict=True))
-        sound = _submit_soundtrack(story, clips, narrated, options, work_dir, music, track)
-        rendered = track(
-            render_clip.map(
-                pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
-            )
-        )
-        kept = track(
-            keep_part.map(rendered, [keys[part.number] for part in misses], store=unmapped(store))
-        )
-        stages = {
-            id(last): chain for *chain, last in zip(pages, narrations, rendered, kept, strict=True)
-        }
-        for future in as_completed(kept):
-            clip = part_result(stages[id(future)], future)  # a failed part fails the run
-            clips[clip.part_number] = clip
-            logger.info(
-                "part %d rendered (key %s) (%d/%d)",
-                clip.part_number,
-                keys[clip.part_number][:12],
-                len(clips),
-                total,
-            )
-            run.update(parts_done=len(clips), progress=round(len(clips) / total, 4))
-    logger.info(
-        "parts: %d re-used, %d rendered; narration synthesized for %d page(s)",
-        reused,
-        total - reused,
-        narrator.synthesized,
-    )
-
-    assembled = assemble_video(
-        [clips[part.number] for part in story.parts], options, work_dir, sound=sound.result()
-    )
-    try:
-        keep_story(assembled, whole, store=store)
-    except Exception as error:  # noqa: BLE001 - a missed copy only costs the next run time
-        logger.warning("could not keep the outputs in %s: %s", store.describe(), error)
-    return RenderOutcome(
-        assembled=assembled,
-        parts=total,
-        reused=reused,
-        keys=keep_keys,
-        language=options.language,
-        music=music.name if music is not None else None,
-    )
-
-
-def _submit_soundtrack(
-    story: Story,
-    clips: dict[int, PartClip],
-    narrations: dict[int, Any],
-    options: RenderOptions,
-    work_dir: Path,
-    music: MusicTrack | None,
-    track: Callable[[list[Any]], list[Any]],
-) -> Any:
-    """The story's soundtrack, from each part's re-used clip or (a future of) its narration."""
-    parts = [clips.get(part.number) or narrations[part.number] for part in story.parts]
-    music_path = music.path if music is not None else None
-    return track([make_soundtrack.submit(parts, options, work_dir, music_path)])[0]
-
-
-def _with_story_language(
-    options: RenderOptions, story: Story, narrator: Narrator, logger: Any
-) -> tuple[RenderOptions, str]:
-    """Options with `auto` replaced by the story's language, and why that one; fails (before
-    anything renders) when the engine cannot speak it. Told from all the captions at once: a
-    caption in another language is spoken with the story's voice."""
-    texts = [caption.text for part in story.parts for caption in part.captions]
-    language, why = resolve_language(
-        options.language,
-        texts,
-        get_settings().tts_language,
-        can_speak=lambda tag: _speaks(narrator, tag),
-    )
-    voice = narrator.engine.voice_id(language)
-    logger.info("language: %s (%s); voice %s", language, why, voice)
-    return options.model_copy(update={"language": language}), why
-
-
-def _speaks(narrator: Narrator, language: str) -> bool:
-    try:
-        narrator.engine.voice_id(language)
-    except UnsupportedLanguage:
-        return False
-    return True
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

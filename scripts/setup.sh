@@ -31,6 +31,7 @@ TEST_APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-rus tesseract-ocr-ell
   tesseract-ocr-ara tesseract-ocr-heb tesseract-ocr-hin tesseract-ocr-tha
   tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-jpn tesseract-ocr-kor
+  chromium chromium-driver  # the browser check of the Prefect UI (pytest -m browser)
 )
 
 missing=()

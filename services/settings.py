@@ -125,7 +125,7 @@ class StoryOptions(BaseModel):
     )
     # strict numbers: a number in JSON (an integer too), never true/false or a string.
     caption_size: float = Field(
-        1.0, ge=0.5, le=2.0, strict=True, description="Caption text size, 1 = default"
+        1.0, ge=0.5, le=2.0, strict=True, description="Caption text size, 1 = default (0.5 to 2)"
     )
     caption_style: CaptionLook = Field(
         "outline",
@@ -142,7 +142,7 @@ class StoryOptions(BaseModel):
         ge=-30.0,
         le=6.0,
         strict=True,
-        description="Music level in dB, relative to the default bed level",
+        description="Music level in dB, relative to the default bed level (-30 to 6)",
     )
 
     @field_validator("language", mode="before")
@@ -152,16 +152,46 @@ class StoryOptions(BaseModel):
 
 
 class RenderOptions(StoryOptions):
-    """How one video is rendered. Every field has a CLI flag of the same name."""
+    """How one video is rendered: its size, frame rate and encoding, the caption layout, the
+    narration engine, and the story options above. Unset fields take the defaults shown."""
 
-    width: int = Field(720, ge=64, le=3840, multiple_of=2)
-    height: int = Field(1080, ge=64, le=3840, multiple_of=2)
-    fps: int = Field(24, ge=1, le=60)
-    crf: int = Field(23, ge=0, le=51)
-    preset: X264Preset = "fast"
-    tts: TtsEngineName | None = Field(None, description="Narration engine; unset uses TTS_ENGINE")
-    fade_seconds: float = Field(0.4, ge=0, le=2)
-    max_caption_lines: int = Field(3, ge=1, le=6)
+    width: int = Field(
+        720, ge=64, le=3840, multiple_of=2, description="Frame width in pixels (even, 64 to 3840)"
+    )
+    height: int = Field(
+        1080,
+        ge=64,
+        le=3840,
+        multiple_of=2,
+        description="Frame height in pixels (even, 64 to 3840); 720x1080 is portrait",
+    )
+    fps: int = Field(24, ge=1, le=60, description="Frames per second (1 to 60)")
+    crf: int = Field(
+        23,
+        ge=0,
+        le=51,
+        description="x264 quality (0 to 51): lower is better and larger; 18-28 is usual",
+    )
+    preset: X264Preset = Field(
+        "fast",
+        description="x264 speed: faster presets encode sooner into larger files at the same "
+        "quality (ultrafast ... veryslow)",
+    )
+    tts: TtsEngineName | None = Field(
+        None,
+        description="Narration engine: espeak (offline) or gtts (Google); unset uses the "
+        "worker's TTS_ENGINE",
+    )
+    fade_seconds: float = Field(
+        0.4, ge=0, le=2, description="Fade at each part's and page's edges, seconds (0 to 2)"
+    )
+    max_caption_lines: int = Field(
+        3,
+        ge=1,
+        le=6,
+        description="Lines of caption on screen at once (1 to 6); longer "
+        "captions turn into more pages",
+    )
 
     # A server path: an operator's option (flow, CLI), never the API's.
     music_file: str | None = Field(

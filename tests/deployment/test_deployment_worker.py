@@ -139,7 +139,8 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
     assert flow_run.state.type == StateType.COMPLETED, (
         f"{flow_run.state!r}\n--- worker log ---\n{tail(worker_log)}"
     )
-    assert flow_run.name == f"video-{creation_id}"
+    assert flow_run.name.startswith(f"video-{creation_id}-")  # then the language, the start
+    assert f"creation:{creation_id}" in flow_run.tags
     assert {"story-video", "local"} <= set(flow_run.tags)
 
     found = creation_outputs(gcs_emulator, gcs_bucket, creation_id, tmp_path / "out")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.video import _with_story_language
+from flows.render import with_story_language
 from services.media.speech import EspeakEngine, Narrator, espeak_voice
 from services.settings import RenderOptions
 from services.story.language_id import (
@@ -185,7 +185,7 @@ def test_a_story_with_auto_is_read_in_its_own_language_and_voice(
     narrator = Narrator(EspeakEngine(), tmp_path / "cache")
     logger = logging.getLogger("test.language")
     with caplog.at_level(logging.INFO, logger="test.language"):
-        options, why = _with_story_language(
+        options, why = with_story_language(
             RenderOptions(language="auto"), story_of(captions), narrator, logger
         )
 
@@ -262,7 +262,7 @@ def test_the_resolved_language_is_in_the_render_cache_key(tmp_path: Path) -> Non
 
     story = story_of(STORIES["nl"][1])
     narrator = Narrator(EspeakEngine(), tmp_path / "cache")
-    options, _ = _with_story_language(
+    options, _ = with_story_language(
         RenderOptions(language="auto"), story, narrator, logging.getLogger("test.language")
     )
     voice, part, font = narrator.engine.voice_id("nl"), story.parts[0], caption_font()

@@ -379,7 +379,7 @@ def test_the_prefect_form_and_the_cli_offer_the_same_language_option() -> None:
     from flows.video import generate_video
 
     schema = parameter_schema(generate_video).model_dump()
-    form = schema["definitions"]["RenderOptions"]["properties"]["language"]
+    form = schema["definitions"]["FormOptions"]["properties"]["language"]
     assert form["default"] == "auto" and "zh-TW" in form["enum"]
-    assert schema["definitions"]["RenderOptions"]["additionalProperties"] is False
+    assert schema["definitions"]["FormOptions"]["additionalProperties"] is False
     assert build_parser().parse_args(["--assets-dir", "x"]).language == "auto"
