@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -34,10 +35,17 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterTags,
 )
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.deployments import run_deployment
+from prefect.events.filters import (
+    EventFilter,
+    EventNameFilter,
+    EventOccurredFilter,
+    EventResourceFilter,
+)
 from prefect.exceptions import ObjectNotFound
+from prefect.states import Crashed
 from pydantic import ValidationError
 
 from services.settings import StoryOptions
@@ -45,6 +53,8 @@ from services.settings import StoryOptions
 log = logging.getLogger(__name__)
 
 FLOW_NAME = "generate-video"
+HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
+STALE_MESSAGE = "No heartbeat from the run for too long: its machine is gone."
 
 
 class RenderServiceUnavailable(RuntimeError):
@@ -88,10 +98,21 @@ def idempotency_key(creation_id: str, latest: FlowRun | None) -> str:
 
 
 class RenderRuns:
-    """Reads and starts `generate-video` runs through one Prefect client (open it before use)."""
+    """Reads and starts `generate-video` runs through one Prefect client (open it before use).
 
-    def __init__(self, deployment: str, client: PrefectClient | None = None):
+    `heartbeat_grace`: a run that has been RUNNING this long without a heartbeat (the flow
+    engine emits `prefect.flow-run.heartbeat` every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds,
+    30 in our deployments) lost its machine: `is_stale` says so, `crash` ends it."""
+
+    def __init__(
+        self,
+        deployment: str,
+        client: PrefectClient | None = None,
+        *,
+        heartbeat_grace: timedelta = timedelta(seconds=90),
+    ):
         self.deployment = deployment
+        self.heartbeat_grace = heartbeat_grace
         self._client = client
         self._owns_client = client is None
 
@@ -128,6 +149,32 @@ class RenderRuns:
             return await self.client.read_flow_run(UUID(flow_run_id))
         except (ObjectNotFound, ValueError):
             return None
+
+    async def is_stale(self, run: FlowRun) -> bool:
+        """Whether `run` says RUNNING but nothing has beaten for it for longer than the grace:
+        its process is gone (a machine died with its worker), and Prefect would say RUNNING
+        for ever without the crash automation (deployments/Makefile creates it)."""
+        if run.state is None or run.state.type != StateType.RUNNING:
+            return False
+        since = datetime.now(UTC) - self.heartbeat_grace
+        if run.state.timestamp is not None and run.state.timestamp > since:
+            return False  # started (or resumed) within the grace: give it its first beats
+        page = await self.client.read_events(
+            EventFilter(
+                occurred=EventOccurredFilter(since=since, until=datetime.now(UTC)),
+                event=EventNameFilter(name=[HEARTBEAT_EVENT]),
+                resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]),
+            ),
+            limit=1,
+        )
+        return not page.events
+
+    async def crash(self, run: FlowRun) -> None:
+        """Move a stale run to Crashed, so Prefect's UI, its slot and the next trigger agree."""
+        log.warning(
+            "flow run %s: no heartbeat for %s; marking it Crashed", run.id, self.heartbeat_grace
+        )
+        await self.client.set_flow_run_state(run.id, Crashed(message=STALE_MESSAGE), force=True)
 
     async def deployment_options(self) -> dict[str, Any]:
         """The `options` parameter the deployment renders with when a run gives none."""

@@ -21,7 +21,6 @@ if __name__ == "__main__":
 
     runpy.run_module("flows.cli", run_name="__main__", alter_sys=True)
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from services.storage.retrying import call_with_retries
 from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
 from services.story.languages import AUTO, resolve_language
 from services.story.model import Story, StoryError, sha256_file
+from services.work_area import work_folder
 from tasks.assembly import assemble_video, publish_video
 from tasks.captions import draw_captions
 from tasks.clips import render_clip
@@ -147,14 +147,10 @@ def generate_video(
         run.start()
 
     try:
-        # Everything intermediate lives here and goes when the run ends, however it ends.
-        # On a failure, every stage's tasks are settled (settled_on_failure) before it goes.
-        with (
-            tempfile.TemporaryDirectory(
-                prefix="story-video-", ignore_cleanup_errors=True
-            ) as scratch,
-            settled_on_failure() as track,
-        ):
+        # Everything intermediate lives here and goes when the run ends, however it ends (the
+        # folders of earlier runs that were killed go first). On a failure, every stage's tasks
+        # are settled (settled_on_failure) before it goes.
+        with work_folder() as scratch, settled_on_failure() as track:
             outcome = _render(
                 target, options, store_for(settings, creation_id), Path(scratch), run, track
             )
