@@ -56,7 +56,11 @@ def api_deployment(prefect_harness: None) -> str:
     source = generate_video.from_source(
         source=str(REPO), entrypoint="flows/video.py:generate_video"
     )
-    deployment = source.to_deployment(name="api-test", parameters={"options": SMALL})
+    deployment = source.to_deployment(
+        name="api-test",
+        parameters={"options": SMALL},
+        job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}},  # as prefect.yaml
+    )
     deployment.apply(work_pool_name=POOL)
     return DEPLOYMENT
 
