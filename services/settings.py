@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     api_token: str | None = None
     run_heartbeat_grace_seconds: int = Field(
         90,
-        ge=30,
+        ge=1,
         description="The API answers a running render failed (and a new trigger replaces it) "
         "when Prefect has had no heartbeat of it for this long; runs beat every 30 s",
     )
