@@ -151,10 +151,11 @@ class RenderRuns:
             return None
 
     async def is_stale(self, run: FlowRun) -> bool:
-        """Whether `run` says RUNNING but nothing has beaten for it for longer than the grace:
-        its process is gone (a machine died with its worker), and Prefect would say RUNNING
-        for ever without the crash automation (deployments/Makefile creates it)."""
-        if run.state is None or run.state.type != StateType.RUNNING:
+        """Whether `run` says RUNNING (or CANCELLING) but nothing has beaten for it for longer
+        than the grace: its process is gone (a machine died with its worker), and Prefect would
+        say so for ever without the crash automation (the pool targets create it)."""
+        # Cancelling too: a cancel of a run whose machine is gone never completes.
+        if run.state is None or run.state.type not in (StateType.RUNNING, StateType.CANCELLING):
             return False
         since = datetime.now(UTC) - self.heartbeat_grace
         if run.state.timestamp is not None and run.state.timestamp > since:
