@@ -22,10 +22,12 @@ differ (services.VideoService answers 409). Each run also carries the tag
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient, get_client
@@ -35,7 +37,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterTags,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.deployments import run_deployment
 from prefect.events.filters import (
@@ -51,6 +53,8 @@ from pydantic import ValidationError
 from services.settings import StoryOptions
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FLOW_NAME = "generate-video"
 HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
@@ -104,6 +108,13 @@ class RenderRuns:
     engine emits `prefect.flow-run.heartbeat` every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds,
     30 in our deployments) lost its machine: `is_stale` says so, `crash` ends it."""
 
+    # Seconds each call to Prefect may take: a stopped or frozen server is a 503 within 5 s (the
+    # client itself would retry a refused connection for a minute). Starting a run is several
+    # requests, and under a burst the server's database is busy: it gets longer, and is only
+    # tried once Prefect has just answered the reads before it.
+    CALL_SECONDS = 4.0
+    START_SECONDS = 15.0
+
     def __init__(
         self,
         deployment: str,
@@ -113,6 +124,8 @@ class RenderRuns:
     ):
         self.deployment = deployment
         self.heartbeat_grace = heartbeat_grace
+        self.call_seconds = self.CALL_SECONDS
+        self.start_seconds = self.START_SECONDS
         self._client = client
         self._owns_client = client is None
 
@@ -127,6 +140,11 @@ class RenderRuns:
             await self._client.__aexit__(None, None, None)
             self._client = None
 
+    async def _bounded(self, call: Awaitable[T], seconds: float | None = None) -> T:
+        """The answer of one Prefect call, or TimeoutError after its seconds."""
+        async with asyncio.timeout(seconds or self.call_seconds):
+            return await call
+
     @property
     def client(self) -> PrefectClient:
         if self._client is None:
@@ -135,18 +153,22 @@ class RenderRuns:
 
     async def latest(self, creation_id: str) -> FlowRun | None:
         """The creation's most recent run started by the API (any state), or None."""
-        runs = await self.client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[creation_tag(creation_id)])),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=1,
+        runs = await self._bounded(
+            self.client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[creation_tag(creation_id)])
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=1,
+            )
         )
         return runs[0] if runs else None
 
     async def read(self, flow_run_id: str) -> FlowRun | None:
         """A run by id (e.g. the one a record names), or None when Prefect does not know it."""
         try:
-            return await self.client.read_flow_run(UUID(flow_run_id))
+            return await self._bounded(self.client.read_flow_run(UUID(flow_run_id)))
         except (ObjectNotFound, ValueError):
             return None
 
@@ -160,13 +182,15 @@ class RenderRuns:
         since = datetime.now(UTC) - self.heartbeat_grace
         if run.state.timestamp is not None and run.state.timestamp > since:
             return False  # started (or resumed) within the grace: give it its first beats
-        page = await self.client.read_events(
-            EventFilter(
-                occurred=EventOccurredFilter(since=since, until=datetime.now(UTC)),
-                event=EventNameFilter(name=[HEARTBEAT_EVENT]),
-                resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]),
-            ),
-            limit=1,
+        page = await self._bounded(
+            self.client.read_events(
+                EventFilter(
+                    occurred=EventOccurredFilter(since=since, until=datetime.now(UTC)),
+                    event=EventNameFilter(name=[HEARTBEAT_EVENT]),
+                    resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]),
+                ),
+                limit=1,
+            )
         )
         return not page.events
 
@@ -175,12 +199,13 @@ class RenderRuns:
         log.warning(
             "flow run %s: no heartbeat for %s; marking it Crashed", run.id, self.heartbeat_grace
         )
-        await self.client.set_flow_run_state(run.id, Crashed(message=STALE_MESSAGE), force=True)
+        crashed: State[Any] = Crashed(message=STALE_MESSAGE)
+        await self._bounded(self.client.set_flow_run_state(run.id, crashed, force=True))
 
     async def deployment_options(self) -> dict[str, Any]:
         """The `options` parameter the deployment renders with when a run gives none."""
         try:
-            deployment = await self.client.read_deployment_by_name(self.deployment)
+            deployment = await self._bounded(self.client.read_deployment_by_name(self.deployment))
         except ObjectNotFound as error:
             raise self._not_deployed() from error
         return dict((deployment.parameters or {}).get("options") or {})
@@ -211,14 +236,17 @@ class RenderRuns:
             parameters["options"] = options
         tags = [creation_tag(creation_id), options_tag(story or StoryOptions())]
         try:
-            flow_run = await run_deployment(  # type: ignore[misc]
-                self.deployment,
-                client=self.client,
-                parameters=parameters,
-                timeout=0,
-                tags=tags,
-                idempotency_key=idempotency_key(creation_id, latest),
-                as_subflow=False,
+            flow_run = await self._bounded(
+                run_deployment(  # type: ignore[arg-type]
+                    self.deployment,
+                    client=self.client,
+                    parameters=parameters,
+                    timeout=0,
+                    tags=tags,
+                    idempotency_key=idempotency_key(creation_id, latest),
+                    as_subflow=False,
+                ),
+                self.start_seconds,
             )
         except ObjectNotFound as error:
             raise self._not_deployed() from error

@@ -58,9 +58,10 @@ class Snapshot:
         return summarize(self.run, self.record)
 
 
-# Every answer within this many seconds, or 503: Prefect's client would retry a dead server for
-# a minute, a frozen bucket holds a request for its whole read timeout.
-ANSWER_SECONDS = 4.0
+# A safety net over the per-call bounds (RenderRuns.CALL_SECONDS, API_BUCKET_TIMEOUT), which
+# make an outage a 503 within 5 s: a request that is still not answered after this, however its
+# calls went, is a 503 too.
+ANSWER_SECONDS = 30.0
 
 
 class VideoService:
