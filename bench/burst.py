@@ -99,7 +99,7 @@ def wait_until_done(api_url: str, ids: list[str]) -> dict[str, str]:
                 if creation in final:
                     continue
                 status = client.get(f"/me/creation/{creation}/generate_video_status").json()
-                if status["status"] in ("completed", "failed"):
+                if status.get("status") in ("completed", "failed"):  # (a 503 has none)
                     final[creation] = status["status"]
             time.sleep(0.25)
     return final
