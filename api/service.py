@@ -61,7 +61,7 @@ class Snapshot:
 # A safety net over the per-call bounds (RenderRuns.CALL_SECONDS, API_BUCKET_TIMEOUT), which
 # make an outage a 503 within 5 s: a request that is still not answered after this, however its
 # calls went, is a 503 too.
-ANSWER_SECONDS = 30.0
+ANSWER_SECONDS = 60.0
 
 
 class VideoService:
