@@ -249,7 +249,7 @@ async def _translated_failures(seconds: float) -> AsyncIterator[None]:
         async with asyncio.timeout(seconds):
             yield
     except TimeoutError as error:
-        log.warning("no answer from Prefect or the bucket within %.1f s", seconds)
+        log.warning("Prefect or the bucket did not answer in time (net: %.0f s)", seconds)
         raise ServiceUnavailable(
             "The render service or the video store did not answer in time; try again in a minute."
         ) from error
