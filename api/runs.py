@@ -108,12 +108,12 @@ class RenderRuns:
     engine emits `prefect.flow-run.heartbeat` every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds,
     30 in our deployments) lost its machine: `is_stale` says so, `crash` ends it."""
 
-    # Seconds each call to Prefect may take: a stopped or frozen server is a 503 within 5 s (the
-    # client itself would retry a refused connection for a minute). Starting a run is several
-    # requests, and under a burst the server's database is busy: it gets longer, and is only
-    # tried once Prefect has just answered the reads before it.
-    CALL_SECONDS = 4.0
-    START_SECONDS = 15.0
+    # Prefect is taken for gone when it has answered none of this process's calls for this many
+    # seconds while one waits: a stopped or frozen server is a 503 within 5 s (its client alone
+    # would retry a refused connection for a minute). A server that is slow because it is busy
+    # (a burst of triggers on a small machine) keeps answering other calls, so a call to it may
+    # take longer, up to the service's safety net.
+    SILENCE_SECONDS = 4.0
 
     def __init__(
         self,
@@ -124,8 +124,8 @@ class RenderRuns:
     ):
         self.deployment = deployment
         self.heartbeat_grace = heartbeat_grace
-        self.call_seconds = self.CALL_SECONDS
-        self.start_seconds = self.START_SECONDS
+        self.silence_seconds = self.SILENCE_SECONDS
+        self._last_answer = 0.0  # loop time of Prefect's latest answer to any call
         self._client = client
         self._owns_client = client is None
 
@@ -140,10 +140,22 @@ class RenderRuns:
             await self._client.__aexit__(None, None, None)
             self._client = None
 
-    async def _bounded(self, call: Awaitable[T], seconds: float | None = None) -> T:
-        """The answer of one Prefect call, or TimeoutError after its seconds."""
-        async with asyncio.timeout(seconds or self.call_seconds):
-            return await call
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """The answer of one Prefect call, or TimeoutError once Prefect has answered nothing at
+        all (this call, or any other of this process) for `silence_seconds`."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(call)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.silence_seconds)
+                if done:
+                    self._last_answer = loop.time()
+                    return task.result()
+                if loop.time() - self._last_answer >= self.silence_seconds:
+                    raise TimeoutError("Prefect answered nothing in time")
+        finally:
+            if not task.done():
+                task.cancel()
 
     @property
     def client(self) -> PrefectClient:
@@ -246,7 +258,6 @@ class RenderRuns:
                     idempotency_key=idempotency_key(creation_id, latest),
                     as_subflow=False,
                 ),
-                self.start_seconds,
             )
         except ObjectNotFound as error:
             raise self._not_deployed() from error
