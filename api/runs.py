@@ -22,7 +22,6 @@ differ (services.VideoService answers 409). Each run also carries the tag
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable
@@ -50,6 +49,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 from pydantic import ValidationError
 
+from api.liveness import Liveness
 from services.settings import StoryOptions
 
 log = logging.getLogger(__name__)
@@ -108,13 +108,6 @@ class RenderRuns:
     engine emits `prefect.flow-run.heartbeat` every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds,
     30 in our deployments) lost its machine: `is_stale` says so, `crash` ends it."""
 
-    # Prefect is taken for gone when it has answered none of this process's calls for this many
-    # seconds while one waits: a stopped or frozen server is a 503 within 5 s (its client alone
-    # would retry a refused connection for a minute). A server that is slow because it is busy
-    # (a burst of triggers on a small machine) keeps answering other calls, so a call to it may
-    # take longer, up to the service's safety net.
-    SILENCE_SECONDS = 4.0
-
     def __init__(
         self,
         deployment: str,
@@ -124,8 +117,8 @@ class RenderRuns:
     ):
         self.deployment = deployment
         self.heartbeat_grace = heartbeat_grace
-        self.silence_seconds = self.SILENCE_SECONDS
-        self._last_answer = 0.0  # loop time of Prefect's latest answer to any call
+        # Prefect's client alone would retry a refused connection for a minute.
+        self.liveness = Liveness("Prefect")
         self._client = client
         self._owns_client = client is None
 
@@ -141,21 +134,8 @@ class RenderRuns:
             self._client = None
 
     async def _bounded(self, call: Awaitable[T]) -> T:
-        """The answer of one Prefect call, or TimeoutError once Prefect has answered nothing at
-        all (this call, or any other of this process) for `silence_seconds`."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(call)
-        try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=self.silence_seconds)
-                if done:
-                    self._last_answer = loop.time()
-                    return task.result()
-                if loop.time() - self._last_answer >= self.silence_seconds:
-                    raise TimeoutError("Prefect answered nothing in time")
-        finally:
-            if not task.done():
-                task.cancel()
+        """The answer of one Prefect call, while Prefect is there (api/liveness.py)."""
+        return await self.liveness.call(call)
 
     @property
     def client(self) -> PrefectClient:

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 OUTPUT_NAMES = OutputNames()  # a creation's outputs: video.mp4, video.json ...
 VIDEO_NAME = OUTPUT_NAMES.video
-# (connect, read) seconds per bucket request: the API answers within 5 s or says 503.
-API_BUCKET_TIMEOUT = (2.0, 3.0)
+# (connect, read) seconds per bucket request: ends a call the API gave up on (a bucket that
+# answers nothing is a 503 within 5 s anyway: api/liveness.py), long enough for a busy one.
+API_BUCKET_TIMEOUT = (5.0, 20.0)
 
 log = logging.getLogger(__name__)
 
