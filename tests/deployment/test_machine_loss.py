@@ -12,6 +12,7 @@ emulator -> the worker and the render are SIGKILLed together, mid-render. Then:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -126,7 +127,8 @@ def test_a_render_killed_with_its_worker_is_failed_then_crashed_and_renders_agai
                         raise AssertionError(f"never running:\n{tail(tmp_path / 'worker-1.log')}")
                     doomed = [worker.pid, *descendants(worker.pid)]
                     for pid in doomed:
-                        os.kill(pid, signal.SIGKILL)
+                        with contextlib.suppress(ProcessLookupError):  # e.g. an espeak done
+                            os.kill(pid, signal.SIGKILL)
                     killed_at = time.monotonic()
                 (killed_run,) = run_states()
                 left_behind = list(scratch.glob("story-video-*"))
