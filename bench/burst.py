@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=10)
     parser.add_argument("--parts", type=int, default=3)
     parser.add_argument("--old", action="store_true", help="the configuration this replaced")
+    parser.add_argument("--local-runs", type=int, default=1, help="the pool's limit (LOCAL_RUNS)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="burst-bench-"))
@@ -146,7 +147,13 @@ def main() -> None:
         wait_for(f"{prefect_url}/health", server, "prefect server")
         os.environ["PREFECT_API_URL"] = prefect_url
         cli_env = {**env, "PREFECT_API_URL": prefect_url}
-        make("pools", cli_env, "GCP_PROJECT=bench", f"CREATIONS_BUCKET={bucket}")
+        make(
+            "pools",
+            cli_env,
+            "GCP_PROJECT=bench",
+            f"CREATIONS_BUCKET={bucket}",
+            f"LOCAL_RUNS={args.local_runs}",
+        )
         make("deploy-local", cli_env)
         if args.old:
             use_old_configuration()
@@ -201,7 +208,17 @@ def main() -> None:
             for run in runs
             if run.start_time and run.expected_start_time
         ]
-        label = "old: deployment limit, 10 s poll" if args.old else "pool limit, 1 s poll"
+        ordered = sorted((run for run in runs if run.start_time), key=lambda run: run.start_time)
+        handovers = [
+            (after.start_time - before.end_time).total_seconds()
+            for before, after in zip(ordered, ordered[1:], strict=False)
+            if before.end_time and after.start_time > before.end_time
+        ]
+        label = (
+            "old: deployment limit 1, 10 s poll"
+            if args.old
+            else f"pool limit {args.local_runs}, 1 s poll"
+        )
         print(f"{args.stories} stories of {args.parts} parts, triggered at once ({label}):")
         answered = sorted({status for _, status in first})
         print(
@@ -215,8 +232,13 @@ def main() -> None:
         )
         print(
             f"  scheduled -> started: median {statistics.median(waits):.1f} s, "
-            f"max {max(waits):.1f} s"
+            f"max {max(waits):.1f} s (queueing included)"
         )
+        if handovers:
+            print(
+                f"  one run's end -> the next one's start (pickup and process start): median "
+                f"{statistics.median(handovers):.1f} s, max {max(handovers):.1f} s"
+            )
 
         before = len(flow_runs())
         again = asyncio.run(trigger_all(api_url, ids))
