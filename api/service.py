@@ -14,6 +14,7 @@ import httpx
 from prefect.client.schemas.objects import FlowRun, StateType
 from pydantic import ValidationError
 
+from api.liveness import Liveness
 from api.runs import RenderRuns, RenderServiceUnavailable, story_options, story_options_of
 from api.schemas import VideoStatus
 from api.status import CRASHED_MESSAGE, Summary, summarize
@@ -58,9 +59,8 @@ class Snapshot:
         return summarize(self.run, self.record)
 
 
-# A safety net over the per-call bounds (RenderRuns.CALL_SECONDS, API_BUCKET_TIMEOUT), which
-# make an outage a 503 within 5 s: a request that is still not answered after this, however its
-# calls went, is a 503 too.
+# A safety net over api/liveness.py (which makes an outage a 503 within 5 s): a request that is
+# still not answered after this, however busy Prefect and the bucket are, is a 503 too.
 ANSWER_SECONDS = 60.0
 
 
@@ -234,11 +234,16 @@ def _newer_than(record: VideoRecord, run: FlowRun) -> bool:
     return bool(record.started_at and run.created and record.started_at > run.created)
 
 
+BUCKET = Liveness("the bucket")  # one per process: all its calls tell whether it answers
+
+
 async def _in_thread(function: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Blocking storage calls run in worker threads, so one slow bucket call stalls no one else.
-    A caller that gives up (the answer's deadline) does not wait for the thread: the call ends
-    by its own timeout (API_BUCKET_TIMEOUT)."""
-    return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs), abandon_on_cancel=True)
+    While the bucket answers nothing (api/liveness.py) the caller gives up after 4 s and does not
+    wait for the thread: the call ends by its own request timeout (API_BUCKET_TIMEOUT)."""
+    return await BUCKET.call(
+        anyio.to_thread.run_sync(lambda: function(*args, **kwargs), abandon_on_cancel=True)
+    )
 
 
 @asynccontextmanager
