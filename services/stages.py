@@ -3,12 +3,22 @@ soundtrack and its assembled video. Plain data: no stage code, no I/O."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from services.media.audio_graph import Loudness
 from services.timeline import Chapter, Cue
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """EBU R128 figures of a piece of audio, as ffmpeg's ebur128 filter measures them
+    (services/media/audio_graph.py)."""
+
+    integrated: float  # LUFS; -70 when nothing is loud enough to count (silence)
+    true_peak: float  # dBTP (-inf for digital silence); nan when not measured
+    loudness_range: float  # LU
 
 
 class ClipFiles(BaseModel):

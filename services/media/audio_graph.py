@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.media.ffmpeg import AUDIO_SAMPLE_RATE, FfmpegError, ffmpeg_log, probe
+from services.stages import Loudness  # a plain record, kept with the stages' records
 
 # --- the soundtrack: loudness, music, mixing --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Loudness:
-    """EBU R128 figures of a piece of audio, as ffmpeg's ebur128 filter measures them."""
-
-    integrated: float  # LUFS; -70 when nothing is loud enough to count (silence)
-    true_peak: float  # dBTP (-inf for digital silence); nan when not measured
-    loudness_range: float  # LU
 
 
 # framelog=verbose: the per-block lines go to a level that is not printed; the summary still is.

@@ -135,7 +135,22 @@ def _libraries() -> _Libraries:
     _declare(cairo, "cairo_destroy", None, pointer)
     _declare(cairo, "cairo_surface_destroy", None, pointer)
     _declare(gobject, "g_object_unref", None, pointer)
+    _declare(pango, "pango_version_string", text)
+    _declare(cairo, "cairo_version_string", text)
     return _Libraries(pango=pango, pangocairo=pangocairo, gobject=gobject, cairo=cairo)
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries that lay out and draw the captions (for the render key)."""
+    libraries = _libraries()
+    harfbuzz = ctypes.CDLL("libharfbuzz.so.0")  # loaded already: Pango shapes with it
+    harfbuzz.hb_version_string.restype = ctypes.c_char_p
+    harfbuzz.hb_version_string.argtypes = []
+    return {
+        "pango": libraries.pango.pango_version_string().decode(),
+        "cairo": libraries.cairo.cairo_version_string().decode(),
+        "harfbuzz": harfbuzz.hb_version_string().decode(),
+    }
 
 
 # Characters that are never drawn as glyphs of their own, so never "missing": direction marks and

@@ -28,8 +28,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from services.media import audio_graph, ffmpeg, mux
-from services.media.audio_graph import Loudness, MusicBed
+from services.media.audio_graph import MusicBed
 from services.media.ffmpeg import AUDIO_SAMPLE_RATE
+from services.stages import Loudness
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@
 
 A part's key is a sha256 over everything that decides its clip and narration: the image bytes,
 the caption texts, the render options that shape the clip, the narration voice and language,
-the caption font, and the source of the code that draws, speaks and encodes (any change there
-invalidates every key, so a deployment never mixes clips of two renderer versions). The part's
+the caption font, the source of every project module the part's stages import, and the versions
+of the native tools that draw and encode (services/media/render_identity.py: a change to any of
+them invalidates every key, so a deployment never mixes clips of two renderer versions). The part's
 number is not in the key: the clip does not depend on where the part sits in the story.
 
 A whole story's assembled outputs are kept the same way, under the story's key (`story_key`:
@@ -37,6 +38,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from services.media.render_identity import PART_STAGES, STORY_STAGES, render_identity
 from services.settings import ASSEMBLY_OPTIONS, RenderOptions, Settings
 from services.stages import ClipFiles
 from services.storage.base import Storage, StorageError
@@ -49,37 +51,6 @@ log = logging.getLogger(__name__)
 # Bump when the stored entry's layout changes (files, part.json fields).
 PART_FORMAT_VERSION = 2
 
-_ROOT = Path(__file__).resolve().parents[2]
-# The code that decides a part's pixels, sound and timing.
-RENDER_CODE = (
-    "services/media/ffmpeg.py",
-    "services/media/clip_graph.py",
-    "services/media/pictures.py",
-    "services/media/fonts.py",
-    "services/media/caption_drawing.py",
-    "services/story/paging.py",
-    "services/media/speech.py",
-    "services/media/narration_track.py",
-    "services/stages.py",
-    "services/timeline.py",
-    "services/media/zoom.py",
-    "tasks/captions.py",
-    "tasks/clips.py",
-    "tasks/narration.py",
-)
-
-# The code that decides how parts are joined into a story's outputs.
-ASSEMBLY_CODE = (
-    "tasks/assembly.py",
-    "services/media/ffmpeg.py",
-    "services/media/mux.py",
-    "services/media/audio_graph.py",
-    "services/media/soundtrack.py",
-    "services/media/narration_track.py",
-    "services/stages.py",
-    "services/timeline.py",
-)
-
 CACHE_FOLDER = "render-cache"  # gs://<bucket>/<creation_id>/render-cache/<key>/...
 CLIP_NAME = "clip.mp4"
 AUDIO_NAME = "narration.wav"
@@ -87,13 +58,9 @@ META_NAME = "part.json"
 STORY_META_NAME = "story.json"
 
 
-@lru_cache(maxsize=1)
 def render_code_version() -> str:
-    digest = hashlib.sha256(f"format {PART_FORMAT_VERSION}".encode())
-    for relative in RENDER_CODE:
-        digest.update(relative.encode())
-        digest.update((_ROOT / relative).read_bytes())
-    return digest.hexdigest()
+    """The code and native tools that make a part (services/media/render_identity.py)."""
+    return f"format {PART_FORMAT_VERSION} " + render_identity(PART_STAGES)
 
 
 @lru_cache(maxsize=8)
@@ -126,14 +93,12 @@ def part_key(
 def story_key(part_keys: list[str], options: RenderOptions, music: str | None = None) -> str:
     """The content key of a story's assembled outputs: its parts' keys in order (the options
     that shape a part are in them), the options applied at assembly only (music level), the
-    music's sha256, and the code that joins them."""
+    music's sha256, and the code and tools that join them."""
     digest = hashlib.sha256(f"story format {PART_FORMAT_VERSION}".encode())
     mix = options.model_dump(mode="json", include=set(ASSEMBLY_OPTIONS - {"music_file"}))
     digest.update(json.dumps(mix, sort_keys=True).encode())
     digest.update(f"music {music}".encode())
-    for relative in ASSEMBLY_CODE:
-        digest.update(relative.encode())
-        digest.update((_ROOT / relative).read_bytes())
+    digest.update(render_identity(STORY_STAGES).encode())
     for key in part_keys:
         digest.update(key.encode())
     return digest.hexdigest()

@@ -60,7 +60,9 @@ def test_the_key_is_stable_and_ignores_where_the_part_sits() -> None:
         ),
         pytest.param(lambda: part_key(part(), OPTIONS, "v", 44_100, str(FONT)), id="sample rate"),
         pytest.param(
-            lambda: part_key(part(), OPTIONS, "v", 48_000, str(Path(__file__).parent / "media.py")),
+            lambda: part_key(
+                part(), OPTIONS, "v", 48_000, str(Path(__file__).parents[1] / "media.py")
+            ),
             id="font",
         ),
     ],
