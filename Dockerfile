@@ -56,8 +56,11 @@ COPY tasks/ /app/tasks/
 # importable from any working directory. Wand finds ImageMagick's library by its versioned name
 # (libMagickWand-6.Q16.so.6, through ldconfig): no MAGICK_HOME, which on Debian's multiarch
 # layout would point it at a folder without the library.
+# PREFECT_FLOWS_HEARTBEAT_FREQUENCY: a heartbeat every 30 s, also for plain Cloud Run jobs, so a
+# run whose machine died is known within the 90 s grace (deployments/automations.yaml, the API).
 ENV PATH=/opt/venv/bin:$PATH \
     ENV=p \
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30 \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1

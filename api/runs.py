@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient, get_client
@@ -34,17 +36,29 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterTags,
 )
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.deployments import run_deployment
+from prefect.events.filters import (
+    EventFilter,
+    EventNameFilter,
+    EventOccurredFilter,
+    EventResourceFilter,
+)
 from prefect.exceptions import ObjectNotFound
+from prefect.states import Crashed
 from pydantic import ValidationError
 
+from api.liveness import Liveness
 from services.settings import StoryOptions
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 FLOW_NAME = "generate-video"
+HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
+STALE_MESSAGE = "No heartbeat from the run for too long: its machine is gone."
 
 
 class RenderServiceUnavailable(RuntimeError):
@@ -88,10 +102,23 @@ def idempotency_key(creation_id: str, latest: FlowRun | None) -> str:
 
 
 class RenderRuns:
-    """Reads and starts `generate-video` runs through one Prefect client (open it before use)."""
+    """Reads and starts `generate-video` runs through one Prefect client (open it before use).
 
-    def __init__(self, deployment: str, client: PrefectClient | None = None):
+    `heartbeat_grace`: a run that has been RUNNING this long without a heartbeat (the flow
+    engine emits `prefect.flow-run.heartbeat` every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds,
+    30 in our deployments) lost its machine: `is_stale` says so, `crash` ends it."""
+
+    def __init__(
+        self,
+        deployment: str,
+        client: PrefectClient | None = None,
+        *,
+        heartbeat_grace: timedelta = timedelta(seconds=90),
+    ):
         self.deployment = deployment
+        self.heartbeat_grace = heartbeat_grace
+        # Prefect's client alone would retry a refused connection for a minute.
+        self.liveness = Liveness("Prefect")
         self._client = client
         self._owns_client = client is None
 
@@ -106,6 +133,10 @@ class RenderRuns:
             await self._client.__aexit__(None, None, None)
             self._client = None
 
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """The answer of one Prefect call, while Prefect is there (api/liveness.py)."""
+        return await self.liveness.call(call)
+
     @property
     def client(self) -> PrefectClient:
         if self._client is None:
@@ -114,25 +145,59 @@ class RenderRuns:
 
     async def latest(self, creation_id: str) -> FlowRun | None:
         """The creation's most recent run started by the API (any state), or None."""
-        runs = await self.client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[creation_tag(creation_id)])),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=1,
+        runs = await self._bounded(
+            self.client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[creation_tag(creation_id)])
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=1,
+            )
         )
         return runs[0] if runs else None
 
     async def read(self, flow_run_id: str) -> FlowRun | None:
         """A run by id (e.g. the one a record names), or None when Prefect does not know it."""
         try:
-            return await self.client.read_flow_run(UUID(flow_run_id))
+            return await self._bounded(self.client.read_flow_run(UUID(flow_run_id)))
         except (ObjectNotFound, ValueError):
             return None
+
+    async def is_stale(self, run: FlowRun) -> bool:
+        """Whether `run` says RUNNING (or CANCELLING) but nothing has beaten for it for longer
+        than the grace: its process is gone (a machine died with its worker), and Prefect would
+        say so for ever without the crash automation (the pool targets create it)."""
+        # Cancelling too: a cancel of a run whose machine is gone never completes.
+        if run.state is None or run.state.type not in (StateType.RUNNING, StateType.CANCELLING):
+            return False
+        since = datetime.now(UTC) - self.heartbeat_grace
+        if run.state.timestamp is not None and run.state.timestamp > since:
+            return False  # started (or resumed) within the grace: give it its first beats
+        page = await self._bounded(
+            self.client.read_events(
+                EventFilter(
+                    occurred=EventOccurredFilter(since=since, until=datetime.now(UTC)),
+                    event=EventNameFilter(name=[HEARTBEAT_EVENT]),
+                    resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]),
+                ),
+                limit=1,
+            )
+        )
+        return not page.events
+
+    async def crash(self, run: FlowRun) -> None:
+        """Move a stale run to Crashed, so Prefect's UI, its slot and the next trigger agree."""
+        log.warning(
+            "flow run %s: no heartbeat for %s; marking it Crashed", run.id, self.heartbeat_grace
+        )
+        crashed: State[Any] = Crashed(message=STALE_MESSAGE)
+        await self._bounded(self.client.set_flow_run_state(run.id, crashed, force=True))
 
     async def deployment_options(self) -> dict[str, Any]:
         """The `options` parameter the deployment renders with when a run gives none."""
         try:
-            deployment = await self.client.read_deployment_by_name(self.deployment)
+            deployment = await self._bounded(self.client.read_deployment_by_name(self.deployment))
         except ObjectNotFound as error:
             raise self._not_deployed() from error
         return dict((deployment.parameters or {}).get("options") or {})
@@ -163,14 +228,16 @@ class RenderRuns:
             parameters["options"] = options
         tags = [creation_tag(creation_id), options_tag(story or StoryOptions())]
         try:
-            flow_run = await run_deployment(  # type: ignore[misc]
-                self.deployment,
-                client=self.client,
-                parameters=parameters,
-                timeout=0,
-                tags=tags,
-                idempotency_key=idempotency_key(creation_id, latest),
-                as_subflow=False,
+            flow_run = await self._bounded(
+                run_deployment(  # type: ignore[arg-type]
+                    self.deployment,
+                    client=self.client,
+                    parameters=parameters,
+                    timeout=0,
+                    tags=tags,
+                    idempotency_key=idempotency_key(creation_id, latest),
+                    as_subflow=False,
+                ),
             )
         except ObjectNotFound as error:
             raise self._not_deployed() from error

@@ -11,16 +11,17 @@ from typing import TypeVar
 
 import anyio.to_thread
 import httpx
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, StateType
 from pydantic import ValidationError
 
+from api.liveness import Liveness
 from api.runs import RenderRuns, RenderServiceUnavailable, story_options, story_options_of
 from api.schemas import VideoStatus
-from api.status import Summary, summarize
+from api.status import CRASHED_MESSAGE, Summary, summarize
 from api.videos import VIDEO_NAME, CreationFiles, LinkError
 from services.record import VideoRecord
 from services.settings import StoryOptions
-from services.storage.base import StorageError
+from services.storage.base import StorageError, holds_story
 
 log = logging.getLogger(__name__)
 
@@ -47,42 +48,62 @@ class Snapshot:
     latest: FlowRun | None  # the creation's latest API-started run: the base of the next key
     run: FlowRun | None  # the run the answer is about (latest, or a newer one the record names)
     record: VideoRecord | None
+    stale: bool = False  # `run` says RUNNING, but its heartbeats stopped: its machine is gone
+
+    def summary(self) -> Summary:
+        own = self.record and self.run and self.record.flow_run_id == str(self.run.id)
+        finished = own and self.record and self.record.status in ("completed", "failed")
+        if self.stale and not finished:  # a run that wrote its end has ended, heartbeat or not
+            progress = self.record.progress if self.record else 0.0
+            return Summary("failed", CRASHED_MESSAGE, progress)
+        return summarize(self.run, self.record)
+
+
+# A safety net over api/liveness.py (which makes an outage a 503 within 5 s): a request that is
+# still not answered after this, however busy Prefect and the bucket are, is a 503 too.
+ANSWER_SECONDS = 60.0
 
 
 class VideoService:
     """What the routes do, independent of HTTP and of who is asking."""
 
-    def __init__(self, runs: RenderRuns, files: CreationFiles):
+    def __init__(self, runs: RenderRuns, files: CreationFiles, *, answer_seconds: float = 0.0):
         self.runs = runs
         self.files = files
+        self.answer_seconds = answer_seconds or ANSWER_SECONDS
 
     async def status(self, creation_id: str) -> VideoStatus:
-        async with _translated_failures():
+        async with _translated_failures(self.answer_seconds):
             snapshot = await self._snapshot(creation_id)
-            summary = summarize(snapshot.run, snapshot.record)
-            return await self._answer(creation_id, snapshot, summary)
+            return await self._answer(creation_id, snapshot, snapshot.summary())
 
     async def trigger(self, creation_id: str, requested: StoryOptions | None = None) -> VideoStatus:
         """Start a render unless one is pending or running; answer the status either way.
 
         `requested` holds the options the caller chose (unset fields: the deployment's own, then
         the defaults). A pending or running render with other story options is not returned as
-        if it were this one: OptionsConflict names its options."""
+        if it were this one: OptionsConflict names its options. When the last render completed
+        with the same options and the story's files are unchanged (their hashes in the bucket's
+        listing equal those the record kept), the answer is that render: no new run."""
         given = (requested or StoryOptions()).model_dump(mode="json", exclude_unset=True)
-        async with _translated_failures():
-            snapshot, has_story, defaults = await asyncio.gather(
+        async with _translated_failures(self.answer_seconds):
+            snapshot, inputs, defaults = await asyncio.gather(
                 self._snapshot(creation_id),
-                _in_thread(self.files.has_story, creation_id),
+                _in_thread(self.files.input_hashes, creation_id),
                 self.runs.deployment_options(),
             )
             run_options = {**defaults, **given} if given else None
             wanted = _wanted_options(run_options if run_options is not None else defaults)
-            summary = summarize(snapshot.run, snapshot.record)
+            summary = snapshot.summary()
             if summary.active:
                 _same_options_or_conflict(snapshot.run, wanted)
                 return await self._answer(creation_id, snapshot, summary)
-            if not has_story:
+            if not holds_story(inputs):
                 raise CreationNotFound(creation_id)
+            if _up_to_date(snapshot, inputs, run_options or defaults, defaults):
+                return await self._answer(creation_id, snapshot, summary)
+            if snapshot.stale and snapshot.run is not None:
+                await self.runs.crash(snapshot.run)
             run = await self.runs.start(creation_id, snapshot.latest, run_options, wanted)
             # A concurrent trigger may have started this run, with its own options.
             _same_options_or_conflict(run, wanted)
@@ -100,7 +121,8 @@ class VideoService:
                 # The record is about a run the API did not start (the CLI, a plain Cloud Run
                 # job); Prefect may still know how that run is doing, e.g. that it crashed.
                 run = await self.runs.read(other_run)
-        return Snapshot(latest=latest, run=run, record=record)
+        stale = run is not None and await self.runs.is_stale(run)
+        return Snapshot(latest=latest, run=run, record=record, stale=stale)
 
     async def _answer(self, creation_id: str, snapshot: Snapshot, summary: Summary) -> VideoStatus:
         record = snapshot.record
@@ -189,20 +211,53 @@ def _status(summary: Summary, url: str | None, poster_url: str | None = None) ->
     )
 
 
+def _up_to_date(
+    snapshot: Snapshot,
+    inputs: dict[str, str],
+    options: dict[str, object],
+    defaults: dict[str, object],
+) -> bool:
+    """Whether the creation's video is the render of exactly these files with these options:
+    its run completed, wrote the record, and recorded the same input hashes and options."""
+    run, record = snapshot.run, snapshot.record
+    if run is None or record is None or record.status != "completed" or not record.inputs:
+        return False
+    if str(run.id) != record.flow_run_id or run.state is None:
+        return False
+    if run.state.type != StateType.COMPLETED:
+        return False
+    ran_with = (run.parameters or {}).get("options") or defaults
+    return bool(ran_with == options and record.inputs == inputs)
+
+
 def _newer_than(record: VideoRecord, run: FlowRun) -> bool:
     return bool(record.started_at and run.created and record.started_at > run.created)
 
 
+BUCKET = Liveness("the bucket")  # one per process: all its calls tell whether it answers
+
+
 async def _in_thread(function: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """Blocking storage calls run in worker threads, so one slow bucket call stalls no one else."""
-    return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+    """Blocking storage calls run in worker threads, so one slow bucket call stalls no one else.
+    While the bucket answers nothing (api/liveness.py) the caller gives up after 4 s and does not
+    wait for the thread: the call ends by its own request timeout (API_BUCKET_TIMEOUT)."""
+    return await BUCKET.call(
+        anyio.to_thread.run_sync(lambda: function(*args, **kwargs), abandon_on_cancel=True)
+    )
 
 
 @asynccontextmanager
-async def _translated_failures() -> AsyncIterator[None]:
-    """Prefect and bucket outages become ServiceUnavailable with a sentence; details to the log."""
+async def _translated_failures(seconds: float) -> AsyncIterator[None]:
+    """Prefect and bucket outages become ServiceUnavailable with a sentence; details to the log.
+    Everything inside must be done within `seconds`, or the answer is that it was not."""
     try:
-        yield
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as error:
+        log.warning("Prefect or the bucket did not answer in time (net: %.0f s)", seconds)
+        raise ServiceUnavailable(
+            "The render service or the video store did not answer in time; try again in a minute."
+        ) from error
     except RenderServiceUnavailable as error:
         raise ServiceUnavailable(str(error)) from error
     except httpx.HTTPError as error:

@@ -12,6 +12,7 @@ serves objects without checking signatures.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 
 OUTPUT_NAMES = OutputNames()  # a creation's outputs: video.mp4, video.json ...
 VIDEO_NAME = OUTPUT_NAMES.video
+# (connect, read) seconds per bucket request: ends a call the API gave up on (a bucket that
+# answers nothing is a 503 within 5 s anyway: api/liveness.py), long enough for a busy one.
+API_BUCKET_TIMEOUT = (5.0, 20.0)
+
+log = logging.getLogger(__name__)
 
 
 class LinkError(RuntimeError):
@@ -46,11 +52,29 @@ class CreationFiles:
         return self._fixed_client or gcs_bucket.client()
 
     def folder(self, creation_id: str) -> GcsStorage:
-        return GcsStorage(self.bucket, f"{creation_id}/assets", client=self._fixed_client)
+        return GcsStorage(
+            self.bucket,
+            f"{creation_id}/assets",
+            client=self._fixed_client,
+            timeout=API_BUCKET_TIMEOUT,
+        )
 
     def read_record(self, creation_id: str) -> VideoRecord | None:
-        """The creation's video.json, or None when there is none (or it cannot be parsed)."""
-        text = self.folder(creation_id).read_text(OUTPUT_NAMES.record)
+        """The creation's video.json, or None when there is none (or it cannot be parsed).
+
+        A publish that was interrupted after its journal was written (a render killed while
+        it switched the outputs) is finished first, so the record and every output linked
+        beside it are of one set, old or new, never both."""
+        folder = self.folder(creation_id)
+        try:
+            if folder.finish_switch(OUTPUT_NAMES.stem):
+                log.info("creation %s: finished an interrupted publish", creation_id)
+        except StorageError as error:
+            if error.transient:
+                raise
+            # E.g. the API's account may only read: the operator must grant it object writes.
+            log.error("creation %s: could not finish a publish: %s", creation_id, error)
+        text = folder.read_text(OUTPUT_NAMES.record)
         if text is None:
             return None
         try:
@@ -59,9 +83,9 @@ class CreationFiles:
             # A record we cannot read says nothing reliable; Prefect's state still answers.
             return None
 
-    def has_story(self, creation_id: str) -> bool:
-        """Whether the creation has a story to render: the same rule the flow applies."""
-        return self.folder(creation_id).has_story()
+    def input_hashes(self, creation_id: str) -> dict[str, str]:
+        """The creation's story files and their MD5s (one listing; none: no story)."""
+        return self.folder(creation_id).input_hashes()
 
     def video_link(self, creation_id: str, name: str = VIDEO_NAME, *, check: bool) -> str | None:
         """A link to the creation's video; with `check`, None when no video exists."""
@@ -72,10 +96,8 @@ class CreationFiles:
         return self._link(blob)
 
     def _exists(self, blob: Blob, folder: GcsStorage, name: str) -> bool:
-        from services.storage.bucket import TIMEOUT
-
         try:
-            return bool(blob.exists(timeout=TIMEOUT, retry=None))
+            return bool(blob.exists(timeout=API_BUCKET_TIMEOUT, retry=None))
         except Exception as error:
             raise StorageError(
                 f"could not look for {folder.describe(name)}: {error}", transient=True

@@ -3,7 +3,7 @@
     GCP_PROJECT=my-project python deployments/pool_template.py > build/cloud-run-pool.json
 
 `cloud-run-v2.job-template.json` holds `${NAME}` placeholders for what differs between projects:
-GCP_PROJECT (required), GCP_REGION and CREATIONS_BUCKET (defaults below). Everything else (CPU,
+GCP_PROJECT and CREATIONS_BUCKET (required), GCP_REGION (default below). Everything else (CPU,
 memory, timeout, retries, ENV=p) is fixed in the template. Standard library only.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 TEMPLATE = Path(__file__).with_name("cloud-run-v2.job-template.json")
 DEFAULTS = {
     "GCP_REGION": "us-east1",  # beside the predecessor's bucket (…-usea1-…)
-    "CREATIONS_BUCKET": "bai-buchai-p-stb-usea1-creations",
+    # CREATIONS_BUCKET has no default: a pool must name its bucket, never get production's.
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 

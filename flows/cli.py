@@ -22,6 +22,10 @@ from pydantic import ValidationError
 
 from services.settings import RenderOptions
 
+# A heartbeat every 30 s (Prefect's default: 180), read when Prefect loads: the API answers a run
+# with no heartbeat for RUN_HEARTBEAT_GRACE_SECONDS (90) as failed, its machine gone.
+os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
+
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = RenderOptions()

@@ -39,6 +39,17 @@ class RunRecord:
         self.written = True
 
     def start(self) -> None:
+        """The first write of a creation's record: `running`, with the story's input hashes and
+        the facts of the last completed render (its video stays until this one replaces it)."""
+        earlier = call_with_retries(
+            lambda: self.target.outputs.read_text(self.target.names.record),
+            what=f"read {self.where}",
+            logger=self.logger,
+        )
+        self.record = self.record.changed(
+            last_completed=_last_good(earlier, self.logger),
+            inputs=_input_hashes(self.target, self.logger),
+        )
         call_with_retries(self._write, what=f"write {self.where}", logger=self.logger)
 
     def update(self, **changes: Any) -> None:
@@ -48,7 +59,7 @@ class RunRecord:
         it describes, so a failed run leaves the previous video, captions and record together.
         A failed write (a StorageError: a bucket's, or a local disk's OSError as LocalStorage
         reports it) is logged and does not fail the run."""
-        self.record = self.record.model_copy(update=changes)
+        self.record = self.record.changed(**changes)  # a wrong field or value: ValueError
         if not self.target.record_from_start:
             return
         try:
@@ -59,8 +70,8 @@ class RunRecord:
     def complete(self, publish: Callable[[str], None], **changes: Any) -> None:
         """The final record goes out with the outputs, in the same set (`publish` gets its
         text), so the record always describes the video beside it."""
-        record = self.record.model_copy(
-            update={"status": "completed", "finished_at": now(), "progress": 1.0, **changes}
+        record = self.record.changed(
+            status="completed", finished_at=now(), progress=1.0, last_completed=None, **changes
         )
         publish(record.to_json())
         self.record, self.written = record, True
@@ -68,8 +79,8 @@ class RunRecord:
     def fail(self, error: BaseException) -> None:
         """Record the failure; if even that cannot be written, say so in the log and go on
         (the original error is what the caller must see)."""
-        self.record = self.record.model_copy(
-            update={"status": "failed", "finished_at": now(), "error": failure_message(error)}
+        self.record = self.record.changed(
+            status="failed", finished_at=now(), error=failure_message(error)
         )
         try:
             call_with_retries(
@@ -80,6 +91,27 @@ class RunRecord:
             )
         except Exception as problem:  # noqa: BLE001 - logged; the run's own error is raised
             self.logger.error("the failure could not be recorded in %s: %s", self.where, problem)
+
+
+def _last_good(text: str | None, logger: Any) -> VideoRecord | None:
+    """The last completed render's record, from the record an earlier run left (if readable)."""
+    if text is None:
+        return None
+    try:
+        return VideoRecord.from_json(text).last_good()
+    except ValueError as error:
+        logger.warning("the earlier video.json is unreadable, its facts are not kept: %s", error)
+        return None
+
+
+def _input_hashes(target: RenderTarget, logger: Any) -> dict[str, str] | None:
+    """The story's files and their MD5s, from one bucket listing (None for a local folder)."""
+    from services.storage.bucket import GcsStorage
+
+    if not isinstance(target.assets, GcsStorage):
+        return None
+    assets = target.assets
+    return call_with_retries(assets.input_hashes, what=f"list {assets.describe()}", logger=logger)
 
 
 def failure_message(error: BaseException) -> str:

@@ -23,7 +23,6 @@ if __name__ == "__main__":
 
     runpy.run_module("flows.cli", run_name="__main__", alter_sys=True)
 
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from services.storage.part_store import PartStore, store_for
 from services.storage.retrying import call_with_retries
 from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
 from services.story.languages import AUTO
+from services.work_area import work_folder
 from tasks.assembly import publish_video
 
 # Before the stage workers start their threads (services/memory.py).
@@ -271,14 +271,10 @@ def _render_and_publish(
     if target.record_from_start:
         run.start()
     try:
-        # Everything intermediate lives here and goes when the run ends, however it ends.
-        # On a failure, every stage's tasks are settled (settled_on_failure) before it goes.
-        with (
-            tempfile.TemporaryDirectory(
-                prefix="story-video-", ignore_cleanup_errors=True
-            ) as scratch,
-            settled_on_failure() as track,
-        ):
+        # Everything intermediate lives here and goes when the run ends, however it ends (the
+        # folders of earlier runs that were killed go first). On a failure, every stage's tasks
+        # are settled (settled_on_failure) before it goes.
+        with work_folder() as scratch, settled_on_failure() as track:
             outcome = StoryRender(
                 target,
                 options,

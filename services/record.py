@@ -47,6 +47,16 @@ class VideoRecord(BaseModel):
     true_peak_dbtp: float | None = Field(None, description="its true peak, dBTP")
     chapters: int | None = Field(None, description="chapter marks in the video (one per part)")
     error: str | None = Field(None, description="why it failed, for a person to act on")
+    inputs: dict[str, str] | None = Field(
+        None,
+        description="the story's files when the render started: name -> the bucket's MD5 "
+        "(base64); equal inputs and options mean the video is still up to date",
+    )
+    last_completed: VideoRecord | None = Field(
+        None,
+        description="while a render runs or after it failed: the record of the last completed "
+        "render, whose video is still there",
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
@@ -54,3 +64,17 @@ class VideoRecord(BaseModel):
     @classmethod
     def from_json(cls, text: str) -> VideoRecord:
         return cls.model_validate_json(text)
+
+    def last_good(self) -> VideoRecord | None:
+        """The record of the last completed render: this one, or the one it carries."""
+        if self.status == "completed":
+            return self.model_copy(update={"last_completed": None})
+        return self.last_completed
+
+    def changed(self, **changes: object) -> VideoRecord:
+        """A copy with `changes`, validated like a record read from video.json: an unknown
+        field or a value of the wrong type is a ValueError, never written."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise ValueError(f"video.json has no field {', '.join(unknown)}")
+        return type(self).model_validate({**dict(self), **changes})

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.story.languages import AUTO, check_language, documented_tags
@@ -42,7 +42,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     env: Literal["d", "p"] = Field("d", description="d: local folders, p: Google Cloud Storage")
-    creations_bucket: str = "bai-buchai-p-stb-usea1-creations"
+    # No default: a worker missing this one variable must not reach the production bucket.
+    creations_bucket: str | None = Field(
+        None, description="Bucket of the creations; required with ENV=p and for any creation id"
+    )
     tts_engine: TtsEngineName | None = Field(
         None, description="Narration engine; unset means gtts in production, espeak otherwise"
     )
@@ -51,6 +54,12 @@ class Settings(BaseSettings):
     )
     video_deployment: str = "generate-video/cloud-run"
     api_token: str | None = None
+    run_heartbeat_grace_seconds: int = Field(
+        90,
+        ge=1,
+        description="The API answers a running render failed (and a new trigger replaces it) "
+        "when Prefect has had no heartbeat of it for this long; runs beat every 30 s",
+    )
     video_link_seconds: int = Field(
         3600, ge=60, le=604800, description="Lifetime of the signed video links the API answers"
     )
@@ -72,6 +81,20 @@ class Settings(BaseSettings):
     @classmethod
     def _tts_language_is_spoken(cls, language: str) -> str:
         return check_language(language, allow_auto=False)
+
+    @model_validator(mode="after")
+    def _production_names_its_bucket(self) -> Settings:
+        if self.env == "p" and not self.creations_bucket:
+            raise ValueError("ENV=p needs CREATIONS_BUCKET: the bucket that holds the creations")
+        return self
+
+    def bucket_for_creations(self) -> str:
+        """The creations bucket, or a refusal naming the setting (for operators, not users)."""
+        if not self.creations_bucket:
+            raise ValueError(
+                "a creation id needs a bucket: set CREATIONS_BUCKET (no bucket is assumed)"
+            )
+        return self.creations_bucket
 
     @property
     def effective_render_workers(self) -> int:
@@ -104,7 +127,9 @@ class StoryOptions(BaseModel):
     Unknown fields are refused, so a misspelt option is an error rather than silently ignored.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities (JSON has none, but Python's parser takes NaN, Infinity and 1e309) are
+    # refused like any other bad value.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     language: str = Field(
         AUTO,

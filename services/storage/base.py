@@ -16,8 +16,10 @@ journal, the same way in both storages:
 
 A process killed in step 3 leaves the journal: the next run finishes the switch before anything
 else (`finish_publishing`), and removes staging files that never got a journal. While a journal
-exists, a reader can tell that the set is being switched. Two runs publishing the same outputs at
-the same moment are not supported (the API starts one run per creation at a time).
+exists, a reader can tell that the set is being switched: the API finishes the switch itself
+before it answers (`finish_switch`), so it never links a mixed set, and does not wait for a run.
+Two runs publishing the same outputs at the same moment are not supported (the API starts one
+run per creation at a time).
 """
 
 from __future__ import annotations
@@ -174,6 +176,18 @@ class SetPublishing:
             self._switch(stem, _journal_moves(text, stem))
         leftovers = self._names_below(staging_prefix(stem)) + self._legacy_staging()
         self.delete(sorted(set(leftovers)))
+
+    def finish_switch(self, stem: str) -> bool:
+        """Only the switch of a publish whose journal exists, for readers (the API): unlike
+        `finish_publishing` it leaves staging files without a journal alone, since they may
+        belong to a publish in progress. Doing a switch twice (here and in the run that is
+        still switching) is harmless: a staged file already moved counts as promoted. True
+        when there was a journal."""
+        text = self.read_text(journal_name(stem))
+        if text is None:
+            return False
+        self._switch(stem, _journal_moves(text, stem))
+        return True
 
     def _switch(self, stem: str, moves: list[tuple[str, str]]) -> None:
         for staged, name in moves:

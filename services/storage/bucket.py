@@ -18,6 +18,7 @@ memory; only the small text files (the record) are read as strings.
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import threading
 import uuid
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from google.cloud.storage import Bucket, Client
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # (connect, read) seconds per HTTP request. A read timeout bounds the wait for each answer, not a
 # whole transfer, so a large upload is not cut off while it is making progress.
@@ -88,12 +91,21 @@ def _reason(error: BaseException) -> str:
 class GcsStorage(SetPublishing):
     """Files below `gs://<bucket>/<prefix>/`; names are relative posix paths."""
 
-    def __init__(self, bucket: str, prefix: str = "", *, client: Client | None = None):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        client: Client | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+    ):
         if not bucket:
             raise ValueError("no bucket name given (set CREATIONS_BUCKET)")
         self.bucket_name = bucket
         self.prefix = prefix.strip("/")
         self._fixed_client = client
+        # (connect, read) seconds per request: the API, which must answer fast, gives less.
+        self.timeout = timeout
 
     # -- naming -------------------------------------------------------------------------------
 
@@ -108,7 +120,7 @@ class GcsStorage(SetPublishing):
 
     def child(self, prefix: str) -> GcsStorage:
         """Another folder of the same bucket (shares this one's client, if one was given)."""
-        return GcsStorage(self.bucket_name, prefix, client=self._fixed_client)
+        return GcsStorage(self.bucket_name, prefix, client=self._fixed_client, timeout=self.timeout)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -118,7 +130,7 @@ class GcsStorage(SetPublishing):
     def _bucket_exists(self) -> bool | None:
         """Whether the bucket exists; None when that cannot be told right now."""
         try:
-            return self._bucket().exists(timeout=TIMEOUT, retry=None)
+            return self._bucket().exists(timeout=self.timeout, retry=None)
         except Exception:  # noqa: BLE001 - only used to word another error
             return None
 
@@ -136,10 +148,10 @@ class GcsStorage(SetPublishing):
         status = http_status_of(error)
         if status == 404:
             if self._bucket_exists() is False:
-                return StorageError(
-                    f"bucket {self.bucket_name} does not exist (check CREATIONS_BUCKET)",
-                    transient=False,
-                )
+                # The setting is the operator's business: named in the log, not in the message
+                # that reaches the record and the end user.
+                log.error("bucket %s does not exist: check CREATIONS_BUCKET", self.bucket_name)
+                return StorageError(f"bucket {self.bucket_name} does not exist", transient=False)
             return StorageError(f"{location} does not exist", transient=False)
         if status in (401, 403):
             return StorageError(
@@ -159,12 +171,28 @@ class GcsStorage(SetPublishing):
     def has_story(self) -> bool:
         return holds_story(self.list_names())
 
+    def input_hashes(self) -> dict[str, str]:
+        """The story's files (not our outputs) and the bucket's MD5 of each, from one listing:
+        equal maps mean equal inputs, without downloading anything."""
+        from services.storage.sources import is_story_input
+
+        root = self.object_name("")
+
+        def hashes() -> dict[str, str]:
+            blobs = self._bucket().list_blobs(prefix=root or None, timeout=self.timeout, retry=None)
+            found = {blob.name[len(root) :]: blob.md5_hash or blob.etag or "" for blob in blobs}
+            return {name: found[name] for name in sorted(found) if is_story_input(name)}
+
+        return self._call("list", "", hashes)
+
     def _names_below(self, prefix: str) -> list[str]:
         root = self.object_name("")
         start = f"{root}{prefix}"
 
         def names() -> list[str]:
-            blobs = self._bucket().list_blobs(prefix=start or None, timeout=TIMEOUT, retry=None)
+            blobs = self._bucket().list_blobs(
+                prefix=start or None, timeout=self.timeout, retry=None
+            )
             return sorted(blob.name[len(root) :] for blob in blobs if not blob.name.endswith("/"))
 
         return self._call("list", prefix, names)
@@ -179,7 +207,7 @@ class GcsStorage(SetPublishing):
             self._call(
                 "download",
                 name,
-                lambda: blob.download_to_filename(str(partial), timeout=TIMEOUT, retry=None),
+                lambda: blob.download_to_filename(str(partial), timeout=self.timeout, retry=None),
             )
             os.replace(partial, target)
         finally:
@@ -195,7 +223,7 @@ class GcsStorage(SetPublishing):
             "upload to",
             name,
             lambda: blob.upload_from_filename(
-                str(source), content_type=content_type, timeout=TIMEOUT, retry=None
+                str(source), content_type=content_type, timeout=self.timeout, retry=None
             ),
         )
 
@@ -214,7 +242,7 @@ class GcsStorage(SetPublishing):
         def copy() -> None:
             try:
                 bucket.copy_blob(
-                    source, bucket, self.object_name(name), timeout=TIMEOUT, retry=None
+                    source, bucket, self.object_name(name), timeout=self.timeout, retry=None
                 )
             except NotFound:
                 if self._bucket_exists() is False:
@@ -230,7 +258,7 @@ class GcsStorage(SetPublishing):
             from google.api_core.exceptions import NotFound
 
             try:
-                return blob.download_as_bytes(timeout=TIMEOUT, retry=None).decode("utf-8")
+                return blob.download_as_bytes(timeout=self.timeout, retry=None).decode("utf-8")
             except NotFound:
                 if self._bucket_exists() is False:
                     raise
@@ -246,7 +274,7 @@ class GcsStorage(SetPublishing):
             lambda: blob.upload_from_string(
                 text.encode("utf-8"),
                 content_type=content_type or "text/plain; charset=utf-8",
-                timeout=TIMEOUT,
+                timeout=self.timeout,
                 retry=None,
             ),
         )
@@ -260,7 +288,7 @@ class GcsStorage(SetPublishing):
 
             def remove(blob: Any = blob) -> None:
                 try:
-                    blob.delete(timeout=TIMEOUT, retry=None)
+                    blob.delete(timeout=self.timeout, retry=None)
                 except NotFound:
                     pass
 

@@ -239,5 +239,7 @@ def store_for(settings: Settings, creation_id: str | None) -> PartStore:
     if creation_id is not None:
         from services.storage.bucket import GcsStorage
 
-        return PartStore(GcsStorage(settings.creations_bucket, f"{creation_id}/{CACHE_FOLDER}"))
+        return PartStore(
+            GcsStorage(settings.bucket_for_creations(), f"{creation_id}/{CACHE_FOLDER}")
+        )
     return PartStore(LocalStorage(settings.cache_dir / "parts"))

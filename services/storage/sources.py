@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
 
@@ -83,6 +83,15 @@ class OutputNames(BaseModel):
         return [self.name_of(output) for output in OUTPUTS]
 
 
+def is_story_input(name: str, names: OutputNames | None = None) -> bool:
+    """Whether a file of a creation's assets folder is something the user uploaded (a part's
+    file, music, title), not an output of ours (video.*, staging files, the journal)."""
+    path = PurePosixPath(name)
+    if any(part.startswith(".") for part in path.parts):
+        return False
+    return not (len(path.parts) == 1 and name in (names or OutputNames()).every)
+
+
 @dataclass(frozen=True)
 class RenderTarget:
     assets: Storage
@@ -146,7 +155,7 @@ def resolve_target(
             raise ValueError("out applies to local folders only; a creation's video goes beside it")
         from services.storage.bucket import GcsStorage
 
-        storage = GcsStorage(settings.creations_bucket, f"{creation_id}/assets")
+        storage = GcsStorage(settings.bucket_for_creations(), f"{creation_id}/assets")
         return RenderTarget(storage, storage, OutputNames(), record_from_start=True)
 
     assert assets_dir is not None

@@ -163,7 +163,7 @@ def test_the_job_carries_our_image_command_env_size_timeout_and_retries(monkeypa
 
 def test_a_run_can_override_the_size_and_add_env_without_losing_the_defaults(monkeypatch) -> None:
     """run_deployment(job_variables=...) is merged over the deployment's, env key by key."""
-    template = pool_template(GCP_PROJECT=PROJECT)
+    template = pool_template(GCP_PROJECT=PROJECT, CREATIONS_BUCKET=BUCKET)
     job_variables = {
         **deployed_job_variables(monkeypatch),
         "memory": "16Gi",
@@ -177,13 +177,16 @@ def test_a_run_can_override_the_size_and_add_env_without_losing_the_defaults(mon
     env = container_env(configuration.job_body)
     assert env["TTS_ENGINE"] == "espeak"
     assert env["ENV"] == "p"
-    assert env["CREATIONS_BUCKET"] == "bai-buchai-p-stb-usea1-creations"  # the template's default
+    assert env["CREATIONS_BUCKET"] == BUCKET  # the pool's, kept beside the run's own
+    assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"  # the grace of the crash automation
     assert execution["containers"][0]["resources"]["limits"] == {"cpu": "4", "memory": "16Gi"}
     assert execution["timeout"] == "7200s"
 
 
 def test_the_template_is_sized_for_rendering_within_cloud_run_limits() -> None:
-    properties = pool_template(GCP_PROJECT=PROJECT)["variables"]["properties"]
+    properties = pool_template(GCP_PROJECT=PROJECT, CREATIONS_BUCKET=BUCKET)["variables"][
+        "properties"
+    ]
     defaults = {name: spec.get("default") for name, spec in properties.items()}
     assert defaults["timeout"] > 600  # Cloud Run's and prefect-gcp's default kills long stories
     assert defaults["timeout"] <= 24 * 3600  # Cloud Run jobs: 24 h at most

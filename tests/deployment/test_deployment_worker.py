@@ -96,7 +96,8 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
     api_url, cli_env = prefect_server
     creation_id = gcs_emulator.upload_story(make_story(STORY), gcs_bucket)
 
-    make("pools", cli_env, "GCP_PROJECT=demo-project")
+    make("pools", cli_env, "GCP_PROJECT=demo-project", "CREATIONS_BUCKET=demo-creations")
+    make("pools", cli_env, "GCP_PROJECT=demo-project", "CREATIONS_BUCKET=demo-creations")  # again
     make("deploy-local", cli_env)
 
     async def read_setup():
@@ -104,10 +105,11 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
             cloud_pool = await client.read_work_pool("story-video-cloud-run")
             local_pool = await client.read_work_pool("story-video-local")
             deployment = await client.read_deployment_by_name("generate-video/local")
-            return cloud_pool, local_pool, deployment
+            automations = await client.read_automations()
+            return cloud_pool, local_pool, deployment, automations
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        cloud_pool, local_pool, deployment = run_coro_as_sync(read_setup())
+        cloud_pool, local_pool, deployment, automations = run_coro_as_sync(read_setup())
     assert (cloud_pool.type, local_pool.type) == ("cloud-run-v2", "process")
     cloud_defaults = cloud_pool.base_job_template["variables"]["properties"]
     assert cloud_defaults["timeout"]["default"] == 3600
@@ -115,7 +117,12 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
     assert deployment.pull_steps == [
         {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
     ]
-    assert deployment.global_concurrency_limit.limit == 1
+    # One run at a time by the pool's limit (a deployment's limit re-schedules waiting runs
+    # 30 s later each time), heartbeats every 30 s, and the crash automation beside the pools.
+    assert local_pool.concurrency_limit == 1
+    assert deployment.global_concurrency_limit is None
+    assert deployment.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    assert [a.name for a in automations] == ["story-video-crash-silent-runs"]
 
     worker_env = {
         **emulator_env(gcs_emulator, gcs_bucket),  # ENV=p, bucket, emulator, espeak

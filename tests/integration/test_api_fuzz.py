@@ -5,8 +5,10 @@ also starts a real run and polls it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -46,3 +48,56 @@ def fuzz_server(
 )
 def test_api_answers_every_request_within_its_schema(case, fuzz_server: str) -> None:
     case.call_and_validate(base_url=fuzz_server, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+# -- numbers JSON has not, and bodies too large -------------------------------------------------
+
+
+def post(fuzz_server: str, content: bytes | Iterator[bytes]) -> httpx.Response:
+    return httpx.post(
+        f"{fuzz_server}/me/creation/{EXAMPLE_CREATION}/generate_video",
+        content=content,
+        headers={"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e309", "-1e309"])
+@pytest.mark.parametrize("field", ["music_volume", "caption_size"])
+def test_nan_and_infinities_are_422_naming_the_field(
+    fuzz_server: str, field: str, number: str
+) -> None:
+    answer = post(fuzz_server, f'{{"{field}": {number}}}'.encode())
+    assert answer.status_code == 422, answer.text
+    (problem,) = answer.json()["detail"]
+    assert problem["loc"] == ["body", field]
+    assert (
+        "finite" in problem["msg"] or "less than" in problem["msg"] or "greater" in problem["msg"]
+    )
+    assert "input" not in problem
+
+
+def test_a_422_names_the_field_without_echoing_a_large_value(fuzz_server: str) -> None:
+    answer = post(fuzz_server, json.dumps({"language": "x" * 12_000}).encode())
+    assert answer.status_code == 422, answer.text[:300]
+    assert len(answer.content) < 1_000
+    (problem,) = answer.json()["detail"]
+    assert problem["loc"] == ["body", "language"]
+
+
+def test_bodies_over_16_kib_are_413_with_or_without_a_length(fuzz_server: str) -> None:
+    megabyte = json.dumps({"language": "de", "pad": "x" * 1_000_000}).encode()
+    answer = post(fuzz_server, megabyte)
+    assert answer.status_code == 413
+    assert len(answer.content) < 200
+
+    def chunks() -> Iterator[bytes]:  # 20 MB without a Content-Length: counted as it arrives
+        yield b'{"pad": "'
+        for _ in range(20 * 16):
+            yield b"x" * 65536
+        yield b'"}'
+
+    answer = post(fuzz_server, chunks())
+    assert answer.status_code == 413
+    # ...and the server still serves.
+    assert post(fuzz_server, b'{"language": "de"}').status_code in (200, 409)

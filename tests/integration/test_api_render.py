@@ -25,6 +25,7 @@ from tests.integration.test_api import (  # noqa: F401 - api_deployment is a fix
     TOKEN,
     api_deployment,
     live_operators_app,
+    runs_of,
     status_path,
     trigger_path,
 )
@@ -155,3 +156,58 @@ def test_a_broken_story_fails_with_a_message_naming_part_and_file(
     assert "part 2" in final["message"] and "1.txt" in final["message"]
     assert "Traceback" not in final["message"]
     assert final["video_url"] is None
+
+
+def test_an_unchanged_creation_is_answered_at_once_and_a_failed_rerender_keeps_the_facts(
+    api: httpx.Client,
+    worker: subprocess.Popen[bytes],
+    gcs_emulator: GcsEmulator,
+    render_bucket: str,
+    make_story: Callable[..., Path],
+) -> None:
+    story = make_story({1: ["One fox."], 2: ["Two foxes."]})
+    creation_id = gcs_emulator.upload_story(story, render_bucket)
+    record_name = f"{creation_id}/assets/video.json"
+
+    assert api.post(trigger_path(creation_id), json={"language": "en"}).json()["status"]
+    assert follow(api, creation_id, worker)[-1]["status"] == "completed"
+    first_text = gcs_emulator.read_bytes(render_bucket, record_name)
+    assert first_text is not None
+    first = VideoRecord.from_json(first_text)
+    assert first.inputs is not None and set(first.inputs) == {
+        "1/1.txt",
+        "1/image.png",
+        "2/1.txt",
+        "2/image.png",
+    }
+
+    # The same options, nothing changed in the bucket: completed at once, no new run.
+    (run,) = runs_of(creation_id)
+    for body in ({"language": "en"}, {"language": "en"}):
+        again = api.post(trigger_path(creation_id), json=body)
+        assert again.json()["status"] == "completed", again.text
+        assert again.json()["video_url"]
+    assert [r.id for r in runs_of(creation_id)] == [run.id]
+    # Other options are another video: a new run.
+    other = api.post(trigger_path(creation_id), json={"language": "en", "zoom": True})
+    assert other.json()["status"] == "pending"
+    assert follow(api, creation_id, worker)[-1]["status"] == "completed"
+    second_text = gcs_emulator.read_bytes(render_bucket, record_name)
+    assert second_text is not None
+    second = VideoRecord.from_json(second_text)
+
+    # A changed file (here: broken) is another story: a new run, which fails; the record keeps
+    # the facts of the video that is still there, beside the failure.
+    gcs_emulator.write_bytes(render_bucket, f"{creation_id}/assets/2/1.txt", b"  \n")
+    assert api.post(trigger_path(creation_id), json={"language": "en", "zoom": True}).json()[
+        "status"
+    ] in ("pending", "running")
+    final = follow(api, creation_id, worker)[-1]
+    assert final["status"] == "failed" and final["video_url"], final
+    failed_text = gcs_emulator.read_bytes(render_bucket, record_name)
+    assert failed_text is not None
+    failed = VideoRecord.from_json(failed_text)
+    assert failed.status == "failed" and failed.last_completed is not None
+    assert failed.last_completed.flow_run_id == second.flow_run_id
+    assert failed.last_completed.duration_seconds == second.duration_seconds
+    assert len(runs_of(creation_id)) == 3

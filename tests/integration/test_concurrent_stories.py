@@ -3,7 +3,7 @@
 - four command-line processes reporting to one Prefect server (the session's);
 - four flow runs of `generate-video/local` through one process worker, whose pool and
   deployment allow four at once (the README's make targets set the pool and deployment up; the
-  test raises their limits to four): none waits for a concurrency slot.
+  test raises the pool's limit to four): none waits for a concurrency slot.
 
 Every video must show its own pictures while its own captions are spoken: each story has its
 own colours and captions of different lengths, so a picture, a caption or a narration track
@@ -144,33 +144,14 @@ def test_four_flow_runs_through_one_process_worker_each_render_their_own_story(
 ) -> None:
     import os
 
-    from prefect import get_client
-    from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL
-    from prefect.utilities.asyncutils import run_coro_as_sync
 
     api_url = str(PREFECT_API_URL.value())
     cli_env = {**os.environ, "PREFECT_API_URL": api_url}
-    make("local-pool", cli_env)
+    make("local-pool", cli_env, "LOCAL_RUNS=4")  # the pool's limit: the only one there is
     make("deploy-local", cli_env)
-    subprocess.run(
-        [str(BIN / "prefect"), "work-pool", "set-concurrency-limit", "story-video-local", "4"],
-        env=cli_env,
-        check=True,
-        capture_output=True,
-    )
-
-    async def allow_four() -> None:
-        async with get_client() as client:
-            deployment = await client.read_deployment_by_name("generate-video/local")
-            await client.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=4))
-            updated = await client.read_deployment(deployment.id)
-            assert updated.global_concurrency_limit is not None
-            assert updated.global_concurrency_limit.limit == 4
-
-    run_coro_as_sync(allow_four())
 
     creations = {
         gcs_emulator.upload_story(build_story(tmp_path / s.name, s.spec()), gcs_bucket): s
@@ -204,7 +185,7 @@ def test_four_flow_runs_through_one_process_worker_each_render_their_own_story(
         assert flow_run.state is not None and flow_run.state.type == StateType.COMPLETED, (
             f"{flow_run.name}: {flow_run.state!r}\n--- worker log ---\n{tail(worker_log)}"
         )
-    # The pool and the deployment let all four go: no run waited for a concurrency slot. (How
+    # The pool lets all four go: no run waited for a concurrency slot. (How
     # much they overlapped in time depends on the machine's speed: printed, not asserted.)
     waited = state_names(list(runs))
     assert not [
