@@ -34,6 +34,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.part_futures import part_result, settled_on_failure
 from flows.run_record import RunRecord
 from services.media import fonts, memory
+from services.media.framing import enlargement_note
 from services.media.speech import Narrator, make_engine
 from services.record import VideoRecord, now
 from services.settings import RenderOptions, get_settings
@@ -351,6 +352,7 @@ def _render(
         narrator.synthesized,
     )
 
+    _note_enlarged_pictures([clips[part.number] for part in story.parts], run)
     assembled = assemble_video(
         [clips[part.number] for part in story.parts], options, work_dir, sound=sound.result()
     )
@@ -393,6 +395,22 @@ def _with_story_language(
     voice = narrator.engine.voice_id(language)
     logger.info("language: %s (%s); voice %s", language, why, voice)
     return options.model_copy(update={"language": language})
+
+
+def _note_enlarged_pictures(clips: list[PartClip], run: RunRecord) -> None:
+    """Say in the log and the record which pictures were enlarged a lot (they look soft)."""
+    notes = []
+    for clip in clips:
+        picture = clip.picture
+        if picture is not None:
+            note = enlargement_note(
+                clip.part_number, picture.width, picture.height, picture.enlargement
+            )
+            if note is not None:
+                run.logger.warning(note)
+                notes.append(note)
+    if notes:
+        run.update(notes=notes)
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

@@ -103,3 +103,15 @@ def place(
         _crop_offset(scaled[1], view_h, focus[1]),
     )
     return Placement(view=view, picture=picture, scaled=scaled, offset=offset, subject=subject)
+
+
+def enlargement_note(part_number: int, width: int, height: int, enlargement: float) -> str | None:
+    """A line for the log and the record when a part's picture was enlarged more than
+    NOTED_ENLARGEMENT times to fit the frame (it will look soft), else None."""
+    if enlargement <= NOTED_ENLARGEMENT:
+        return None
+    return (
+        f"part {part_number}: the picture is {width}x{height} and was enlarged "
+        f"{enlargement:.1f}x to fit the frame, so it looks soft; a picture at least "
+        f"{round(width * enlargement)}x{round(height * enlargement)} would be sharp"
+    )

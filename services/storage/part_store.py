@@ -63,6 +63,8 @@ RENDER_CODE = (
     "services/stages.py",
     "services/timeline.py",
     "services/media/zoom.py",
+    "services/media/subject.py",
+    "services/media/framing.py",
     "tasks/captions.py",
     "tasks/clips.py",
     "tasks/narration.py",
