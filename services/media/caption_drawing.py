@@ -339,7 +339,14 @@ def draw_caption_band(
 ) -> None:
     """The caption band alone, transparent (laid over a moving picture by ffmpeg): a .pam
     (uncompressed, as ffmpeg reads it once) or a .png, by the target's suffix."""
-    with _caption_band(page, layout, style) as band:
+    with _caption_band(page, layout, style) as drawn:
+        # Made 8-bit here, as ffmpeg's overlay takes it: ImageMagick's PNG and PAM writers round
+        # the scrim's in-between levels differently, and ffmpeg must get the same from either.
+        drawn.depth = 8
+        rgba = drawn.make_blob("rgba")
+    with Image(
+        blob=rgba, format="rgba", width=layout.width, height=layout.band_height, depth=8
+    ) as band:
         if target.suffix == ".pam":
             _save_pam(band, target)
         else:
@@ -360,9 +367,9 @@ def _is_grey(image: Image) -> bool:
 
 
 def _save_pam(band: Image, target: Path) -> None:
-    """At the band's depth (16 bits a channel over the gradient), grey and alpha only when every
-    pixel is grey (no colour glyphs): what the PNG encoder chose, so ffmpeg gets the very same
-    pixels, without the 12 ms a band of compressing them."""
+    """At the band's depth, grey and alpha only when every pixel is grey (no colour glyphs):
+    what the PNG encoder chose, so ffmpeg gets the very same pixels, without the 12 ms a band
+    of compressing them."""
     if _is_grey(band):
         band.type = "grayscalematte"
     band.format = "pam"
