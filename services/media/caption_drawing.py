@@ -247,6 +247,8 @@ def _scrim(
         ) as cloud:
             resize(text, small_w, small_h, filter="triangle")
             cloud.composite(text, room, room)
+            # Thin strokes shrunk 4 times are faint: any letter there counts in full.
+            cloud.level(black=0.0, white=0.25, channel="alpha")
             cloud.morphology(method="dilate", kernel=f"disk:{reach}", channel="alpha")
             cloud.blur(radius=0, sigma=reach * 0.6)
             cloud.evaluate(operator="multiply", value=style.scrim_opacity, channel="alpha")

@@ -43,7 +43,7 @@ def part(tmp_path_factory: pytest.TempPathFactory) -> Part:
     story = build_story(
         root / "story",
         StorySpec(
-            parts={1: PartSpec(captions=["Hello there."], colour=PICTURE, size=(WIDTH, HEIGHT))}
+            parts={1: PartSpec(captions=["Hello you."], colour=PICTURE, size=(WIDTH, HEIGHT))}
         ),
     )
     storage = LocalStorage(story)
