@@ -19,6 +19,7 @@ then False and callers keep their defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,6 +77,7 @@ NO_SUBJECT = Subject(
 )
 
 
+@lru_cache(maxsize=32)
 def _blur_matrix(size: int, sigma: float) -> Floats:
     """The matrix that blurs a vector of `size` values with a Gaussian, edges extended."""
     radius = max(1, round(3 * sigma))
@@ -98,27 +100,34 @@ def _gaussian(values: Floats, sigma: float) -> Floats:
 
 
 def _box_average(values: Floats, size: int = 3) -> Floats:
-    """The mean over a size x size neighbourhood, wrapping round (the spectrum repeats)."""
-    total = np.zeros_like(values)
+    """The mean over a size x size neighbourhood of each of the last two axes, wrapping round
+    (the spectrum repeats)."""
     half = size // 2
-    for down in range(-half, half + 1):
-        for across in range(-half, half + 1):
-            total += np.roll(values, (down, across), axis=(0, 1))
-    return total / (size * size)
+    rows = sum(np.roll(values, shift, axis=-2) for shift in range(-half, half + 1))
+    both = sum(np.roll(rows, shift, axis=-1) for shift in range(-half, half + 1))
+    return np.asarray(both, dtype=np.float64) / (size * size)
 
 
-def _spectral_residual(channel: Floats) -> Floats:
-    """One channel's saliency, the channel mirrored into a seamless 2x2 tile first."""
-    rows, columns = channel.shape
-    tile = np.block([[channel, channel[:, ::-1]], [channel[::-1, :], channel[::-1, ::-1]]])
+def _spectral_residual(channels: Floats) -> Floats:
+    """The saliency of each channel (channels x rows x columns), each mirrored into a seamless
+    2x2 tile first; all channels in one transform."""
+    tile = np.concatenate(
+        [
+            np.concatenate([channels, channels[..., ::-1]], axis=-1),
+            np.concatenate([channels[..., ::-1, :], channels[..., ::-1, ::-1]], axis=-1),
+        ],
+        axis=-2,
+    )
     spectrum = np.fft.fft2(tile)
     amplitude = np.abs(spectrum)
     # A floor: drawn pictures have exact zeros in their spectrum, whose logarithms would swamp
     # the residual.
-    log_amplitude = np.log(amplitude + 1e-4 * amplitude.max() + 1e-9)
+    floor = 1e-4 * amplitude.max(axis=(-2, -1), keepdims=True) + 1e-9
+    log_amplitude = np.log(amplitude + floor)
     residual = log_amplitude - _box_average(log_amplitude)
     back = np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))
-    return np.asarray((np.abs(back) ** 2)[:rows, :columns], dtype=np.float64)
+    rows, columns = channels.shape[-2:]
+    return np.asarray((np.abs(back) ** 2)[..., :rows, :columns], dtype=np.float64)
 
 
 def saliency_map(rgb: NDArray[np.uint8]) -> Floats:
@@ -126,11 +135,11 @@ def saliency_map(rgb: NDArray[np.uint8]) -> Floats:
     pixels = rgb.astype(np.float64) / 255.0
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     channels = [(red + green + blue) / 3, red - green, blue - (red + green) / 2]
-    total = np.zeros(red.shape, dtype=np.float64)
-    for channel in channels:
-        if np.ptp(channel) < 1e-3:  # a flat channel (a grey picture's colour) adds only noise
-            continue
-        total += _spectral_residual(channel)
+    # A flat channel (a grey picture's colour) adds only noise.
+    varied = [channel for channel in channels if np.ptp(channel) >= 1e-3]
+    if not varied:
+        return np.full(red.shape, 1.0 / red.size)
+    total = _spectral_residual(np.stack(varied)).sum(axis=0)
     smoothed = _gaussian(total, _SMOOTHING)
     mass = smoothed.sum()
     if mass <= 0:
