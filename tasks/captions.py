@@ -106,7 +106,8 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         picture=PictureFit(
             width=placement.picture[0],
             height=placement.picture[1],
-            enlargement=round(placement.enlargement, 3),
+            # As seen: with zoom the picture is placed in a view larger than the frame.
+            enlargement=round(placement.enlargement * options.width / placement.view[0], 3),
         ),
     )
 
