@@ -281,11 +281,13 @@ def colour_story(prefect_harness, tmp_path_factory: pytest.TempPathFactory):
             records.append(record)
 
     keeper = Keep(level=logging.WARNING)
-    logging.getLogger("prefect").addHandler(keeper)
+    # The flow run's own logger: Prefect's logging set-up may stop it passing records up.
+    flow_runs = logging.getLogger("prefect.flow_runs")
+    flow_runs.addHandler(keeper)
     try:
         result = generate_video(assets_dir=str(story), options=options)
     finally:
-        logging.getLogger("prefect").removeHandler(keeper)
+        flow_runs.removeHandler(keeper)
     return story, result, [record.getMessage() for record in records]
 
 
