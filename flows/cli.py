@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--caption-position",
-        choices=["bottom", "top", "middle"],
+        choices=["auto", "bottom", "top", "middle"],
         default=defaults.caption_position,
         help="where the captions sit",
     )

@@ -20,6 +20,7 @@ from flows.part_futures import part_result
 from flows.run_record import RunRecord
 from flows.run_report import RunProgress
 from services.media import fonts
+from services.media.framing import enlargement_note
 from services.media.speech import Narrator, UnsupportedLanguage, make_engine
 from services.settings import RenderOptions, get_settings
 from services.stages import AssembledVideo, MusicTrack, PartClip
@@ -255,9 +256,25 @@ class StoryRender:
             0
         ]
 
+    def note_enlarged_pictures(self, clips: list[PartClip]) -> None:
+        """Say in the log and the record which pictures were enlarged a lot (they look soft)."""
+        notes = []
+        for clip in clips:
+            picture = clip.picture
+            if picture is not None:
+                note = enlargement_note(
+                    clip.part_number, picture.width, picture.height, picture.enlargement
+                )
+                if note is not None:
+                    self.logger.warning(note)
+                    notes.append(note)
+        if notes:
+            self.run.update(notes=notes)
+
     def assemble(self, story: Story, sound: Any, whole: str) -> AssembledVideo:
         """Join the clips under the soundtrack; keep the result for an unchanged re-run."""
         self.logger.info("assembling %d part(s) into the video", len(story.parts))
+        self.note_enlarged_pictures([self.clips[part.number] for part in story.parts])
         assembled = assemble_video(
             [self.clips[part.number] for part in story.parts],
             self.options,

@@ -46,6 +46,10 @@ class VideoRecord(BaseModel):
     )
     true_peak_dbtp: float | None = Field(None, description="its true peak, dBTP")
     chapters: int | None = Field(None, description="chapter marks in the video (one per part)")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="things a person may want to fix, such as a picture enlarged a lot",
+    )
     error: str | None = Field(None, description="why it failed, for a person to act on")
     inputs: dict[str, str] | None = Field(
         None,

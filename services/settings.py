@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.story.languages import AUTO, check_language, documented_tags
 
 TtsEngineName = Literal["gtts", "espeak"]
-CaptionPosition = Literal["bottom", "top", "middle"]
+CaptionPosition = Literal["auto", "bottom", "top", "middle"]
 CaptionLook = Literal["outline", "box"]
 X264Preset = Literal[
     "ultrafast",
@@ -146,7 +146,9 @@ class StoryOptions(BaseModel):
 
     # How the captions look (part of a finished part's key).
     caption_position: CaptionPosition = Field(
-        "bottom", description="Where the captions sit: bottom, top or middle of the frame"
+        "auto",
+        description="Where the captions sit: auto (top or bottom, whichever leaves each "
+        "picture's subject visible), bottom, top or middle of the frame",
     )
     # strict numbers: a number in JSON (an integer too), never true/false or a string.
     caption_size: float = Field(

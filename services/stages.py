@@ -38,11 +38,23 @@ class Page(BaseModel):
     image: Path  # a full frame, or (zoom on) a transparent caption band
 
 
+class PictureFit(BaseModel):
+    """A part's picture as decoded, and how much it was enlarged to fit the frame (above 1: its
+    pixels are spread over more of the frame's)."""
+
+    width: int
+    height: int
+    enlargement: float
+
+
 class PartPages(BaseModel):
     part_number: int
     pages: list[Page]
     background: Path | None = None  # set when zoom is on: pages are bands laid over it
     band_top: int = 0
+    # Where the zoom heads, in fractions of the frame: the picture's subject, else the centre.
+    focus: tuple[float, float] = (0.5, 0.5)
+    picture: PictureFit | None = None
 
 
 class PageAudio(BaseModel):
@@ -63,6 +75,7 @@ class PartClip(ClipFiles):
     frames: int
     page_frames: list[int]
     page_texts: list[str]
+    picture: PictureFit | None = None
 
 
 class MusicTrack(BaseModel):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from services.media import caption_drawing, fonts, memory, pictures, zoom
+from services.media.framing import Placement
 from services.settings import RenderOptions
-from services.stages import Page, PartPages
+from services.stages import Page, PartPages, PictureFit
 from services.story.model import Part
 from services.story.paging import keep_direction, lay_out
 
@@ -57,7 +58,7 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         options.width,
         options.height,
         options.max_caption_lines,
-        position=options.caption_position,
+        position="bottom" if options.caption_position == "auto" else options.caption_position,
         scale=options.caption_size,
     )
     style = caption_drawing.CaptionStyle(look=options.caption_style)
@@ -66,13 +67,14 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
     if options.zoom:
         # Drawn larger than the frame, with room around it: see services/zoom.py.
         canvas = zoom.zoom_canvas(options.width, options.height, zoom.ZOOM_AMOUNT)
-        pictures.compose_background(
+        placement = pictures.compose_background(
             part.image_path,
             canvas.view_width,
             canvas.view_height,
             background,
             canvas=(canvas.canvas_width, canvas.canvas_height),
         )
+        layout = _placed(layout, options, placement)
         laid_out = _pages_of(part, layout, options.language)
         # Bands alone: ffmpeg lays them over the slowly zooming background.
         images = [part_dir / f"band-{index:03d}.pam" for index in range(len(laid_out))]
@@ -80,7 +82,11 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
             caption_drawing.draw_caption_band(page.drawn, layout, band, style)
     else:
         # Full frames: the background is kept in memory, and only the pages are written.
-        with pictures.frame_background(part.image_path, options.width, options.height) as frame:
+        frame, placement = pictures.framed_background(
+            part.image_path, options.width, options.height
+        )
+        layout = _placed(layout, options, placement)
+        with frame:
             laid_out = _pages_of(part, layout, options.language)
             images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
             drawn = [page.drawn for _, page in laid_out]
@@ -94,7 +100,23 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         pages=pages,
         background=background if options.zoom else None,
         band_top=layout.band_top,
+        focus=placement.focus,
+        picture=PictureFit(
+            width=placement.picture[0],
+            height=placement.picture[1],
+            # As seen: with zoom the picture is placed in a view larger than the frame.
+            enlargement=round(placement.enlargement * options.width / placement.view[0], 3),
+        ),
     )
+
+
+def _placed(
+    layout: caption_drawing.CaptionLayout, options: RenderOptions, placement: Placement
+) -> caption_drawing.CaptionLayout:
+    """The layout at the position `auto` chooses from this part's picture (others as asked)."""
+    if options.caption_position != "auto":
+        return layout
+    return replace(layout, position=caption_drawing.choose_position(layout, placement))
 
 
 # Drawing is CPU-bound ImageMagick work that holds about 45 MB per part at 720x1080 while it

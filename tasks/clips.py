@@ -34,6 +34,7 @@ def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) 
         background=pages.background,
         band_top=pages.band_top,
         zoom_amount=zoom.ZOOM_AMOUNT if options.zoom else 0.0,
+        zoom_focus=pages.focus,
     )
 
 
@@ -67,6 +68,7 @@ def render_part_clip(
         frames=sum(page_frames),
         page_frames=page_frames,
         page_texts=[page.text for page in pages.pages],
+        picture=pages.picture,
     )
 
 

@@ -192,3 +192,42 @@ def make_story(tmp_path: Path) -> Callable[..., Path]:
         return build_story(tmp_path / name, spec)
 
     return make
+
+
+def draw_scene(size: tuple[int, int], subject_box: tuple[int, int, int, int] | None) -> Image:
+    """A sky over a meadow and, in `subject_box` (left, top, right, bottom pixels), a small
+    drawn animal: body, head, ears, eyes, dark outlines."""
+    width, height = size
+    image = Image(width=width, height=height, pseudo="gradient:rgb(150,190,235)-rgb(110,170,90)")
+    if subject_box is not None:
+        left, top, right, bottom = subject_box
+        w, h = right - left, bottom - top
+        with Drawing() as draw:
+            draw.stroke_color = Color("rgb(40,25,15)")
+            draw.stroke_width = max(2, w // 30)
+            draw.fill_color = Color("rgb(150,90,50)")
+            draw.ellipse((left + w * 0.45, top + h * 0.7), (w * 0.4, h * 0.28))
+            draw.circle(
+                (left + w * 0.3, top + h * 0.35), (left + w * 0.3 + w * 0.22, top + h * 0.35)
+            )
+            draw.polygon(
+                [
+                    (left + w * 0.12, top + h * 0.2),
+                    (left + w * 0.16, top),
+                    (left + w * 0.26, top + h * 0.14),
+                ]
+            )
+            draw.polygon(
+                [
+                    (left + w * 0.34, top + h * 0.14),
+                    (left + w * 0.44, top),
+                    (left + w * 0.48, top + h * 0.2),
+                ]
+            )
+            draw.fill_color = Color("rgb(240,230,170)")
+            for eye in (0.22, 0.38):
+                draw.circle(
+                    (left + w * eye, top + h * 0.32), (left + w * eye + w * 0.04, top + h * 0.32)
+                )
+            draw(image)
+    return image

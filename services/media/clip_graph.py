@@ -45,6 +45,7 @@ class ClipPlan:
     background: Path | None = None
     band_top: int = 0
     zoom_amount: float = 0.0
+    zoom_focus: tuple[float, float] = (0.5, 0.5)  # where the zoom heads, fractions of the frame
 
     @property
     def total_frames(self) -> int:
@@ -143,7 +144,7 @@ def _run_zoom_steps(
     `part_frames` gets that stretch of the part's zoom."""
     part_frames = plan.total_frames if part_frames is None else part_frames
     canvas = zoom.zoom_canvas(options.width, options.height, plan.zoom_amount)
-    steps = zoom.zoom_steps(canvas, part_frames, plan.zoom_amount)
+    steps = zoom.aimed_steps(canvas, part_frames, plan.zoom_amount, plan.zoom_focus)
     return steps[first_frame : first_frame + plan.total_frames]
 
 
@@ -155,13 +156,15 @@ def zoom_commands(
 
     ffmpeg's `crop` takes its size only from a command, so the sizes go in one command file;
     each line fires half a frame before its frame, so rounding never delays it a frame."""
+    canvas = zoom.zoom_canvas(options.width, options.height, plan.zoom_amount)
     lines = []
     for frame, step in enumerate(_run_zoom_steps(plan, options, first_frame, part_frames)):
         start = max(0.0, (frame - 0.5) / options.fps)
+        crop_x, crop_y, frame_x, frame_y = zoom.offsets(canvas, step)
         lines.append(
             f"{start:.6f} crop@zoomcrop w {step.crop_width}, crop@zoomcrop h {step.crop_height}, "
-            f"crop@zoomframe x {(step.scale_width - options.width) // 2}, "
-            f"crop@zoomframe y {(step.scale_height - options.height) // 2};\n"
+            f"crop@zoomcrop x {crop_x}, crop@zoomcrop y {crop_y}, "
+            f"crop@zoomframe x {frame_x}, crop@zoomframe y {frame_y};\n"
         )
     return "".join(lines)
 
@@ -202,7 +205,8 @@ def _zoom_filters(
     heights = _by_frame([step.scale_height for step in steps])
     fps = options.fps
     return (
-        f"[0:v]format=yuv420p,loop=loop={plan.total_frames - 1}:size=1,settb=1/{fps},setpts=N,"
+        f"[0:v]{to_video_colours('yuv420p')},"
+        f"loop=loop={plan.total_frames - 1}:size=1,settb=1/{fps},setpts=N,"
         f"sendcmd=f={_filter_path(commands)},"
         f"crop@zoomcrop=w={canvas.view_width}:h={canvas.view_height},"
         f"scale@zoomscale=w={widths}:h={heights}:eval=frame:flags=bicubic:threads=1,"
@@ -224,10 +228,24 @@ def zoom_commands_path(target: Path) -> Path:
     return target.with_name(target.stem + ".zoom-commands.txt")
 
 
+# Pictures are sRGB; video players convert to RGB with the BT.709 matrix for HD sizes (and
+# browsers for all sizes), and ffmpeg's default is BT.601: red (200,40,40) played back as
+# (214,55,36). So the conversion is BT.709, limited range, and the stream says so (`COLOUR_TAGS`).
+COLOUR_TAGS = [
+    *["-colorspace", "bt709", "-color_primaries", "bt709"],
+    *["-color_trc", "bt709", "-color_range", "tv"],
+]
+
+
+def to_video_colours(pixel_format: str) -> str:
+    """The filter that turns RGB pictures into `pixel_format` with the BT.709 matrix."""
+    return f"scale=out_color_matrix=bt709:out_range=tv,format={pixel_format}"
+
+
 def _split_pages(page_input: int, count: int, pixel_format: str) -> tuple[list[str], list[str]]:
     """Filters that convert the one input holding every page image to `pixel_format` (once, with
     one scaler, not one per page) and split it into a stream per page; and those streams' labels."""
-    converted = f"[{page_input}:v]format={pixel_format}"
+    converted = f"[{page_input}:v]{to_video_colours(pixel_format)}"
     if count == 1:
         return [f"{converted}[page0]"], ["page0"]
     labels = [f"page{index}" for index in range(count)]
@@ -318,6 +336,7 @@ def build_clip_command(
         str(options.crf),
         "-pix_fmt",
         "yuv420p",
+        *COLOUR_TAGS,
         "-an",
         str(target),
     ]
@@ -380,6 +399,7 @@ def _with_pages(plan: ClipPlan, pages: list[StillSegment], crossfades: list[int]
         background=plan.background,
         band_top=plan.band_top,
         zoom_amount=plan.zoom_amount,
+        zoom_focus=plan.zoom_focus,
     )
 
 

@@ -95,12 +95,20 @@ def assemble_video(
     )
 
 
+# The video's BT.709 limited-range YUV (services/media/clip_graph.py) turned into a JPEG's:
+# BT.601, full range, as every JPEG decoder reads it back to sRGB. Left to itself ffmpeg 5.1
+# copies the samples across unchanged, and the poster's red (200,40,40) showed as (187,24,43).
+POSTER_COLOURS = "scale=in_color_matrix=bt709:in_range=tv:out_color_matrix=bt601:out_range=pc"
+
+
 def extract_poster(video: Path, seconds: float, target: Path) -> None:
-    """One frame of `video` at `seconds`, full size, as a JPEG of good quality."""
+    """One frame of `video` at `seconds`, full size, as a JPEG (sRGB) of good quality."""
     extract_frame(
         video,
         seconds,
         target,
+        "-vf",
+        f"{POSTER_COLOURS},format=yuvj420p",
         "-q:v",
         "2",
         "-update",

@@ -46,13 +46,18 @@ class ZoomCanvas:
 
 @dataclass(frozen=True)
 class ZoomStep:
-    """One frame: crop this centred rectangle of the canvas, scale it to this size, keep the
-    centred frame."""
+    """One frame: crop this rectangle of the canvas, scale it to this size, keep the frame.
+    Both rectangles are centred, or moved from the centre by the `shift`s (even pixels: the
+    crop's in canvas pixels, the frame's in scaled ones) to zoom toward a subject (`aim`)."""
 
     crop_width: int
     crop_height: int
     scale_width: int
     scale_height: int
+    crop_shift_x: int = 0
+    crop_shift_y: int = 0
+    frame_shift_x: int = 0
+    frame_shift_y: int = 0
 
 
 @lru_cache(maxsize=16)
@@ -192,3 +197,146 @@ def effective_zoom(canvas: ZoomCanvas, step: ZoomStep) -> tuple[float, float]:
         step.scale_width / step.crop_width * canvas.view_width / canvas.frame_width,
         step.scale_height / step.crop_height * canvas.view_height / canvas.frame_height,
     )
+
+
+# --- toward the subject ---------------------------------------------------------------------------
+#
+# A zoom toward a point of the view (`focus`, fractions across and down) keeps that point where it
+# is on screen while everything grows around it: at zoom z the frame shows the view's window of
+# 1/z its size whose left edge is focus * (1 - 1/z) of the way across. The window never leaves
+# the view, so it never shows past the picture's edges. Moving the window by whole even pixels
+# would make the picture jump every few frames (a 10 s part pans 30 pixels at most); but the
+# window moves by the crop's shift (canvas pixels) plus the frame's (scaled pixels, each
+# crop/scale of a canvas pixel), and among the pairs of even shifts one is within a small
+# fraction of a pixel of any position.
+AIM_TOLERANCE = 0.1  # frame pixels
+
+
+def _axis_shift(
+    view: int, canvas: int, out: int, crop: int, scale: int, focus: float
+) -> tuple[int, int]:
+    """(crop shift, frame shift) on one axis whose window is nearest the one that keeps `focus`
+    in place, never past the view's edges."""
+    ratio = crop / scale  # canvas pixels per scaled pixel
+    window = out * ratio  # the frame's window, in canvas pixels
+    slack = (view - window) / 2  # how far the window may move either way and stay in the view
+    if slack <= 0:
+        return 0, 0
+    wanted = (focus - 0.5) * 2 * slack
+    crop_room = (canvas - crop) // 2
+    frame_room = (scale - out) // 2
+    best = (0, 0)
+    best_key: tuple[int, float] = (1, abs(wanted))
+    for frame_shift in range(-frame_room + frame_room % 2, frame_room + 1, 2):
+        crop_shift = 2 * round((wanted - frame_shift * ratio) / 2)
+        crop_shift = max(-crop_room + crop_room % 2, min(crop_room - crop_room % 2, crop_shift))
+        moved = crop_shift + frame_shift * ratio
+        if abs(moved) > slack + 1e-9:
+            continue
+        error = abs(moved - wanted) / ratio  # in frame pixels
+        # Within the tolerance, the smallest frame shift; else the nearest.
+        key = (0, float(abs(frame_shift))) if error <= AIM_TOLERANCE else (1, error)
+        if key < best_key:
+            best, best_key = (crop_shift, frame_shift), key
+    return best
+
+
+def _aimed_axis(
+    view: int, canvas: int, out: int, zoom: float, at_least: float, focus: float
+) -> tuple[int, int, int, int]:
+    """(crop, scale, crop shift, frame shift) on one axis: of the pairs within TOLERANCE of
+    `zoom` (as `_cheap_axis_step` takes them), the cheapest whose shifts put the window within
+    AIM_TOLERANCE of where `focus` wants it; failing that, the one that comes nearest."""
+    pairs = [
+        pair
+        for pair in _axis_pairs(view, canvas, out, zoom)
+        if pair[1] / pair[0] * view / out >= at_least
+    ]
+    nearest = min(_edge_error(view, out, zoom, pair) for pair in pairs)
+    good = [pair for pair in pairs if _edge_error(view, out, zoom, pair) <= max(nearest, TOLERANCE)]
+    best: tuple[float, int, int, int, int] | None = None
+    for crop, scale in sorted(good, key=lambda pair: pair[1]):
+        crop_shift, frame_shift = _axis_shift(view, canvas, out, crop, scale, focus)
+        error = _shift_error(view, out, crop, scale, focus, crop_shift, frame_shift)
+        if error <= AIM_TOLERANCE:
+            return crop, scale, crop_shift, frame_shift
+        if best is None or error < best[0]:
+            best = (error, crop, scale, crop_shift, frame_shift)
+    assert best is not None
+    return best[1:]
+
+
+def _shift_error(
+    view: int, out: int, crop: int, scale: int, focus: float, crop_shift: int, frame_shift: int
+) -> float:
+    """How far, in frame pixels, the shifted window is from where `focus` wants it."""
+    ratio = crop / scale
+    slack = max(0.0, (view - out * ratio) / 2)
+    wanted = (focus - 0.5) * 2 * slack
+    return abs(crop_shift + frame_shift * ratio - wanted) / ratio
+
+
+@lru_cache(maxsize=64)
+def aimed_steps(
+    canvas: ZoomCanvas, total_frames: int, amount: float, focus: tuple[float, float]
+) -> list[ZoomStep]:
+    """`zoom_steps`, heading for `focus` (fractions of the view) instead of the centre."""
+    if focus == (0.5, 0.5):
+        return zoom_steps(canvas, total_frames, amount)
+    steps = []
+    across = down = 0.0
+    for frame in range(total_frames):
+        zoom = eased_zoom(frame, total_frames, amount)
+        crop_w, scale_w, crop_x, frame_x = _aimed_axis(
+            canvas.view_width, canvas.canvas_width, canvas.frame_width, zoom, across, focus[0]
+        )
+        crop_h, scale_h, crop_y, frame_y = _aimed_axis(
+            canvas.view_height, canvas.canvas_height, canvas.frame_height, zoom, down, focus[1]
+        )
+        step = ZoomStep(crop_w, crop_h, scale_w, scale_h, crop_x, crop_y, frame_x, frame_y)
+        across, down = effective_zoom(canvas, step)
+        steps.append(step)
+    return steps
+
+
+def offsets(canvas: ZoomCanvas, step: ZoomStep) -> tuple[int, int, int, int]:
+    """Where a step's crop sits in the canvas and its frame in the scaled picture: x and y of
+    each, all even."""
+    return (
+        (canvas.canvas_width - step.crop_width) // 2 + step.crop_shift_x,
+        (canvas.canvas_height - step.crop_height) // 2 + step.crop_shift_y,
+        (step.scale_width - canvas.frame_width) // 2 + step.frame_shift_x,
+        (step.scale_height - canvas.frame_height) // 2 + step.frame_shift_y,
+    )
+
+
+def window(canvas: ZoomCanvas, step: ZoomStep) -> tuple[float, float, float, float]:
+    """The part of the view a step shows: left, top, right, bottom in view pixels."""
+    edges = []
+    for view, size, out, crop, scale, crop_shift, frame_shift in (
+        (
+            canvas.view_width,
+            canvas.canvas_width,
+            canvas.frame_width,
+            step.crop_width,
+            step.scale_width,
+            step.crop_shift_x,
+            step.frame_shift_x,
+        ),
+        (
+            canvas.view_height,
+            canvas.canvas_height,
+            canvas.frame_height,
+            step.crop_height,
+            step.scale_height,
+            step.crop_shift_y,
+            step.frame_shift_y,
+        ),
+    ):
+        ratio = crop / scale
+        crop_left = (size - crop) // 2 + crop_shift
+        frame_left = (scale - out) // 2 + frame_shift
+        left = crop_left + frame_left * ratio - (size - view) // 2
+        edges.append((left, left + out * ratio))
+    (left, right), (top, bottom) = edges
+    return left, top, right, bottom
