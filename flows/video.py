@@ -5,7 +5,7 @@
 
 Loads and checks the whole story first (nothing renders, nothing is written while any part is
 wrong), then per part: re-use the clip an earlier run made of the same content (image, captions,
-options, voice; see services/part_store.py), or draw the caption pages, narrate them, render
+options, voice; see services/storage/part_store.py), or draw the caption pages, narrate them, render
 the clip and keep it for next time (parts run concurrently: RENDER_WORKERS stage tasks at
 once); then joins the clips and publishes the outputs. A creation's record (video.json) says
 `running` from the start, then `completed` or `failed` with the reason; intermediate files live

@@ -4,7 +4,7 @@ A caption band is as wide as the frame and always the same height, so the text d
 between pages; it sits at the bottom (default), top or middle of the frame (`CaptionLayout`).
 Its look (`CaptionStyle`): light text with a dark outline and soft shadow over a dark gradient
 (default), or light text on a rounded translucent box. The text is
-drawn by Pango through cairo (services/pango_text.py), which shapes every script, lays
+drawn by Pango through cairo (services/media/pango_text.py), which shapes every script, lays
 right-to-left text out right to left and takes each character from an installed font that has
 it; where its lines break is decided beforehand with the same Pango font map.
 """

@@ -58,50 +58,12 @@ def probe(path: Path) -> dict:
     return json.loads(completed.stdout)
 
 
-def count_video_frames(path: Path) -> int:
-    completed = run(
-        [
-            binary("FFPROBE_BINARY", "ffprobe"),
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_packets",
-            "-show_entries",
-            "stream=nb_read_packets",
-            "-of",
-            "csv=p=0",
-            str(path),
-        ],
-        f"ffprobe {path.name}",
-    )
-    return int(completed.stdout.decode().strip().rstrip(","))
-
-
-def convert_audio_to_wav(source: Path, target: Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> None:
-    """Any audio ffmpeg reads -> mono 16-bit PCM WAV at `sample_rate`."""
-    ffmpeg(
-        "-i",
-        str(source),
-        "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        str(sample_rate),
-        "-c:a",
-        "pcm_s16le",
-        "-f",
-        "wav",
-        str(target),
-        what=f"converting {source.name} to WAV",
-    )
-
-
 def convert_audio_files_to_wav(
     conversions: list[tuple[Path, Path]], sample_rate: int = AUDIO_SAMPLE_RATE
 ) -> None:
-    """Each (source, target) as `convert_audio_to_wav` makes it, all in one ffmpeg run (one
-    process start instead of one per file: narration converts every page of a part at once)."""
+    """Each (source, target): any audio ffmpeg reads -> mono 16-bit PCM WAV at `sample_rate`, all
+    in one ffmpeg run (one process start instead of one per file: narration converts every page
+    of a part at once)."""
     if not conversions:
         return
     inputs: list[str] = []

@@ -9,9 +9,9 @@ paging needs answered before anything is drawn, and then draws the pages (with c
 - `width`: a line's advance width, shaped (HarfBuzz) with the same fonts, per-character fallback
   included, that the drawing will use.
 - `unknown_characters`: the characters no installed font has (Pango would draw a box).
-- `draw_png`: a page's lines drawn, with the font map that measured them (services/imaging.py
-  builds the caption band around it). ImageMagick's `pango:` coder drew the same pixels, but
-  made a font map per call and never freed it (about 1.3 MB a page, growing with the story).
+- `draw_pixels` / `draw_png`: a page's lines drawn, with the font map that measured them
+  (services/media/caption_drawing.py builds the caption band around them). One font map per font
+  and size, kept for the process, so memory stays flat however long the story.
 
 Measuring through ImageMagick instead would render an image per question (about 2 ms each, and it
 still could not say where the lines break); here a question costs microseconds.
@@ -26,15 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from services.story.model import is_invisible
+
 PANGO_SCALE = 1024
 _WRAP_WORD_CHAR = 2  # PangoWrapMode: at word boundaries, within a word only if it alone is wider
-# The resolution both here and in the drawing (imaging.py sets the same density): at 72 dpi a
+# The resolution of the measuring and the drawing alike: at 72 dpi a
 # font size in points is a size in pixels.
 RESOLUTION = 72.0
 
 
 class PangoUnavailable(RuntimeError):
-    """libpango is not installed (it comes with ImageMagick's Pango coder)."""
+    """libpango, libpangocairo or libcairo is not installed (scripts/setup.sh installs them)."""
 
 
 class _Rectangle(ctypes.Structure):
@@ -97,8 +99,8 @@ def _libraries() -> _Libraries:
         cairo = ctypes.CDLL("libcairo.so.2")
     except OSError as error:
         raise PangoUnavailable(
-            f"Pango is not installed ({error}); it comes with ImageMagick's libmagickcore "
-            f"extra coders (scripts/setup.sh installs them)"
+            f"Pango is not installed ({error}): libpango-1.0-0, libpangocairo-1.0-0 and "
+            f"libcairo2 (scripts/setup.sh installs them)"
         ) from None
     pointer, text, integer = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
     _declare(pangocairo, "pango_cairo_font_map_new", pointer)
@@ -151,38 +153,6 @@ def library_versions() -> dict[str, str]:
         "cairo": libraries.cairo.cairo_version_string().decode(),
         "harfbuzz": harfbuzz.hb_version_string().decode(),
     }
-
-
-# Characters that are never drawn as glyphs of their own, so never "missing": direction marks and
-# embeddings, zero-width joiners and spaces, the byte order mark, variation selectors, tags.
-_INVISIBLE_RANGES = (
-    (0x00AD, 0x00AD),
-    (0x034F, 0x034F),
-    (0x061C, 0x061C),
-    (0x115F, 0x1160),
-    (0x17B4, 0x17B5),
-    (0x180B, 0x180F),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x206F),
-    (0x3164, 0x3164),
-    (0xFE00, 0xFE0F),
-    (0xFEFF, 0xFEFF),
-    (0xFFA0, 0xFFA0),
-    (0xFFF0, 0xFFF8),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0000, 0xE0FFF),
-)
-
-
-def is_invisible(character: str) -> bool:
-    """A default-ignorable character, a control, a space or a combining mark: nothing to check."""
-    code = ord(character)
-    if any(low <= code <= high for low, high in _INVISIBLE_RANGES):
-        return True
-    category = unicodedata.category(character)
-    return category[0] in ("M", "Z") or category == "Cc"
 
 
 class PangoText:
@@ -282,8 +252,7 @@ class PangoText:
         lines centred under each other, on a transparent image as wide and high as the text plus
         `margin` pixels on every side: a PNG (straight, not premultiplied, alpha).
 
-        Drawn with this object's own font map, the one that measured the lines. (ImageMagick's
-        pango: coder makes a font map per call and never frees it: about 1.3 MB per page.)"""
+        Drawn with this object's own font map, the one that measured the lines."""
         chunks: list[bytes] = []
 
         def collect(
@@ -374,7 +343,10 @@ class PangoText:
             return []
         unknown: list[str] = []
         for character in dict.fromkeys(text):
-            if is_invisible(character) or character in unknown:
+            # Combining marks are drawn on their base, and checked with it (the text above).
+            if is_invisible(character) or unicodedata.category(character)[0] == "M":
+                continue
+            if character in unknown:
                 continue
             if self._unknown_glyphs(character):
                 unknown.append(character)

@@ -384,5 +384,6 @@ def write_silence(target: Path, seconds: float, sample_rate: int) -> None:
 
 
 def wav_sample_count(path: Path) -> int:
+    """How many samples (per channel) a WAV file holds."""
     with wave.open(str(path), "rb") as audio:
         return audio.getnframes()

@@ -1,7 +1,7 @@
 """Caption paging: split a caption too long to show at once into pages, each narrated on its own.
 
 Pure functions over a `lines_of(text) -> lines` callable that wraps text to the frame (the product
-passes Pango's own line breaking, services/pango_text.py; tests pass a simple fixed-width one).
+passes Pango's own line breaking, services/media/pango_text.py; tests pass a fixed-width one).
 A caption that wraps to more lines than allowed is split at sentence ends first, then at clause
 marks (, ; : — – and their Arabic and CJK forms), then between words, and a word longer than a
 page (Chinese, Japanese or Thai text has no spaces) at the line breaks `lines_of` chose, which

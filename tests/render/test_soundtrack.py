@@ -17,7 +17,7 @@ import pytest
 
 from services import timeline
 from services.media import audio_graph, ffmpeg, soundtrack
-from services.media.narration_track import join_narration, write_part_audio
+from services.media.narration_track import join_narration, make_story_soundtrack, write_part_audio
 from services.media.speech import EspeakEngine, Narrator, NothingToSay
 from services.settings import RenderOptions
 from services.stages import AssembledVideo, PageAudio, PartClip, PartNarration, StorySoundtrack
@@ -97,14 +97,21 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return Rendered(root=root, clips=clips, narrations=narrations, music=music)
 
 
+def assemble_with_sound(clips: list[PartClip], work: Path, music: Path | None = None):
+    """Stage 5 as the flow runs it: the soundtrack (tasks/soundtrack.py), then assembly."""
+    return assemble_outputs(
+        clips, OPTIONS, work, make_story_soundtrack(clips, OPTIONS, work, music)
+    )
+
+
 @pytest.fixture(scope="module")
 def plain(rendered: Rendered) -> AssembledVideo:
-    return assemble_outputs(rendered.clips, OPTIONS, rendered.root / "plain")
+    return assemble_with_sound(rendered.clips, rendered.root / "plain")
 
 
 @pytest.fixture(scope="module")
 def with_music(rendered: Rendered) -> AssembledVideo:
-    return assemble_outputs(rendered.clips, OPTIONS, rendered.root / "music", rendered.music)
+    return assemble_with_sound(rendered.clips, rendered.root / "music", rendered.music)
 
 
 @pytest.fixture(scope="module")
@@ -212,11 +219,11 @@ def test_quiet_and_hot_voices_are_brought_to_the_same_loudness(
         mp3 = tmp_path / f"{clip.part_number}.mp3"
         ffmpeg.ffmpeg("-i", str(clip.audio), "-af", f"volume={gain_db}dB", str(mp3))
         audio = tmp_path / f"{clip.part_number}.wav"
-        ffmpeg.convert_audio_to_wav(mp3, audio)
+        media.convert_audio_to_wav(mp3, audio)
         clips.append(clip.model_copy(update={"audio": audio}))
     original = media.loudness(rendered.clips[0].audio)[0]
     assert abs(media.loudness(clips[0].audio)[0] - original) > 8
-    assembled = assemble_outputs(clips, OPTIONS, tmp_path / "out")
+    assembled = assemble_with_sound(clips, tmp_path / "out")
     integrated, true_peak = media.loudness(assembled.video)
     assert -17 <= integrated <= -15
     assert true_peak <= -1.0
@@ -243,7 +250,8 @@ def test_leveled_loudness_side_by_side_is_each_gain_measured_alone(rendered: Ren
     audio = rendered.clips[0].audio
     together = audio_graph.leveled_loudnesses(audio, [3.0, 9.0], soundtrack.LIMITER_CEILING)
     alone = [
-        audio_graph.leveled_loudness(audio, gain, soundtrack.LIMITER_CEILING) for gain in (3, 9)
+        audio_graph.leveled_loudnesses(audio, [gain], soundtrack.LIMITER_CEILING)[0]
+        for gain in (3, 9)
     ]
     assert [m.integrated for m in together] == [m.integrated for m in alone]
     assert together[1].integrated > together[0].integrated + 2
@@ -319,7 +327,7 @@ def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: P
         music=False,
     )
     with pytest.raises(ValueError, match="not as long as the"):
-        assemble_outputs([clip], OPTIONS, tmp_path, sound=wrong)
+        assemble_outputs([clip], OPTIONS, tmp_path, wrong)
 
 
 # --- chapters and poster ------------------------------------------------------------------------
