@@ -11,19 +11,17 @@ it; where its lines break is decided beforehand with the same Pango font map.
 
 from __future__ import annotations
 
-import ctypes
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from wand.api import libmagick, library
 from wand.color import Color
 from wand.drawing import Drawing
 from wand.image import Image
 
-from services.media import pango_text
+from services.media import native, pango_text
 from services.media.fonts import CaptionFont, caption_text_font
 from services.media.pictures import CLEAR, resize, save_png
 
@@ -338,14 +336,15 @@ def draw_caption_band(
 def _is_grey(image: Image) -> bool:
     """Whether every pixel is grey: ImageMagick's own check (the PNG encoder's), which Wand
     lacks (its `type` is whatever the image was made as)."""
-    identify = libmagick.IdentifyImageGray
-    identify.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    identify.restype = ctypes.c_int
-    collected = libmagick.AcquireExceptionInfo()
+    magick = native.magick_libraries()
+    collected = magick.core.AcquireExceptionInfo()
     try:
-        return bool(identify(library.GetImageFromMagickWand(image.wand), collected))
+        grey = magick.core.IdentifyImageGray(
+            magick.wand.GetImageFromMagickWand(image.wand), collected
+        )
+        return bool(grey)
     finally:
-        libmagick.DestroyExceptionInfo(collected)
+        magick.core.DestroyExceptionInfo(collected)
 
 
 def _save_pam(band: Image, target: Path) -> None:
