@@ -21,6 +21,7 @@ noisy: each case is run `--repeat` times and the fastest kept.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -182,7 +183,7 @@ def main() -> int:
                 time_ffmpeg_steps(case_steps)
                 spent = Spent()
                 out = work / f"{label}-{attempt}"
-                spent.add(lambda case=case, out=out: case(out))
+                spent.add(functools.partial(case, out))
                 for module, name in STEP_FUNCTIONS:  # undo the wrapping
                     setattr(module, name, getattr(module, name).__wrapped__)
                 if label not in best or spent.cpu < best[label].cpu:

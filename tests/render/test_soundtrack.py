@@ -17,7 +17,12 @@ import pytest
 
 from services import timeline
 from services.media import audio_graph, ffmpeg, soundtrack
-from services.media.narration_track import join_narration, make_story_soundtrack, write_part_audio
+from services.media.narration_track import (
+    PartSound,
+    join_narration,
+    make_story_soundtrack,
+    write_part_audio,
+)
 from services.media.speech import EspeakEngine, Narrator, NothingToSay
 from services.settings import RenderOptions
 from services.stages import AssembledVideo, PageAudio, PartClip, PartNarration, StorySoundtrack
@@ -303,10 +308,11 @@ def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
             )
         )  # fmt: skip
     assert clips[0].frames == 2
-    for sources in (narrations, clips, [*clips[::2], *narrations[1::2]]):
+    mixed: list[PartSound] = [*clips[::2], *narrations[1::2]]
+    for sources in (narrations, clips, mixed):
         joined = tmp_path / "joined.wav"
-        sources = sorted(sources, key=lambda part: part.part_number)
-        samples, joined_rate = join_narration(sources, fps, joined)
+        in_order = sorted(sources, key=lambda part: part.part_number)
+        samples, joined_rate = join_narration(in_order, fps, joined)
         assert (samples, joined_rate) == (timeline.sample_at_frame(2 * parts, rate, fps), rate)
         sound, _ = media.read_wav_mono(joined)
         starts = [
