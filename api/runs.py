@@ -163,7 +163,7 @@ class RenderRuns:
             parameters["options"] = options
         tags = [creation_tag(creation_id), options_tag(story or StoryOptions())]
         try:
-            flow_run = await run_deployment(  # type: ignore[misc]
+            flow_run: FlowRun = await run_deployment(  # type: ignore[misc]
                 self.deployment,
                 client=self.client,
                 parameters=parameters,

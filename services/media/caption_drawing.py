@@ -149,7 +149,7 @@ def _pango_markup(lines: list[str], line_height: int) -> str:
         for character in text
         if unicodedata.category(character) != "Cc"
     )
-    return f'<span line_height="{line_height * pango_text.PANGO_SCALE}">{body}</span>'
+    return f'<span line_height="{line_height * native.PANGO_SCALE}">{body}</span>'
 
 
 @dataclass

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 AUDIO_SAMPLE_RATE = 48_000  # divisible by every common frame rate, so frame edges fall on samples
 AUDIO_BITRATE = "128k"
@@ -40,7 +41,7 @@ def ffmpeg(*args: str, what: str = "ffmpeg") -> None:
     run([binary("FFMPEG_BINARY", "ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], what)
 
 
-def probe(path: Path) -> dict:
+def probe(path: Path) -> dict[str, Any]:
     """ffprobe's view of a media file: its streams and format, as parsed JSON."""
     completed = run(
         [
@@ -55,7 +56,8 @@ def probe(path: Path) -> dict:
         ],
         f"ffprobe {path.name}",
     )
-    return json.loads(completed.stdout)
+    found: dict[str, Any] = json.loads(completed.stdout)
+    return found
 
 
 def convert_audio_files_to_wav(

@@ -106,7 +106,7 @@ class PangoText:
             self._set(text.encode("utf-8"), None)
             extents = native.PangoRectangle()
             self._libs.pango.pango_layout_get_extents(self._layout, None, ctypes.byref(extents))
-        width = (extents.x + extents.width) / PANGO_SCALE
+        width = float(extents.x + extents.width) / PANGO_SCALE
         self._widths[text] = width
         return width
 

@@ -25,7 +25,14 @@ from services.media.narration_track import (
 )
 from services.media.speech import EspeakEngine, Narrator, NothingToSay
 from services.settings import RenderOptions
-from services.stages import AssembledVideo, PageAudio, PartClip, PartNarration, StorySoundtrack
+from services.stages import (
+    AssembledVideo,
+    Loudness,
+    PageAudio,
+    PartClip,
+    PartNarration,
+    StorySoundtrack,
+)
 from services.storage.folder import LocalStorage
 from services.story.model import StoryError, plan_story, survey_story
 from services.timeline import page_frames_of, poster_frame
@@ -329,7 +336,7 @@ def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: P
         audio=clip.audio,
         samples=timeline.sample_at_frame(clip.frames + 1, ffmpeg.AUDIO_SAMPLE_RATE, FPS),
         sample_rate=ffmpeg.AUDIO_SAMPLE_RATE,
-        loudness=audio_graph.Loudness(-16.0, -2.0, 5.0),
+        loudness=Loudness(-16.0, -2.0, 5.0),
         music=False,
     )
     with pytest.raises(ValueError, match="not as long as the"):
