@@ -145,6 +145,10 @@ class Outage:
             listener, self._listener = self._listener, None
             connections, self._open = self._open, set()
         if listener is not None:
+            try:  # wakes the thread blocked in accept(); close() alone does not on Linux
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for connection in connections:
             self._cut(connection)
