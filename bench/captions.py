@@ -16,7 +16,13 @@ background, the whole caption-stage work for a page: wrap the text to the frame,
 
 The two alternate within each round (so a busy machine slows both alike); the figure is the median
 over rounds of the time per page. The other scripts are timed with Pango for information (the
-freetype path cannot draw them). A measurement, not a test.
+freetype path cannot draw them).
+
+Paging (issue 19): whole captions of several pages through the caption stage, laid out and every
+page drawn, in CPU seconds: "greedy" is the paging before (bench/greedy_paging.py: greedy pages,
+Pango's lines as they come), "balanced" the paging now (sentence ends that know abbreviations,
+balanced pages, no lone last word, hyphenation). Portrait sizes, where the line length is as
+before, so the two draw the same kind of pages. A measurement, not a test.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ from wand.image import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import greedy_paging
 from services.media import caption_drawing, fonts, pictures
+from services.story.paging import keep_direction
 from tasks.captions import page_caption
 
 LATIN = "Once upon a time, a small cat lived in a lighthouse by the sea and watched the ships."
@@ -47,6 +55,16 @@ OTHERS = {
     "chinese": "从前，有一只小猫住在海边的灯塔里，每天看着船只来来往往。",
 }
 SIZES = [(480, 720), (720, 1080)]
+PAGED = {
+    "en short": LATIN,  # with the round's " N." it takes 2-3 pages
+    "en": "Once upon a time, in a quiet village by the sea, there lived a girl named Mira. She "
+    "loved the waves more than anything; every morning at 6 a.m. she ran down to the shore, "
+    "counted the boats, and waved at Mr. Badger and the fishermen. One day a storm came. The "
+    "sky turned black, the wind howled, and the boats did not come home!",
+    "de": "Es war einmal ein kleiner Igel, der am Rand des Waldes wohnte. Jeden Abend ging er "
+    "z. B. zum Bach, um Wasser zu trinken, und jeden Sonntag besuchte er Herrn Dr. Maus. Im "
+    "Herbst gewann er den Schokoladenkuchenbackwettbewerb im Dorf, und alle Tiere feierten.",
+}
 
 
 # --- the freetype drawing as it was (baseline only) ---------------------------------------------
@@ -150,6 +168,64 @@ def pango_page(
 # --- timing ---------------------------------------------------------------------------------------
 
 
+def greedy_stage(
+    background: Path, text: str, layout: caption_drawing.CaptionLayout, folder: Path
+) -> int:
+    """A caption through the caption stage as before: greedy pages, every page drawn."""
+    font = fonts.caption_text_font(text, "en")
+    lines_of = caption_drawing.caption_lines_of(layout, font)
+    pages = [
+        caption_drawing.CaptionText(
+            tuple(keep_direction(greedy_paging.wrap(page, lines_of), text)), font
+        )
+        for page in greedy_paging.paginate(text, lines_of, layout.max_lines)
+    ]
+    targets = [folder / f"page-{index}.ppm" for index in range(len(pages))]
+    caption_drawing.compose_pages(background, pages, layout, targets)
+    return len(pages)
+
+
+def balanced_stage(
+    background: Path, text: str, layout: caption_drawing.CaptionLayout, folder: Path, language: str
+) -> int:
+    """A caption through the caption stage now."""
+    pages = [page.drawn for page in page_caption(text, layout, language)]
+    targets = [folder / f"page-{index}.ppm" for index in range(len(pages))]
+    caption_drawing.compose_pages(background, pages, layout, targets)
+    return len(pages)
+
+
+def stage_cpu(stage: Callable[[str], int], text: str, captions: int) -> tuple[float, int]:
+    """CPU seconds per caption (this process, every thread), and pages per caption."""
+    start, pages = time.process_time(), 0
+    for index in range(captions):
+        pages += stage(f"{text} {index}.")
+    return (time.process_time() - start) / captions, pages // captions
+
+
+def bench_paging(folder: Path, picture: Path, rounds: int, captions: int) -> None:
+    print(f"\n{'paged caption':<24}{'greedy ms':>12}{'balanced ms':>13}{'ratio':>8}{'pages':>9}")
+    for width, height in SIZES:
+        layout = caption_drawing.caption_layout(width, height, 3)
+        background = folder / f"background-{width}.ppm"
+        pictures.compose_background(picture, width, height, background)
+        for language, text in PAGED.items():
+            old = partial(greedy_stage, background, layout=layout, folder=folder)
+            new = partial(
+                balanced_stage, background, layout=layout, folder=folder, language=language[:2]
+            )
+            old(text), new(text)  # fonts, hyphenation patterns and coders loaded before timing
+            before, after = [], []
+            for _ in range(rounds):
+                before.append(stage_cpu(old, text, captions))
+                after.append(stage_cpu(new, text, captions))
+            old_ms = statistics.median(cpu for cpu, _ in before) * 1000
+            new_ms = statistics.median(cpu for cpu, _ in after) * 1000
+            pages = f"{before[0][1]}->{after[0][1]}"
+            case = f"{language} {width}x{height}"
+            print(f"{case:<24}{old_ms:>12.1f}{new_ms:>13.1f}{new_ms / old_ms:>8.2f}{pages:>9}")
+
+
 def per_page(draw: Callable[[str], None], text: str, pages: int) -> float:
     """Seconds per page, drawing `pages` pages of `text` (each a fresh measurer: no warm cache
     of widths carries over from one page to the next beyond what the product keeps itself)."""
@@ -163,6 +239,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pages", type=int, default=12, help="pages drawn per round and path")
+    parser.add_argument("--captions", type=int, default=4, help="paged captions per round")
+    parser.add_argument("--paging-only", action="store_true", help="only the paging comparison")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-captions-") as scratch:
@@ -170,6 +248,9 @@ def main() -> None:
         picture = folder / "picture.png"
         with Image(width=1024, height=768, pseudo="plasma:fractal") as image:
             image.save(filename=str(picture))
+        if args.paging_only:
+            bench_paging(folder, picture, args.rounds, args.captions)
+            return
         print(f"{'case':<24}{'freetype ms':>12}{'pango ms':>10}{'pango/freetype':>16}")
         for width, height in SIZES:
             layout = caption_drawing.caption_layout(width, height, 3)
@@ -194,6 +275,7 @@ def main() -> None:
                     per_page(other, text, args.pages) for _ in range(args.rounds)
                 )
                 print(f"{f'{name} {width}x{height}':<24}{'-':>12}{median * 1000:>10.1f}")
+        bench_paging(folder, picture, args.rounds, args.captions)
 
 
 if __name__ == "__main__":

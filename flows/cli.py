@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--language",
         default=defaults.language,
         help="narration language, a tag such as en, en-GB, de, zh-TW; auto (the default) reads "
-        "it off the captions' script, else uses TTS_LANGUAGE",
+        "it off the captions' script and words, else uses TTS_LANGUAGE",
     )
     parser.add_argument(
         "--caption-position",

@@ -34,14 +34,16 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.part_futures import part_result, settled_on_failure
 from flows.run_record import RunRecord
 from services.media import fonts, memory
-from services.media.speech import Narrator, make_engine
+from services.media.speech import Narrator, UnsupportedLanguage, make_engine
 from services.record import VideoRecord, now
 from services.settings import RenderOptions, get_settings
 from services.stages import AssembledVideo, MusicTrack, PartClip
 from services.storage.part_store import PartStore, part_key, store_for, story_key
 from services.storage.retrying import call_with_retries
 from services.storage.sources import CreationNotFound, RenderTarget, resolve_target
-from services.story.languages import AUTO, resolve_language
+from services.story import language_id
+from services.story.language_id import resolve_language
+from services.story.languages import AUTO
 from services.story.model import Story, StoryError, sha256_file
 from tasks.assembly import assemble_video, publish_video
 from tasks.captions import draw_captions
@@ -251,8 +253,9 @@ def _render(
     if music is not None:
         logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
-    options = _with_story_language(options, story, narrator, logger)
-    run.update(parts=total, language=options.language)
+    options, language_reason = _with_story_language(options, story, narrator, logger)
+    language_id.release()  # its model is not needed again in this run: 80 MB back
+    run.update(parts=total, language=options.language, language_reason=language_reason)
 
     font = fonts.caption_font()
     voice = narrator.engine.voice_id(options.language)
@@ -385,14 +388,28 @@ def _submit_soundtrack(
 
 def _with_story_language(
     options: RenderOptions, story: Story, narrator: Narrator, logger: Any
-) -> RenderOptions:
-    """Options with `auto` replaced by the story's language; fails (before anything renders)
-    when the engine cannot speak it."""
+) -> tuple[RenderOptions, str]:
+    """Options with `auto` replaced by the story's language, and why that one; fails (before
+    anything renders) when the engine cannot speak it. Told from all the captions at once: a
+    caption in another language is spoken with the story's voice."""
     texts = [caption.text for part in story.parts for caption in part.captions]
-    language, why = resolve_language(options.language, texts, get_settings().tts_language)
+    language, why = resolve_language(
+        options.language,
+        texts,
+        get_settings().tts_language,
+        can_speak=lambda tag: _speaks(narrator, tag),
+    )
     voice = narrator.engine.voice_id(language)
     logger.info("language: %s (%s); voice %s", language, why, voice)
-    return options.model_copy(update={"language": language})
+    return options.model_copy(update={"language": language}), why
+
+
+def _speaks(narrator: Narrator, language: str) -> bool:
+    try:
+        narrator.engine.voice_id(language)
+    except UnsupportedLanguage:
+        return False
+    return True
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

@@ -33,6 +33,11 @@ class VideoRecord(BaseModel):
     language: str | None = Field(
         None, description="the narration language used (a BCP 47 tag; `auto` resolved)"
     )
+    language_reason: str | None = Field(
+        None,
+        description="why that language: `chosen`, or for `auto` what the captions told "
+        "(their script or their words) or why they did not, so TTS_LANGUAGE",
+    )
     video: str | None = Field(None, description="file name of the video, beside the record")
     poster: str | None = Field(None, description="file name of the poster (JPEG), beside it")
     music: str | None = Field(None, description="the background music mixed in, if any")

@@ -110,8 +110,8 @@ class StoryOptions(BaseModel):
         AUTO,
         description=(
             "Narration language, a BCP 47 tag such as en, en-GB, de, zh, zh-TW, ar or hi; "
-            "auto: from the captions' script (Han, kana, Hangul, Arabic, Hebrew, Devanagari, "
-            "Thai, Greek, Cyrillic...), else TTS_LANGUAGE"
+            "auto: from the captions' script (Han, kana, Hangul, Hebrew, Thai, Greek...) or, "
+            "in Latin, Cyrillic, Arabic or Devanagari script, their words; else TTS_LANGUAGE"
         ),
         examples=["auto", "de", "zh-TW"],
         json_schema_extra={"enum": list[JsonValue](documented_tags())},

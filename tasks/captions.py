@@ -14,7 +14,7 @@ from services.media import caption_drawing, fonts, memory, pictures, zoom
 from services.settings import RenderOptions
 from services.stages import Page, PartPages
 from services.story.model import Part
-from services.story.paging import keep_direction, paginate, wrap
+from services.story.paging import keep_direction, lay_out
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,10 @@ def page_caption(
     lines_of = caption_drawing.caption_lines_of(layout, font)
     return [
         CaptionPage(
-            text=page,
-            drawn=caption_drawing.CaptionText(
-                tuple(keep_direction(wrap(page, lines_of), text)), font
-            ),
+            text=page.text,
+            drawn=caption_drawing.CaptionText(tuple(keep_direction(page.lines, text)), font),
         )
-        for page in paginate(text, lines_of, layout.max_lines)
+        for page in lay_out(text, lines_of, layout.max_lines, language)
     ]
 
 

@@ -66,11 +66,17 @@ class CaptionLayout:
         return self.band_height - self.bottom_margin - (text_height - padding)
 
 
+# Children's captions: about 40 characters a line at most (a landscape frame would hold 65-70).
+# A character of the caption font is 0.56 of the font size wide on average (English text).
+LINE_CHARACTERS = 40
+_AVERAGE_ADVANCE = 0.56
+
+
 def caption_layout(
     width: int, height: int, max_lines: int, position: Position = "bottom", scale: float = 1.0
 ) -> CaptionLayout:
-    """Sizes relative to the frame: legible on a phone, three lines in a third of it at most;
-    `scale` makes the text larger or smaller."""
+    """Sizes relative to the frame: legible on a phone, three lines in a third of it at most,
+    lines of about `LINE_CHARACTERS` at most; `scale` makes the text larger or smaller."""
     font_size = max(12, round(min(width * 0.062, height * 0.042) * scale))
     line_height = round(font_size * 1.28)
     bottom_margin = round(height * 0.05)
@@ -83,7 +89,7 @@ def caption_layout(
         font_size=font_size,
         line_height=line_height,
         max_lines=max_lines,
-        text_width=round(width * 0.86),
+        text_width=min(round(width * 0.86), round(font_size * _AVERAGE_ADVANCE * LINE_CHARACTERS)),
         band_height=band_height,
         bottom_margin=bottom_margin,
         position=position,

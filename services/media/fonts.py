@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from services.media.pictures import ImageProblem
+from services.story.scripts import CJK_SCRIPTS, scripts_in
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -83,28 +83,23 @@ def pango_font_description(font_file: str) -> str:
 
 # Scripts DejaVu Sans (the default caption font) covers in a plainer design than Noto's, which is
 # what readers of these scripts are used to: their Noto family goes first for such captions.
-_PREFERRED_FAMILIES = {"ARABIC": "Noto Sans Arabic", "HEBREW": "Noto Sans Hebrew"}
+_PREFERRED_FAMILIES = {"Arabic": "Noto Sans Arabic", "Hebrew": "Noto Sans Hebrew"}
 _CJK_LANGUAGES = ("zh", "ja", "ko")
-
-
-def _scripts(text: str) -> set[str]:
-    """First words of the characters' Unicode names: ARABIC, HEBREW, HIRAGANA, CJK, HANGUL..."""
-    return {unicodedata.name(character, "?").split(" ")[0] for character in set(text)}
 
 
 def _language_for(scripts: set[str], language: str | None) -> str | None:
     """The language Pango is told: the run's, unless the text is Chinese, Japanese or Korean
     in a run that says otherwise (then the one its script shows): ideographs take its forms."""
     tag = language if language and language != "auto" else None
-    if not scripts & {"CJK", "HIRAGANA", "KATAKANA", "HANGUL"}:
+    if not scripts & CJK_SCRIPTS:
         return tag
     if tag and tag.lower() == "zh":
         return "zh-CN"  # fontconfig reads a bare "zh" as neither simplified nor traditional
     if tag and tag.lower().split("-")[0] in _CJK_LANGUAGES:
         return tag
-    if scripts & {"HIRAGANA", "KATAKANA"}:
+    if "Kana" in scripts:
         return "ja"
-    if "HANGUL" in scripts:
+    if "Hangul" in scripts:
         return "ko"
     return "zh-CN"
 
@@ -115,7 +110,7 @@ def caption_text_font(
     """The font for one caption: CAPTION_FONT (or the default), after the Noto family of its
     script where that reads better, and the language Pango should shape it for."""
     description = pango_font_description(font_file or caption_font())
-    scripts = _scripts(text)
+    scripts = scripts_in(text)
     preferred = [family for script, family in _PREFERRED_FAMILIES.items() if script in scripts]
     if preferred:
         description = ", ".join([*preferred, description])

@@ -1,15 +1,17 @@
 """Language tags: one BCP 47 tag names a story's language everywhere (options, CLI, API, record).
 
 Pure data and functions, no engine: `services/speech.py` maps a tag to each narration engine's own
-code. `auto` asks for the language to be read off the captions' script (`detect_language`).
+code. `auto` asks for the language to be read off the captions: their script where one language
+owns it (`detect_language`, here), else their words (services/story/language_id.py, which
+resolves `auto`).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections import Counter
 from collections.abc import Iterable
+
+from services.story.scripts import deciding_script
 
 AUTO = "auto"
 
@@ -196,10 +198,10 @@ def check_language(text: str, *, allow_auto: bool = True) -> str:
     return tag
 
 
-# --- the language of a story, from the script of its captions ----------------------------------
+# --- the language of a story: the script of its captions, else their words ---------------------
 
-# A script -> the language a story written in it most likely is. Scripts shared by many languages
-# (Latin above all) are missing on purpose: for those the configured language decides.
+# A script -> the language a story written in it most likely is. Latin is missing on purpose:
+# many languages share it, and only the words (or the configured language) can decide.
 SCRIPT_LANGUAGES = {
     "Han": "zh",
     "Kana": "ja",
@@ -233,83 +235,35 @@ TELLING_LETTERS = {
     "Arabic": [("ur", "ٹڈڑںے"), ("fa", "پچژگ")],
 }
 
-# Unicode character names start with their script's name (HEBREW LETTER ALEF, THAI CHARACTER
-# KO KAI...), which is all unicodedata tells about scripts. Two scripts go by other names.
-_NAME_PREFIXES = [
-    ("CJK UNIFIED IDEOGRAPH", "Han"),
-    ("CJK COMPATIBILITY IDEOGRAPH", "Han"),
-    ("HIRAGANA", "Kana"),
-    ("KATAKANA", "Kana"),
-    ("HALFWIDTH KATAKANA", "Kana"),
-    ("HANGUL", "Hangul"),
-    ("HALFWIDTH HANGUL", "Hangul"),
-    ("LATIN", "Latin"),
-    ("FULLWIDTH LATIN", "Latin"),
-    ("ORIYA", "Oriya"),
-    ("ETHIOPIC", "Ethiopic"),
-]
-
-# Japanese mixes kanji (Han) with kana; a story is Japanese once this share of its Han and kana
-# letters are kana (Chinese has none; Japanese prose has well over half).
-_KANA_SHARE_FOR_JAPANESE = 0.05
-
-
-def script_of(character: str) -> str | None:
-    """The script of one letter ("Latin", "Han", "Kana", "Cyrillic"...), None for non-letters."""
-    if not unicodedata.category(character).startswith("L"):
-        return None
-    name = unicodedata.name(character, "")
-    for prefix, script in _NAME_PREFIXES:
-        if name.startswith(prefix):
-            return script
-    first_word = name.split(" ", 1)[0].title()
-    return first_word or None
-
-
-def script_counts(texts: Iterable[str]) -> Counter[str]:
-    return Counter(script for text in texts for script in map(script_of, text) if script)
-
-
-def deciding_script(texts: Iterable[str]) -> str | None:
-    """The script of most of the captions' letters (Han with some kana counts as Kana: Japanese),
-    or None when no script has a majority."""
-    counts = script_counts(texts)
-    kana, han = counts.pop("Kana", 0), counts.pop("Han", 0)
-    if kana and kana >= _KANA_SHARE_FOR_JAPANESE * (kana + han):
-        counts["Kana"] = kana + han
-    elif han or kana:
-        counts["Han"] = han + kana
-    total = sum(counts.values())
-    if not total:
-        return None
-    script, letters = counts.most_common(1)[0]
-    return script if letters * 2 > total else None
+# Scripts several languages share -> those languages (of LANGUAGES): for these the words decide
+# among the ones the voice speaks. Every language not written in another script is in Latin's
+# (Serbian in both).
+_OTHER_SHARED = {
+    "Cyrillic": frozenset("be bg kk ky mk ru sr tt uk".split()),
+    "Arabic": frozenset("ar fa sd ug ur".split()),
+    "Devanagari": frozenset("hi mr ne".split()),
+}
+_NOT_LATIN = set(SCRIPT_LANGUAGES.values()).union({"as", "yue"}, *_OTHER_SHARED.values())
+SHARED_SCRIPTS: dict[str, frozenset[str]] = {
+    "Latin": frozenset(set(LANGUAGES) - _NOT_LATIN | {"sr"}),
+    **_OTHER_SHARED,
+}
 
 
 def detect_language(texts: Iterable[str]) -> str | None:
-    """The language the captions' script tells, or None when it does not (Latin, mixed, none)."""
+    """The language the captions' script alone tells, or None when it does not (Latin, mixed,
+    none): letters only one language uses, else the script's usual language."""
     texts = list(texts)
     script = deciding_script(texts)
-    return _language_of_script(script, texts) if script else None
+    if script is None:
+        return None
+    return telling_language(script, texts) or SCRIPT_LANGUAGES.get(script)
 
 
-def _language_of_script(script: str, texts: list[str]) -> str | None:
+def telling_language(script: str, texts: list[str]) -> str | None:
+    """The language whose own letters (TELLING_LETTERS) the texts in `script` have, if any."""
     letters = set("".join(texts).lower())
     for language, telling in TELLING_LETTERS.get(script, []):
         if letters & set(telling):
             return language
-    return SCRIPT_LANGUAGES.get(script)
-
-
-def resolve_language(chosen: str, texts: Iterable[str], fallback: str) -> tuple[str, str]:
-    """The language to narrate in, and why: the chosen tag, or for `auto` the language of the
-    captions' script, else `fallback` (TTS_LANGUAGE)."""
-    if chosen != AUTO:
-        return chosen, "chosen"
-    texts = list(texts)
-    script = deciding_script(texts)
-    language = _language_of_script(script, texts) if script else None
-    if language is not None:
-        return language, f"auto: the captions are in {script} script"
-    why = f"{script} script" if script else "no one script"
-    return fallback, f"auto: the captions are in {why}, so TTS_LANGUAGE"
+    return None

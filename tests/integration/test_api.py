@@ -858,8 +858,8 @@ def test_the_api_imports_no_render_code() -> None:
     code = (
         "import sys, api, api.app; "
         "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
-        "('tasks', 'flows', 'wand', 'gtts') or m.startswith('services.media') "
-        "or m == 'services.story.paging'))"
+        "('tasks', 'flows', 'wand', 'gtts', 'py3langid') or m.startswith('services.media') "
+        "or m in ('services.story.paging', 'services.story.language_id')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True

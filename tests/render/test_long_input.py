@@ -113,9 +113,9 @@ def test_a_part_rendered_in_runs_is_frame_for_frame_one_run(tmp_path, monkeypatc
         zoom_amount=0.2 if zoom else 0.0,
     )
     lossless = RenderOptions(width=64, height=96, fps=10, preset="ultrafast", crf=0)
-    monkeypatch.setattr(ffmpeg, "MAX_PAGES_PER_RUN", 1000)
+    monkeypatch.setattr(clip_graph, "MAX_PAGES_PER_RUN", 1000)
     clip_graph.encode_clip(plan, lossless, tmp_path / "one.mp4", "one run")
-    monkeypatch.setattr(ffmpeg, "MAX_PAGES_PER_RUN", 8)
+    monkeypatch.setattr(clip_graph, "MAX_PAGES_PER_RUN", 8)
     clip_graph.encode_clip(plan, lossless, tmp_path / "runs.mp4", "runs")
     assert len(clip_graph.split_plan(plan, 8)) >= 4
     one, runs = _frame_digests(tmp_path / "one.mp4"), _frame_digests(tmp_path / "runs.mp4")
@@ -147,7 +147,7 @@ def test_a_caption_of_three_thousand_words_renders_whole(
     several ffmpeg runs, as a long caption at the usual frame size does."""
     from flows.video import generate_video
 
-    monkeypatch.setattr(ffmpeg, "MAX_PAGES_PER_RUN", 8)
+    monkeypatch.setattr(clip_graph, "MAX_PAGES_PER_RUN", 8)
     text = long_caption(3000)
     story = build_story(
         tmp_path / "story",

@@ -39,6 +39,7 @@ OUTSIDE_THE_RENDER = {
     "tasks.fetch_assets": "reads the story (its bytes are in the key)",
     "tasks.reuse": "looks the key up",
     "services.record": "video.json",
+    "services.story.language_id": "resolves `auto` (the language it finds is in the key)",
     "services.storage.part_store": "the cache itself",
     "services.media.render_identity": "computes the key",
     "services.storage.base": "where files live",

@@ -28,13 +28,13 @@ from services.media.speech import (
     gtts_language,
 )
 from services.settings import RenderOptions, Settings, StoryOptions
+from services.story.language_id import resolve_language
 from services.story.languages import (
     LANGUAGES,
     LanguageError,
     check_language,
     detect_language,
     normalize_tag,
-    resolve_language,
 )
 from tests import media
 from tests.media import read_wav_mono
@@ -251,7 +251,7 @@ def test_espeak_speaks_each_language_in_its_own_voice(
     assert ours != english, "the English voice would have sounded the same"
 
 
-# --- auto: the language of the captions' script --------------------------------------------------
+# --- auto: the language of the captions' script (their words: tests/unit/test_language_id.py) ---
 
 
 @pytest.mark.parametrize(
@@ -289,10 +289,14 @@ def test_auto_detects_the_language_of_the_script(texts: list[str], language: str
 def test_auto_falls_back_to_the_configured_language_and_says_why() -> None:
     assert resolve_language("auto", ["Медведь спит."], "en") == (
         "ru",
-        "auto: the captions are in Cyrillic script",
+        "auto: the captions are in Cyrillic script; too few words to tell their language (2)",
     )
-    language, why = resolve_language("auto", ["Der Bär schläft."], "de")
-    assert language == "de" and "Latin script" in why and "TTS_LANGUAGE" in why
+    language, why = resolve_language("auto", ["Der Bär schläft."], "fr")
+    assert language == "fr" and "Latin script" in why and "TTS_LANGUAGE" in why
+    assert resolve_language("auto", ["123 …", "🐻"], "de") == (
+        "de",
+        "auto: the captions are in no one script, so TTS_LANGUAGE",
+    )
     assert resolve_language("he", ["The bear."], "en") == ("he", "chosen")
 
 
@@ -321,6 +325,32 @@ def test_auto_narrates_a_russian_story_in_russian_and_records_it(
     russian, english = media.espeak_seconds(RUSSIAN, "ru"), media.espeak_seconds(RUSSIAN, "en")
     assert abs((cue.end - cue.start) - russian) <= 1 / TINY.fps + 1e-6
     assert english > 2 * russian
+
+
+GERMAN = ["Die Maus träumt von einem großen Kuchen.", "Sie träumt von einem Stück Kuchen."]
+
+
+def test_auto_narrates_a_german_story_in_german_and_records_why(
+    prefect_harness: None, make_story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.video import generate_video
+
+    monkeypatch.setenv("TTS_LANGUAGE", "en")
+    story = make_story({1: [GERMAN[0]], 2: [GERMAN[1]]})
+    result = generate_video(assets_dir=str(story), options=TINY)  # language: auto, the default
+
+    assert result["language"] == "de"
+    record = json.loads((story / "video.json").read_text(encoding="utf-8"))
+    assert (record["status"], record["language"]) == ("completed", "de")
+    assert record["language_reason"].startswith("auto: the words are German, ")
+    # Each caption lasts as long as espeak-ng's German voice speaks it (within a frame), not as
+    # long as the English one would.
+    cues = media.parse_srt((story / "video.srt").read_text(encoding="utf-8"))
+    assert [cue.text for cue in cues] == GERMAN
+    for cue, text in zip(cues, GERMAN, strict=True):
+        german, english = media.espeak_seconds(text, "de"), media.espeak_seconds(text, "en")
+        assert abs((cue.end - cue.start) - german) <= 1 / TINY.fps + 1e-6
+        assert abs(english - german) > 2 / TINY.fps
 
 
 def test_auto_stops_before_rendering_when_the_engine_cannot_speak_the_storys_language(

@@ -14,7 +14,8 @@ import unicodedata
 import pytest
 
 from services.media import caption_drawing, fonts, pango_text
-from services.story.paging import LinesOf, base_direction, keep_direction, paginate, wrap
+from services.story.lines import LinesOf
+from services.story.paging import base_direction, keep_direction, paginate, wrap
 
 
 def mono(width: float) -> LinesOf:
@@ -112,8 +113,9 @@ def test_long_caption_splits_at_sentence_ends() -> None:
 
 
 def test_sentences_that_fit_together_share_a_page() -> None:
+    """Shared evenly: greedy filling gave "One. Two. Three." / "Four." / "Five six seven eight."."""
     text = "One. Two. Three. Four. Five six seven eight."
-    assert paginate(text, mono(210), 1) == ["One. Two. Three.", "Four.", "Five six seven eight."]
+    assert paginate(text, mono(210), 1) == ["One. Two.", "Three. Four.", "Five six seven eight."]
 
 
 def test_a_long_sentence_splits_at_clause_marks_then_between_words() -> None:
@@ -121,8 +123,8 @@ def test_a_long_sentence_splits_at_clause_marks_then_between_words() -> None:
     assert paginate(text, mono(230), 1) == [
         "When the storm came,",
         "the boats stayed home;",
-        "the sea was grey and",
-        "the sky was dark",
+        "the sea was grey",  # rather than end a page on "and"
+        "and the sky was dark",
     ]
 
 
@@ -133,17 +135,26 @@ def test_a_spaced_dash_is_a_clause_boundary() -> None:
     assert pages[1].startswith("— to see")
 
 
-def test_text_without_marks_splits_between_words() -> None:
+def greedy_page_count(text: str, width: int, max_lines: int) -> int:
+    """How many pages filling each page while the next word fits takes."""
+    pages, current = 1, ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if len(lines_of(candidate, width)) > max_lines:
+            pages, candidate = pages + 1, word
+        current = candidate
+    return pages
+
+
+def test_text_without_marks_splits_between_words_into_even_pages() -> None:
     text = " ".join(f"word{i}" for i in range(40))
     pages = paginate(text, mono(120), 2)
     assert " ".join(pages) == text
     assert all(len(lines_of(page, 120)) <= 2 for page in pages)
-    # Greedy: every page but the last is full (one more word would not fit).
-    words = text.split()
-    used = 0
-    for page in pages[:-1]:
-        used += len(page.split())
-        assert len(lines_of(f"{page} {words[used]}", 120)) > 2
+    # As few pages as greedy filling, shared evenly: no page shorter than half the even share.
+    assert len(pages) == greedy_page_count(text, 120, 2)
+    share = len(text) / len(pages)
+    assert min(len(page) for page in pages) >= share / 2, pages
 
 
 def test_cjk_text_without_spaces_splits_between_characters() -> None:
