@@ -40,6 +40,11 @@ RUN apt-get update \
         fonts-noto-cjk \
         fonts-noto-color-emoji \
         fontconfig \
+        libpango-1.0-0 \
+        libpangocairo-1.0-0 \
+        libcairo2 \
+        libharfbuzz0b \
+        libglib2.0-0 \
         ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 

@@ -70,6 +70,7 @@ def seed(api_url: str, emulator: GcsEmulator, bucket: str) -> dict[str, str]:
     """Three creations in the three situations; returns their ids by name."""
     from prefect import get_client, states
     from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.objects import State
 
     from flows.video import generate_video
     from services.record import VideoRecord, now
@@ -77,7 +78,8 @@ def seed(api_url: str, emulator: GcsEmulator, bucket: str) -> dict[str, str]:
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
     source = generate_video.from_source(str(REPO), "flows/video.py:generate_video")
-    source.to_deployment(name="api-bench").apply(work_pool_name=POOL)
+    deployment = source.to_deployment(name="api-bench")  # type: ignore[union-attr]  # sync call
+    deployment.apply(work_pool_name=POOL)  # type: ignore[union-attr]
 
     ids = {name: str(uuid.uuid4()) for name in ("running", "completed", "not_found")}
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -94,7 +96,7 @@ def seed(api_url: str, emulator: GcsEmulator, bucket: str) -> dict[str, str]:
             (run,) = client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"creation:{creation}"]))
             )
-            final = states.Running() if name == "running" else states.Completed()
+            final: State = states.Running() if name == "running" else states.Completed()
             client.set_flow_run_state(run.id, final, force=True)
         record = VideoRecord(
             status="running" if name == "running" else "completed",

@@ -21,6 +21,7 @@ noisy: each case is run `--repeat` times and the fastest kept.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -44,7 +45,7 @@ STEP_FUNCTIONS = (
     (audio_graph, "mix_music"),
     (audio_graph, "leveled_loudnesses"),
     (mux, "encode_soundtrack"),
-    (mux, "assemble_video"),
+    (mux, "join_clips_and_sound"),
     (mux, "extract_poster"),
 )
 
@@ -139,7 +140,7 @@ def join_only(clips: list[Any], work: Path) -> None:
     mux.encode_soundtrack(
         narration, soundtrack, audio_filters=f"aresample={ffmpeg.AUDIO_SAMPLE_RATE}"
     )
-    mux.assemble_video(
+    mux.join_clips_and_sound(
         [(clip.video, clip.frames) for clip in clips],
         bench_options().fps,
         soundtrack,
@@ -154,7 +155,12 @@ def main() -> int:
     parser.add_argument("--stories", type=Path, default=REPO / "build/bench/stories")
     args = parser.parse_args()
 
+    from services.media.narration_track import make_story_soundtrack
     from tasks.assembly import assemble_outputs
+
+    def assemble(clips: list[Any], out: Path, music: Path | None = None) -> Any:
+        sound = make_story_soundtrack(clips, options, out, music)
+        return assemble_outputs(clips, options, out, sound)
 
     story = make_story(args.stories / f"{args.parts}-parts", args.parts, seed=args.parts)
     options = bench_options()
@@ -166,8 +172,8 @@ def main() -> int:
 
         cases: dict[str, Callable[[Path], Any]] = {
             "join only": lambda out: join_only(clips, out),
-            "loudness": lambda out: assemble_outputs(clips, options, out),
-            "music + loudness": lambda out: assemble_outputs(clips, options, out, music),
+            "loudness": lambda out: assemble(clips, out),
+            "music + loudness": lambda out: assemble(clips, out, music),
         }
         best: dict[str, Spent] = {}
         steps: dict[str, dict[str, Spent]] = {}
@@ -177,7 +183,7 @@ def main() -> int:
                 time_ffmpeg_steps(case_steps)
                 spent = Spent()
                 out = work / f"{label}-{attempt}"
-                spent.add(lambda case=case, out=out: case(out))
+                spent.add(functools.partial(case, out))
                 for module, name in STEP_FUNCTIONS:  # undo the wrapping
                     setattr(module, name, getattr(module, name).__wrapped__)
                 if label not in best or spent.cpu < best[label].cpu:

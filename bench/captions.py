@@ -10,8 +10,9 @@ background, the whole caption-stage work for a page: wrap the text to the frame,
 - "freetype": the drawing before Pango, kept here as the baseline: widths from ImageMagick's
   freetype metrics, a greedy word wrap, the outline drawn as a stroke over the whole band.
   It draws Latin, Greek and Cyrillic correctly, and nothing else.
-- "pango": the drawing now (services/imaging.py): Pango's own line breaking and shaped widths,
-  the text drawn by Pango through cairo, outline and shadow grown from the drawn glyphs.
+- "pango": the drawing now (services/media/caption_drawing.py): Pango's own line breaking and
+  shaped widths, the text drawn by Pango through cairo, outline and shadow grown from the drawn
+  glyphs.
 
 The two alternate within each round (so a busy machine slows both alike); the figure is the median
 over rounds of the time per page. The other scripts are timed with Pango for information (the

@@ -184,7 +184,9 @@ def measure(name: str, speakable: list[str]) -> dict[str, Any]:
     except ImportError as error:
         return {"name": name, "missing": str(error)}
     rows = _samples()
-    times, correct, wrong = [], {}, []
+    times: list[float] = []
+    correct: dict[str, list[int]] = {}
+    wrong: list[Any] = []
     for index, (group, expected, text) in enumerate(rows):
         before = time.perf_counter()
         try:
@@ -260,11 +262,11 @@ def decisions(show: bool = False) -> None:
         one_other = [*LATIN[tag][0], *LATIN[tag][1][:2], LATIN[other][1][0]]
         cases["5 + 1 other"].append((one_other, tag))
     print("\nlanguage: auto with py3langid, espeak-ng's languages (right / fell back / wrong):")
-    for name, stories in cases.items():
+    for name, story_cases in cases.items():
         right = fell_back = 0
         wrong: list[str] = []
         wrong_or_not: list[str] = []
-        for texts, expected in stories:
+        for texts, expected in story_cases:
             found, why = resolve_language("auto", texts, "xx", can_speak)
             fallback = found == "xx" or (why.startswith("auto: the captions are in") and ";" in why)
             if expected is None:

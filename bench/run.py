@@ -364,6 +364,7 @@ def render_zoom_worker(story: Path, out: Path, result: Path) -> None:
 
 def stages_worker(story: Path, out: Path, result: Path) -> None:
     """The flow's stages one after another, without Prefect: where the time and CPU go."""
+    from services.media.narration_track import make_story_soundtrack
     from services.media.speech import EspeakEngine, Narrator
     from services.storage.folder import LocalStorage
     from services.story.model import plan_story
@@ -400,7 +401,12 @@ def stages_worker(story: Path, out: Path, result: Path) -> None:
                 render_part_clip(p, n, options, work) for p, n in zip(pages, spoken, strict=True)
             ],
         )
-        assembled = timed("assembly", lambda: assemble_outputs(clips, options, work))
+        assembled = timed(
+            "assembly",
+            lambda: assemble_outputs(
+                clips, options, work, make_story_soundtrack(clips, options, work)
+            ),
+        )
         shutil.copyfile(assembled.video, out)
     result.write_text(json.dumps(spent))
 

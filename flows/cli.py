@@ -123,7 +123,7 @@ def answers_as_prefect(api_url: str) -> bool:
     """True when a Prefect server answers its health check at api_url (within half a second)."""
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=0.5) as answer:
-            return answer.status == 200 and answer.read().strip() == b"true"
+            return bool(answer.status == 200 and answer.read().strip() == b"true")
     except (OSError, ValueError):
         return False
 

@@ -19,7 +19,8 @@ def part_result(upstream: list[Any], last: Any) -> PartClip:
     """The last stage's result; when a part failed, the error of the stage that failed (its
     later stages never ran and only say they were not ready)."""
     try:
-        return last.result()
+        clip: PartClip = last.result()
+        return clip
     except Exception:
         for stage in upstream:
             stage.result()  # raises the original error of the first stage that failed

@@ -18,6 +18,9 @@ APT_PACKAGES=(
   fonts-noto-cjk         # Chinese (simplified and traditional), Japanese, Korean
   fonts-noto-color-emoji # emoji, in colour
   fontconfig             # fc-query / fc-list: the caption font's name for Pango
+  # The libraries services/media/native.py loads itself (ctypes), named rather than left to
+  # arrive as dependencies of ImageMagick's coders: caption layout and drawing.
+  libpango-1.0-0 libpangocairo-1.0-0 libcairo2 libharfbuzz0b libglib2.0-0
   ca-certificates
 )
 # Only on a development machine, never in the image.

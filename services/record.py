@@ -66,7 +66,7 @@ class VideoRecord(BaseModel):
         return self.model_dump_json(indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> VideoRecord:
+    def from_json(cls, text: str | bytes) -> VideoRecord:
         return cls.model_validate_json(text)
 
     def last_good(self) -> VideoRecord | None:

@@ -16,7 +16,6 @@ from prefect.cache_policies import NO_CACHE
 
 from services import timeline
 from services.media import mux
-from services.media.narration_track import make_story_soundtrack
 from services.settings import RenderOptions
 from services.stages import AssembledVideo, PartClip, StorySoundtrack
 from services.storage.base import OutputFile, Storage
@@ -26,19 +25,13 @@ from services.timeline import poster_frame, story_chapters, story_cues
 
 
 def assemble_outputs(
-    clips: list[PartClip],
-    options: RenderOptions,
-    work_dir: Path,
-    music: Path | None = None,
-    sound: StorySoundtrack | None = None,
+    clips: list[PartClip], options: RenderOptions, work_dir: Path, sound: StorySoundtrack
 ) -> AssembledVideo:
-    """Join the clips with the story's soundtrack under them (made here unless the flow made it
-    already, while the clips were encoding: tasks/soundtrack.py), and write the other outputs."""
+    """Join the clips with the story's soundtrack under them (made while the clips were
+    encoding: tasks/soundtrack.py), and write the other outputs."""
     clips = sorted(clips, key=lambda clip: clip.part_number)
     out_dir = work_dir / "output"
     out_dir.mkdir(parents=True, exist_ok=True)
-    if sound is None:
-        sound = make_story_soundtrack(list(clips), options, work_dir, music)
     frames = sum(clip.frames for clip in clips)
     if sound.samples != timeline.sample_at_frame(frames, sound.sample_rate, options.fps):
         raise ValueError(
@@ -50,7 +43,7 @@ def assemble_outputs(
     chapter_file = out_dir / "chapters.txt"
     chapter_file.write_text(timeline.to_ffmetadata(chapters, options.fps), encoding="utf-8")
     video = out_dir / "video.mp4"
-    mux.assemble_video(
+    mux.join_clips_and_sound(
         [(clip.video, clip.frames) for clip in clips],
         options.fps,
         sound.audio,
@@ -83,7 +76,7 @@ def publish_outputs(
 ) -> None:
     """Replace the published outputs (captions, poster, video, and the run's final `record`) as
     one set: a reader finds all of them from the previous render or all from this one (see
-    services/storage.py for how)."""
+    services/storage/base.py for how)."""
     storage.finish_publishing(names.stem)  # an interrupted earlier try of this publish, if any
     record_file = assembled.video.with_name("record.json")
     record_file.write_text(record, encoding="utf-8")
@@ -97,13 +90,9 @@ def publish_outputs(
 
 @task(name="assemble-video", cache_policy=NO_CACHE)
 def assemble_video(
-    clips: list[PartClip],
-    options: RenderOptions,
-    work_dir: Path,
-    music: Path | None = None,
-    sound: StorySoundtrack | None = None,
+    clips: list[PartClip], options: RenderOptions, work_dir: Path, sound: StorySoundtrack
 ) -> AssembledVideo:
-    return assemble_outputs(clips, options, work_dir, music, sound)
+    return assemble_outputs(clips, options, work_dir, sound)
 
 
 @task(

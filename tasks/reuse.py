@@ -1,12 +1,11 @@
 """Re-use of finished parts: look a part up by its content key before rendering, keep it after.
 Likewise a story's assembled outputs, when every part of it is unchanged.
 
-See services/part_store.py for the key and where entries live.
+See services/storage/part_store.py for the key and where entries live.
 """
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 
 from prefect import task
@@ -15,9 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from services.stages import AssembledVideo, PartClip
 from services.storage.part_store import PartStore
 from services.storage.retrying import TRANSIENT_RETRIES
-
-# Content types of the stored outputs (as they are published); others are guessed.
-CONTENT_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip", ".vtt": "text/vtt"}
+from services.storage.sources import OUTPUTS
 
 
 def load_part_clip(part_number: int, key: str, store: PartStore, work_dir: Path) -> PartClip | None:
@@ -63,17 +60,14 @@ def load_assembled(key: str, store: PartStore, work_dir: Path) -> AssembledVideo
 
 
 def save_assembled(assembled: AssembledVideo, key: str, store: PartStore) -> None:
-    """Every file of the assembled outputs, and the rest of its fields."""
-    files: dict[str, tuple[Path, str | None]] = {}
-    fields = {}
-    for name, value in assembled.model_dump(mode="json").items():
-        path = getattr(assembled, name)
-        if isinstance(path, Path):
-            content_type = CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
-            files[name] = (path, content_type)
-        else:
-            fields[name] = value
-    store.save_story(key, files, fields)
+    """Every file of the assembled outputs (with its content type as published), and the rest
+    of its fields."""
+    content_types = {output.key: output.content_type for output in OUTPUTS}
+    files = assembled.files()
+    kept: dict[str, tuple[Path, str | None]] = {
+        name: (path, content_types[name]) for name, path in files.items()
+    }
+    store.save_story(key, kept, assembled.model_dump(mode="json", exclude=set(files)))
 
 
 @task(cache_policy=NO_CACHE, name="reuse-story", **TRANSIENT_RETRIES)

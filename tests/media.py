@@ -49,6 +49,32 @@ class MediaInfo:
     stream_kinds: list[str]
 
 
+def count_video_frames(path: Path) -> int:
+    """How many frames the first video stream holds (its packets counted)."""
+    completed = ffmpeg.run(
+        [
+            ffmpeg.binary("FFPROBE_BINARY", "ffprobe"),
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        f"ffprobe {path.name}",
+    )
+    return int(completed.stdout.decode().strip().rstrip(","))
+
+
+def convert_audio_to_wav(source: Path, target: Path) -> None:
+    """Any audio ffmpeg reads -> mono 16-bit PCM WAV at 48 kHz."""
+    ffmpeg.convert_audio_files_to_wav([(source, target)])
+
+
 def inspect(video: Path) -> MediaInfo:
     info = ffmpeg.probe(video)
     streams = info["streams"]
@@ -60,7 +86,7 @@ def inspect(video: Path) -> MediaInfo:
         width=int(picture["width"]),
         height=int(picture["height"]),
         frame_rate=Fraction(picture["avg_frame_rate"]),
-        frames=ffmpeg.count_video_frames(video),
+        frames=count_video_frames(video),
         video_seconds=float(picture["duration"]),
         audio_codec=sound["codec_name"] if sound else None,
         audio_seconds=float(sound["duration"]) if sound else None,
@@ -333,7 +359,7 @@ def decibels(power: float) -> float:
 
 def soundtrack(video: Path, target: Path) -> Path:
     """The video's audio decoded to mono 48 kHz PCM WAV."""
-    ffmpeg.convert_audio_to_wav(video, target)
+    convert_audio_to_wav(video, target)
     return target
 
 

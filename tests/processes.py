@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,3 +105,99 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class Outage:
+    """A TCP relay in front of a server, which the test takes down and brings back: down, its
+    port refuses connections at once (ECONNREFUSED, as when a server is gone) and every relayed
+    connection is cut; up, it relays again on the same port. The server behind it keeps
+    running, so its data stays as it was."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream = ("127.0.0.1", upstream_port)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._lock = threading.Lock()
+        self._open: set[Any] = set()
+        self._listener: Any = None
+        self._threads: list[threading.Thread] = []
+        self.up()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                return
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(64)
+            self._listener = listener
+        self._start(self._accept, listener)
+
+    def down(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            connections, self._open = self._open, set()
+        if listener is not None:
+            try:  # wakes the thread blocked in accept(); close() alone does not on Linux
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
+        for connection in connections:
+            self._cut(connection)
+
+    def close(self) -> None:
+        self.down()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _start(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self, listener: Any) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed: the outage began
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    server.close()
+                    return
+                self._open.update((client, server))
+            self._start(self._pump, client, server)
+            self._start(self._pump, server, client)
+
+    def _pump(self, source: Any, target: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for connection in (source, target):
+                with self._lock:
+                    self._open.discard(connection)
+                self._cut(connection)
+
+    def _cut(self, connection: Any) -> None:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        connection.close()

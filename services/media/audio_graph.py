@@ -240,11 +240,6 @@ def level_filters(gain_db: float, ceiling_db: float) -> str:
     return f"volume={gain_db:.3f}dB,alimiter=limit={ceiling:.6f}:attack=5:release=80:level=false"
 
 
-def leveled_loudness(source: Path, gain_db: float, ceiling_db: float) -> Loudness:
-    """The loudness `source` would have after `level_filters` (nothing is written)."""
-    return leveled_loudnesses(source, [gain_db], ceiling_db)[0]
-
-
 def leveled_loudnesses(
     source: Path, gains_db: Sequence[float], ceiling_db: float
 ) -> list[Loudness]:

@@ -7,26 +7,24 @@ The text keeps 8.5 % of the frame's height from its edge and 8 % of its width fr
 (phone players put their controls there), and a line holds about 40 characters at most.
 Its look (`CaptionStyle`): light text with a dark outline and soft shadow over a soft, light scrim
 that follows the lines (default), or light text on a rounded translucent box. The text is
-drawn by Pango through cairo (services/pango_text.py), which shapes every script, lays
+drawn by Pango through cairo (services/media/pango_text.py), which shapes every script, lays
 right-to-left text out right to left and takes each character from an installed font that has
 it; where its lines break is decided beforehand with the same Pango font map.
 """
 
 from __future__ import annotations
 
-import ctypes
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from wand.api import libmagick, library
 from wand.color import Color
 from wand.drawing import Drawing
 from wand.image import Image
 
-from services.media import pango_text
+from services.media import native, pango_text
 from services.media.fonts import CaptionFont, caption_text_font
 from services.media.framing import Placement
 from services.media.pictures import BLACK, CLEAR, resize, save_png
@@ -168,7 +166,7 @@ def _pango_markup(lines: list[str], line_height: int) -> str:
         for character in text
         if unicodedata.category(character) != "Cc"
     )
-    return f'<span line_height="{line_height * pango_text.PANGO_SCALE}">{body}</span>'
+    return f'<span line_height="{line_height * native.PANGO_SCALE}">{body}</span>'
 
 
 @dataclass
@@ -358,14 +356,15 @@ def draw_caption_band(
 def _is_grey(image: Image) -> bool:
     """Whether every pixel is grey: ImageMagick's own check (the PNG encoder's), which Wand
     lacks (its `type` is whatever the image was made as)."""
-    identify = libmagick.IdentifyImageGray
-    identify.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    identify.restype = ctypes.c_int
-    collected = libmagick.AcquireExceptionInfo()
+    magick = native.magick_libraries()
+    collected = magick.core.AcquireExceptionInfo()
     try:
-        return bool(identify(library.GetImageFromMagickWand(image.wand), collected))
+        grey = magick.core.IdentifyImageGray(
+            magick.wand.GetImageFromMagickWand(image.wand), collected
+        )
+        return bool(grey)
     finally:
-        libmagick.DestroyExceptionInfo(collected)
+        magick.core.DestroyExceptionInfo(collected)
 
 
 def _save_pam(band: Image, target: Path) -> None:

@@ -2,7 +2,7 @@
 
 How a part's clip is made (see `build_clip_command`): each page still is decoded once, converted
 to yuv420p once and repeated with the `loop` filter (an image input with `-loop 1` would decode the
-PNG again for every frame); pages cross-fade (`overlay` or `blend`, see `_crossfade`); the part
+page again for every frame); pages cross-fade (`overlay` or `blend`, see `_crossfade`); the part
 fades in from and out to black.
 Timestamps are pinned to 1/fps with `settb`/`setpts=N` so every frame count is exact.
 However many pages a part has, the command line stays the same length: the pages are one input

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 AUDIO_SAMPLE_RATE = 48_000  # divisible by every common frame rate, so frame edges fall on samples
 AUDIO_BITRATE = "128k"
@@ -40,7 +41,7 @@ def ffmpeg(*args: str, what: str = "ffmpeg") -> None:
     run([binary("FFMPEG_BINARY", "ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], what)
 
 
-def probe(path: Path) -> dict:
+def probe(path: Path) -> dict[str, Any]:
     """ffprobe's view of a media file: its streams and format, as parsed JSON."""
     completed = run(
         [
@@ -55,53 +56,16 @@ def probe(path: Path) -> dict:
         ],
         f"ffprobe {path.name}",
     )
-    return json.loads(completed.stdout)
-
-
-def count_video_frames(path: Path) -> int:
-    completed = run(
-        [
-            binary("FFPROBE_BINARY", "ffprobe"),
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_packets",
-            "-show_entries",
-            "stream=nb_read_packets",
-            "-of",
-            "csv=p=0",
-            str(path),
-        ],
-        f"ffprobe {path.name}",
-    )
-    return int(completed.stdout.decode().strip().rstrip(","))
-
-
-def convert_audio_to_wav(source: Path, target: Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> None:
-    """Any audio ffmpeg reads -> mono 16-bit PCM WAV at `sample_rate`."""
-    ffmpeg(
-        "-i",
-        str(source),
-        "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        str(sample_rate),
-        "-c:a",
-        "pcm_s16le",
-        "-f",
-        "wav",
-        str(target),
-        what=f"converting {source.name} to WAV",
-    )
+    found: dict[str, Any] = json.loads(completed.stdout)
+    return found
 
 
 def convert_audio_files_to_wav(
     conversions: list[tuple[Path, Path]], sample_rate: int = AUDIO_SAMPLE_RATE
 ) -> None:
-    """Each (source, target) as `convert_audio_to_wav` makes it, all in one ffmpeg run (one
-    process start instead of one per file: narration converts every page of a part at once)."""
+    """Each (source, target): any audio ffmpeg reads -> mono 16-bit PCM WAV at `sample_rate`, all
+    in one ffmpeg run (one process start instead of one per file: narration converts every page
+    of a part at once)."""
     if not conversions:
         return
     inputs: list[str] = []

@@ -77,7 +77,7 @@ def build_assembly_command(
     ]
 
 
-def assemble_video(
+def join_clips_and_sound(
     clips: list[tuple[Path, int]],
     fps: int,
     soundtrack: Path,

@@ -10,6 +10,7 @@ while the part clips are still being encoded. Assembly then only copies it under
 from __future__ import annotations
 
 import wave
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def write_padded_pages(
 PartSound = PartClip | PartNarration
 
 
-def join_narration(parts: list[PartSound], fps: int, target: Path) -> tuple[int, int]:
+def join_narration(parts: Sequence[PartSound], fps: int, target: Path) -> tuple[int, int]:
     """The parts' narration, one after another, as one WAV file; (samples, sample rate).
 
     Each part starts at the sample where its first frame begins. At a rate where a frame is not
@@ -105,7 +106,7 @@ def _same_rate(out: wave.Wave_write, rate: int, part_number: int) -> None:
 
 
 def make_story_soundtrack(
-    parts: list[PartSound], options: RenderOptions, work_dir: Path, music: Path | None = None
+    parts: Sequence[PartSound], options: RenderOptions, work_dir: Path, music: Path | None = None
 ) -> StorySoundtrack:
     """Join the parts' narration, mix in the music, level it and encode it to AAC once."""
     out_dir = work_dir / "soundtrack"

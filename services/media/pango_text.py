@@ -9,9 +9,9 @@ paging needs answered before anything is drawn, and then draws the pages (with c
 - `width`: a line's advance width, shaped (HarfBuzz) with the same fonts, per-character fallback
   included, that the drawing will use.
 - `unknown_characters`: the characters no installed font has (Pango would draw a box).
-- `draw_png`: a page's lines drawn, with the font map that measured them (services/imaging.py
-  builds the caption band around it). ImageMagick's `pango:` coder drew the same pixels, but
-  made a font map per call and never freed it (about 1.3 MB a page, growing with the story).
+- `draw_pixels` / `draw_png`: a page's lines drawn, with the font map that measured them
+  (services/media/caption_drawing.py builds the caption band around them). One font map per font
+  and size, kept for the process, so memory stays flat however long the story.
 
 Measuring through ImageMagick instead would render an image per question (about 2 ms each, and it
 still could not say where the lines break); here a question costs microseconds.
@@ -26,34 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-PANGO_SCALE = 1024
-_WRAP_WORD_CHAR = 2  # PangoWrapMode: at word boundaries, within a word only if it alone is wider
-# The resolution both here and in the drawing (imaging.py sets the same density): at 72 dpi a
+from services.media import native
+from services.media.native import PANGO_SCALE
+from services.story.model import is_invisible
+
+# The resolution of the measuring and the drawing alike: at 72 dpi a
 # font size in points is a size in pixels.
 RESOLUTION = 72.0
-
-
-class PangoUnavailable(RuntimeError):
-    """libpango is not installed (it comes with ImageMagick's Pango coder)."""
-
-
-class _Rectangle(ctypes.Structure):
-    _fields_ = [
-        ("x", ctypes.c_int),
-        ("y", ctypes.c_int),
-        ("width", ctypes.c_int),
-        ("height", ctypes.c_int),
-    ]
-
-
-class _LayoutLine(ctypes.Structure):
-    """The public head of PangoLayoutLine: where the line starts in the text, in bytes."""
-
-    _fields_ = [
-        ("layout", ctypes.c_void_p),
-        ("start_index", ctypes.c_int),
-        ("length", ctypes.c_int),
-    ]
 
 
 @dataclass(frozen=True)
@@ -64,125 +43,6 @@ class DrawnPixels:
     width: int
     height: int
     argb32: bytes
-
-
-@dataclass(frozen=True)
-class _Libraries:
-    pango: ctypes.CDLL
-    pangocairo: ctypes.CDLL
-    gobject: ctypes.CDLL
-    cairo: ctypes.CDLL
-
-
-# cairo's write callback: (closure, data, length) -> cairo_status_t (0: success)
-_PngWriter = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_ubyte), ctypes.c_uint
-)
-_CAIRO_FORMAT_ARGB32 = 0
-_ALIGN_CENTER = 1  # PangoAlignment
-
-
-def _declare(library: ctypes.CDLL, name: str, result: object, *arguments: object) -> None:
-    function = getattr(library, name)
-    function.restype = result
-    function.argtypes = list(arguments)
-
-
-@lru_cache(maxsize=1)
-def _libraries() -> _Libraries:
-    try:
-        pango = ctypes.CDLL("libpango-1.0.so.0")
-        pangocairo = ctypes.CDLL("libpangocairo-1.0.so.0")
-        gobject = ctypes.CDLL("libgobject-2.0.so.0")
-        cairo = ctypes.CDLL("libcairo.so.2")
-    except OSError as error:
-        raise PangoUnavailable(
-            f"Pango is not installed ({error}); it comes with ImageMagick's libmagickcore "
-            f"extra coders (scripts/setup.sh installs them)"
-        ) from None
-    pointer, text, integer = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
-    _declare(pangocairo, "pango_cairo_font_map_new", pointer)
-    _declare(pangocairo, "pango_cairo_font_map_set_resolution", None, pointer, ctypes.c_double)
-    _declare(pango, "pango_font_map_create_context", pointer, pointer)
-    _declare(pango, "pango_language_from_string", pointer, text)
-    _declare(pango, "pango_context_set_language", None, pointer, pointer)
-    _declare(pango, "pango_layout_new", pointer, pointer)
-    _declare(pango, "pango_font_description_from_string", pointer, text)
-    _declare(pango, "pango_font_description_set_size", None, pointer, integer)
-    _declare(pango, "pango_font_description_free", None, pointer)
-    _declare(pango, "pango_layout_set_font_description", None, pointer, pointer)
-    _declare(pango, "pango_layout_set_text", None, pointer, text, integer)
-    _declare(pango, "pango_layout_set_width", None, pointer, integer)
-    _declare(pango, "pango_layout_set_wrap", None, pointer, integer)
-    _declare(pango, "pango_layout_get_extents", None, pointer, pointer, ctypes.POINTER(_Rectangle))
-    _declare(pango, "pango_layout_get_line_count", integer, pointer)
-    _declare(pango, "pango_layout_get_line_readonly", ctypes.POINTER(_LayoutLine), pointer, integer)
-    _declare(pango, "pango_layout_get_unknown_glyphs_count", integer, pointer)
-    _declare(pango, "pango_layout_set_markup", None, pointer, text, integer)
-    _declare(pango, "pango_layout_set_alignment", None, pointer, integer)
-    _declare(pangocairo, "pango_cairo_show_layout", None, pointer, pointer)
-    _declare(cairo, "cairo_image_surface_create", pointer, integer, integer, integer)
-    _declare(cairo, "cairo_surface_status", integer, pointer)
-    _declare(cairo, "cairo_create", pointer, pointer)
-    _declare(cairo, "cairo_translate", None, pointer, ctypes.c_double, ctypes.c_double)
-    _declare(cairo, "cairo_set_source_rgba", None, pointer, *[ctypes.c_double] * 4)
-    _declare(cairo, "cairo_surface_flush", None, pointer)
-    _declare(cairo, "cairo_image_surface_get_data", pointer, pointer)
-    _declare(cairo, "cairo_image_surface_get_stride", integer, pointer)
-    _declare(cairo, "cairo_image_surface_get_width", integer, pointer)
-    _declare(cairo, "cairo_image_surface_get_height", integer, pointer)
-    _declare(cairo, "cairo_surface_write_to_png_stream", integer, pointer, _PngWriter, pointer)
-    _declare(cairo, "cairo_destroy", None, pointer)
-    _declare(cairo, "cairo_surface_destroy", None, pointer)
-    _declare(gobject, "g_object_unref", None, pointer)
-    _declare(pango, "pango_version_string", text)
-    _declare(cairo, "cairo_version_string", text)
-    return _Libraries(pango=pango, pangocairo=pangocairo, gobject=gobject, cairo=cairo)
-
-
-def library_versions() -> dict[str, str]:
-    """The versions of the libraries that lay out and draw the captions (for the render key)."""
-    libraries = _libraries()
-    harfbuzz = ctypes.CDLL("libharfbuzz.so.0")  # loaded already: Pango shapes with it
-    harfbuzz.hb_version_string.restype = ctypes.c_char_p
-    harfbuzz.hb_version_string.argtypes = []
-    return {
-        "pango": libraries.pango.pango_version_string().decode(),
-        "cairo": libraries.cairo.cairo_version_string().decode(),
-        "harfbuzz": harfbuzz.hb_version_string().decode(),
-    }
-
-
-# Characters that are never drawn as glyphs of their own, so never "missing": direction marks and
-# embeddings, zero-width joiners and spaces, the byte order mark, variation selectors, tags.
-_INVISIBLE_RANGES = (
-    (0x00AD, 0x00AD),
-    (0x034F, 0x034F),
-    (0x061C, 0x061C),
-    (0x115F, 0x1160),
-    (0x17B4, 0x17B5),
-    (0x180B, 0x180F),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x206F),
-    (0x3164, 0x3164),
-    (0xFE00, 0xFE0F),
-    (0xFEFF, 0xFEFF),
-    (0xFFA0, 0xFFA0),
-    (0xFFF0, 0xFFF8),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0000, 0xE0FFF),
-)
-
-
-def is_invisible(character: str) -> bool:
-    """A default-ignorable character, a control, a space or a combining mark: nothing to check."""
-    code = ord(character)
-    if any(low <= code <= high for low, high in _INVISIBLE_RANGES):
-        return True
-    category = unicodedata.category(character)
-    return category[0] in ("M", "Z") or category == "Cc"
 
 
 class PangoText:
@@ -198,7 +58,7 @@ class PangoText:
         self.font = font
         self.pixel_size = pixel_size
         self.language = language
-        libs = _libraries()
+        libs = native.text_libraries()
         self._libs = libs
         self._lock = threading.Lock()
         self._widths: dict[str, float] = {}
@@ -215,7 +75,7 @@ class PangoText:
         libs.pango.pango_font_description_set_size(description, pixel_size * PANGO_SCALE)
         libs.pango.pango_layout_set_font_description(self._layout, description)
         libs.pango.pango_font_description_free(description)
-        libs.pango.pango_layout_set_wrap(self._layout, _WRAP_WORD_CHAR)
+        libs.pango.pango_layout_set_wrap(self._layout, native.PANGO_WRAP_WORD_CHAR)
 
     def close(self) -> None:
         with self._lock:
@@ -244,9 +104,9 @@ class PangoText:
             return cached
         with self._lock:
             self._set(text.encode("utf-8"), None)
-            extents = _Rectangle()
+            extents = native.PangoRectangle()
             self._libs.pango.pango_layout_get_extents(self._layout, None, ctypes.byref(extents))
-        width = (extents.x + extents.width) / PANGO_SCALE
+        width = float(extents.x + extents.width) / PANGO_SCALE
         self._widths[text] = width
         return width
 
@@ -282,8 +142,7 @@ class PangoText:
         lines centred under each other, on a transparent image as wide and high as the text plus
         `margin` pixels on every side: a PNG (straight, not premultiplied, alpha).
 
-        Drawn with this object's own font map, the one that measured the lines. (ImageMagick's
-        pango: coder makes a font map per call and never frees it: about 1.3 MB per page.)"""
+        Drawn with this object's own font map, the one that measured the lines."""
         chunks: list[bytes] = []
 
         def collect(
@@ -292,7 +151,7 @@ class PangoText:
             chunks.append(ctypes.string_at(data, length))
             return 0
 
-        writer = _PngWriter(collect)
+        writer = native.CairoWriteFunc(collect)
 
         def write_png(surface: int) -> None:
             status = self._libs.cairo.cairo_surface_write_to_png_stream(surface, writer, None)
@@ -341,14 +200,16 @@ class PangoText:
                 pango.pango_font_description_set_size(description, self.pixel_size * PANGO_SCALE)
                 pango.pango_layout_set_font_description(layout, description)
                 pango.pango_font_description_free(description)
-                pango.pango_layout_set_alignment(layout, _ALIGN_CENTER)
+                pango.pango_layout_set_alignment(layout, native.PANGO_ALIGN_CENTER)
                 pango.pango_layout_set_markup(layout, encoded, len(encoded))
-                extents = _Rectangle()
+                extents = native.PangoRectangle()
                 pango.pango_layout_get_extents(layout, None, ctypes.byref(extents))
                 width = (extents.x + extents.width + PANGO_SCALE // 2) // PANGO_SCALE
                 height = (extents.y + extents.height + PANGO_SCALE // 2) // PANGO_SCALE
                 surface = cairo.cairo_image_surface_create(
-                    _CAIRO_FORMAT_ARGB32, max(1, width + 2 * margin), max(1, height + 2 * margin)
+                    native.CAIRO_FORMAT_ARGB32,
+                    max(1, width + 2 * margin),
+                    max(1, height + 2 * margin),
                 )
                 try:
                     if cairo.cairo_surface_status(surface):
@@ -374,7 +235,10 @@ class PangoText:
             return []
         unknown: list[str] = []
         for character in dict.fromkeys(text):
-            if is_invisible(character) or character in unknown:
+            # Combining marks are drawn on their base, and checked with it (the text above).
+            if is_invisible(character) or unicodedata.category(character)[0] == "M":
+                continue
+            if character in unknown:
                 continue
             if self._unknown_glyphs(character):
                 unknown.append(character)

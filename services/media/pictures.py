@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import wand.resource
-from wand.api import libmagick, library
 from wand.color import Color
 from wand.exceptions import WandException
 from wand.image import FILTER_TYPES, Image
 
+from services.media import native
 from services.media.framing import SOFT_ENLARGEMENT, Placement, place
 from services.media.subject import THUMBNAIL_SIDE, Subject, find_subject
 
@@ -198,32 +198,19 @@ def _refuse_if_too_large(header: _Header, decoded: tuple[int, int], limits: Deco
         )
 
 
-class _ExceptionHead(ctypes.Structure):
-    """The first fields of ImageMagick's ExceptionInfo (the same in ImageMagick 6 and 7)."""
-
-    _fields_ = [
-        ("severity", ctypes.c_int),
-        ("error_number", ctypes.c_int),
-        ("reason", ctypes.c_char_p),
-        ("description", ctypes.c_char_p),
-    ]
-
-
 def _decoder_warning(image: Image) -> tuple[int, str]:
     """The warning the decoder left on the picture. ImageMagick keeps a decoder's warnings (such
     as libjpeg's "Corrupt JPEG data: premature end of data segment") on the image, not on the
     wand, so Wand never reports them."""
-    get_exception = libmagick.GetImageException
-    get_exception.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    get_exception.restype = None
-    collected = libmagick.AcquireExceptionInfo()
+    magick = native.magick_libraries()
+    collected = magick.core.AcquireExceptionInfo()
     try:
-        get_exception(library.GetImageFromMagickWand(image.wand), collected)
-        head = ctypes.cast(collected, ctypes.POINTER(_ExceptionHead)).contents
+        magick.core.GetImageException(magick.wand.GetImageFromMagickWand(image.wand), collected)
+        head = ctypes.cast(collected, ctypes.POINTER(native.MagickExceptionHead)).contents
         reason = (head.reason or b"").decode("utf-8", "replace")
         return head.severity, reason
     finally:
-        libmagick.DestroyExceptionInfo(collected)
+        magick.core.DestroyExceptionInfo(collected)
 
 
 def _refuse_if_damaged(image: Image) -> None:
@@ -306,11 +293,11 @@ def _load_upright_rgb(path: Path, at_least: tuple[int, int]) -> Image:
 def resize(image: Image, width: int, height: int, filter: str) -> None:
     """`Image.resize` of a single image, without Wand's check for an animation on every call (a
     lookup in ImageMagick's MIME table: 0.4 ms, more than many of these resizes)."""
-    if not library.MagickResizeImage(
+    if not native.magick_libraries().wand.MagickResizeImage(
         image.wand, width, height, FILTER_TYPES.index(filter), ctypes.c_double(1.0)
     ):
         image.raise_exception()
-    library.MagickSetSize(image.wand, width, height)
+    native.magick_libraries().wand.MagickSetSize(image.wand, width, height)
 
 
 def _fit(width: int, height: int, box_width: int, box_height: int, cover: bool) -> tuple[int, int]:

@@ -112,7 +112,7 @@ def tool_versions() -> dict[str, str]:
 def _tool_versions(ffmpeg_binary: str) -> dict[str, str]:
     from wand.version import MAGICK_VERSION
 
-    from services.media.pango_text import library_versions
+    from services.media.native import library_versions
 
     return {
         **_ffmpeg_versions(ffmpeg_binary),

@@ -30,6 +30,7 @@ from pathlib import Path
 from services.media import audio_graph, ffmpeg, mux
 from services.media.audio_graph import MusicBed
 from services.media.ffmpeg import AUDIO_SAMPLE_RATE
+from services.media.speech import wav_sample_count
 from services.stages import Loudness
 
 log = logging.getLogger(__name__)
@@ -168,11 +169,6 @@ def bed_gain_db(voice: Loudness, music: Loudness, music_volume: float) -> float:
     return voice_level - BED_BELOW_VOICE_DB + music_volume - music.integrated
 
 
-def wav_samples(path: Path) -> int:
-    with wave.open(str(path), "rb") as audio:
-        return audio.getnframes()
-
-
 def mix_soundtrack(
     narration: Path,
     music: Path | None,
@@ -208,7 +204,7 @@ def mix_soundtrack(
     music_loudness = audio_graph.decode_music(music, duration + 0.1, decoded)
     envelope = work_dir / "ducking.wav"
     write_envelope(speech_spans(silences, duration), duration, envelope)
-    music_samples = wav_samples(decoded)
+    music_samples = wav_sample_count(decoded)
     bed = MusicBed(
         music=decoded,
         music_samples=music_samples,

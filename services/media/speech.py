@@ -19,10 +19,13 @@ import threading
 import wave
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from services.media import ffmpeg
 from services.story.languages import language_name
+
+if TYPE_CHECKING:
+    from gtts import gTTS
 
 
 class SpeechError(RuntimeError):
@@ -234,7 +237,7 @@ class GttsEngine:
         code, tld = self.voice(language)
         return f"gtts:{code}:{tld}"
 
-    def request(self, text: str, language: str):  # -> gtts.gTTS
+    def request(self, text: str, language: str) -> gTTS:
         """The gTTS object for this text: checks the language and splits long text into requests."""
         from gtts import gTTS
 
@@ -384,5 +387,6 @@ def write_silence(target: Path, seconds: float, sample_rate: int) -> None:
 
 
 def wav_sample_count(path: Path) -> int:
+    """How many samples (per channel) a WAV file holds."""
     with wave.open(str(path), "rb") as audio:
         return audio.getnframes()

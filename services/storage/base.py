@@ -1,7 +1,7 @@
 """Where a creation's files live: the interface tasks and the API receive, and the local folder.
 
-Google Cloud Storage implements the same interface in `services/gcs.py`. Names are posix paths
-relative to the storage root (for a creation: its `assets/` folder).
+Google Cloud Storage implements the same interface in `services/storage/bucket.py`. Names are
+posix paths relative to the storage root (for a creation: its `assets/` folder).
 
 Publishing a set of outputs (video, captions, record) is all-or-nothing for the set, through a
 journal, the same way in both storages:

@@ -130,7 +130,8 @@ class GcsStorage(SetPublishing):
     def _bucket_exists(self) -> bool | None:
         """Whether the bucket exists; None when that cannot be told right now."""
         try:
-            return self._bucket().exists(timeout=self.timeout, retry=None)
+            exists: bool = self._bucket().exists(timeout=self.timeout, retry=None)
+            return exists
         except Exception:  # noqa: BLE001 - only used to word another error
             return None
 
@@ -258,7 +259,8 @@ class GcsStorage(SetPublishing):
             from google.api_core.exceptions import NotFound
 
             try:
-                return blob.download_as_bytes(timeout=self.timeout, retry=None).decode("utf-8")
+                data: bytes = blob.download_as_bytes(timeout=self.timeout, retry=None)
+                return data.decode("utf-8")
             except NotFound:
                 if self._bucket_exists() is False:
                     raise

@@ -31,7 +31,8 @@ def _dictionary_name(language: str | None) -> str | None:
     tag = language.replace("-", "_")
     if tag.split("_", 1)[0].lower() in _NEVER:
         return None
-    return pyphen.language_fallback(tag)
+    found: str | None = pyphen.language_fallback(tag)
+    return found
 
 
 @lru_cache(maxsize=32)

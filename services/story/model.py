@@ -1,15 +1,16 @@
 """The story as validated data: which parts exist, in which order, with which image and captions.
 
 Validation happens in two steps, both before anything is rendered:
-1. `plan_story` reads only the file listing (cheap, works the same for a folder or a bucket).
+1. `survey_story` reads only the file listing (cheap, works the same for a folder or a bucket):
+   the parts, what is wrong, and the entries that are not parts (the flow logs those, once).
 2. `read_caption` / the image check run on each part's fetched files.
+(`plan_story` is step 1 for callers that stop at the first problem: the benchmark, tests.)
 Every problem names the part and the file, and all problems are reported together.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -17,8 +18,6 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
-
-log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 MUSIC_EXTENSIONS = (".mp3", ".m4a", ".aac", ".ogg", ".wav", ".flac")
@@ -54,14 +53,38 @@ class StoryLayout(BaseModel):
     )
 
 
-# Characters that take no room on screen and say nothing aloud, besides whitespace and the
-# format characters (Unicode category Cf: zero-width space and joiners, bidi marks, BOM...).
-_INVISIBLE = frozenset(
-    "\u034f"  # combining grapheme joiner
-    "\u115f\u1160\u3164\uffa0"  # Hangul fillers
-    "\u180e"  # Mongolian vowel separator
-    + "".join(chr(c) for c in range(0xFE00, 0xFE10))  # variation selectors
+# Unicode's default-ignorable code points (DerivedCoreProperties.txt, Default_Ignorable_Code_Point):
+# never drawn as glyphs of their own. Direction marks and embeddings, zero-width spaces and
+# joiners, the soft hyphen, the byte order mark, variation selectors, Hangul fillers, tags.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
 )
+
+
+def is_invisible(character: str) -> bool:
+    """Takes no room on screen and says nothing aloud: whitespace, a control character, or a
+    default-ignorable code point. The one rule for "visible text" (here) and for which characters
+    need a font (services/media/pango_text.py)."""
+    code = ord(character)
+    if character.isspace() or unicodedata.category(character) == "Cc":
+        return True
+    return any(low <= code <= high for low, high in _DEFAULT_IGNORABLE)
 
 
 def clean_caption_text(text: str) -> str:
@@ -76,10 +99,7 @@ def clean_caption_text(text: str) -> str:
 
 def has_visible_text(text: str) -> bool:
     """Whether any character would show on screen: not only zero-width or bidi marks."""
-    return any(
-        not char.isspace() and char not in _INVISIBLE and unicodedata.category(char) != "Cf"
-        for char in text
-    )
+    return not all(is_invisible(char) for char in text)
 
 
 def _clean_caption(text: str) -> str:
@@ -134,8 +154,8 @@ def survey_story(names: list[str]) -> StoryLayout:
 
     The usable parts are returned beside the problems, so their files can still be checked and
     every problem of the story reported at once. Folders whose name is not a number, and loose
-    files at the top, are not parts: they are skipped with a log line. Parts and captions are
-    ordered as numbers (2 before 10).
+    files at the top, are not parts: they are listed in `ignored` (the flow logs them). Parts
+    and captions are ordered as numbers (2 before 10).
     """
     by_part: dict[int, dict[str, list[str]]] = {}
     folder_names: dict[int, str] = {}
@@ -176,8 +196,6 @@ def survey_story(names: list[str]) -> StoryLayout:
 
     for number, first, second in sorted(same_part_folders):
         problems.append(f"part {number}: folders {first}/ and {second}/ are the same part")
-    for entry in sorted(ignored):
-        log.info("not a story part, ignored: %s", entry)
 
     clashing = {number for number, _, _ in same_part_folders}
     parts: list[PartFiles] = []
@@ -186,8 +204,6 @@ def survey_story(names: list[str]) -> StoryLayout:
             continue  # which folder is meant is the one problem to report for this part
         files = by_part[number]
         folder = folder_names[number]
-        for other in files["other"]:
-            log.info("part %d: not an image or caption, ignored: %s", number, other)
         ignored.update(files["other"])
         images = files["images"]
         if not images:

@@ -29,7 +29,7 @@ def tree(root: Path) -> Path:
     shutil.copy(ROOT / "scripts" / "check", root / "scripts" / "check")
     shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
     (root / ".venv").symlink_to(VENV)
-    for package in ("flows", "tasks", "services", "api"):
+    for package in ("flows", "tasks", "services", "api", "tests", "bench"):
         (root / package).mkdir()
         (root / package / "__init__.py").write_text("")
     (root / "services" / "clean.py").write_text(CLEAN)

@@ -94,9 +94,13 @@ def job_for_run(
     monkeypatch.setattr(
         "google.auth.default", lambda *args, **kwargs: (AnonymousCredentials(), PROJECT)
     )
-    flow = Flow(id=uuid.uuid4(), name="generate-video")
+    flow = Flow(id=uuid.uuid4(), name="generate-video", labels={})
     deployed = DeploymentResponse(
-        id=uuid.uuid4(), name="cloud-run", flow_id=flow.id, job_variables=job_variables
+        id=uuid.uuid4(),
+        name="cloud-run",
+        flow_id=flow.id,
+        job_variables=job_variables,
+        labels={},
     )
     # A fresh run is named at random; the flow renames it video-<creation_id> once it starts.
     flow_run = FlowRun(

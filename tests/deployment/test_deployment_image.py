@@ -117,7 +117,7 @@ def setup_sh_apt_packages(list_name: str = "APT_PACKAGES") -> set[str]:
     text = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
     found = re.search(rf"^{list_name}=\((.*?)^\)", text, flags=re.MULTILINE | re.DOTALL)
     assert found, f"scripts/setup.sh has no {list_name}=( ... ) list"
-    words = []
+    words: list[str] = []
     for line in found.group(1).splitlines():
         words += line.split("#", 1)[0].split()
     return set(words)

@@ -88,7 +88,7 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
     prefect_server, gcs_bucket, gcs_emulator, make_story, tmp_path
 ) -> None:
     from prefect import get_client
-    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.objects import FlowRun, StateType
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.utilities.asyncutils import run_coro_as_sync
@@ -109,7 +109,9 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
             return cloud_pool, local_pool, deployment, automations
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        cloud_pool, local_pool, deployment, automations = run_coro_as_sync(read_setup())
+        setup = run_coro_as_sync(read_setup())
+    assert setup is not None
+    cloud_pool, local_pool, deployment, automations = setup
     assert (cloud_pool.type, local_pool.type) == ("cloud-run-v2", "process")
     cloud_defaults = cloud_pool.base_job_template["variables"]["properties"]
     assert cloud_defaults["timeout"]["default"] == 3600
@@ -142,6 +144,7 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
             )
         assert worker.poll() is None, f"the worker stopped:\n{tail(worker_log)}"
 
+    assert isinstance(flow_run, FlowRun)  # run_deployment, called from sync code
     assert flow_run.state is not None
     assert flow_run.state.type == StateType.COMPLETED, (
         f"{flow_run.state!r}\n--- worker log ---\n{tail(worker_log)}"

@@ -212,9 +212,11 @@ def test_result_artifacts_link_the_video_and_sum_the_run_up(operator: Setup) -> 
         assert answer.read(12)[4:8] == b"ftyp"
 
     text = found[f"summary-{who}"].data
-    record = json.loads(
-        operator.emulator.read_bytes(operator.bucket, f"{operator.creation_id}/assets/video.json")
+    stored = operator.emulator.read_bytes(
+        operator.bucket, f"{operator.creation_id}/assets/video.json"
     )
+    assert stored is not None
+    record = json.loads(stored)
     assert record["status"] == "completed"
     assert f"{record['duration_seconds']:.2f} s" in text
     assert "| Parts | 4: 4 rendered, 0 re-used |" in text

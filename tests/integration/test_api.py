@@ -56,12 +56,13 @@ def api_deployment(prefect_harness: None) -> str:
     source = generate_video.from_source(
         source=str(REPO), entrypoint="flows/video.py:generate_video"
     )
-    deployment = source.to_deployment(
+    # Called from sync code, these return their results, not coroutines.
+    deployment = source.to_deployment(  # type: ignore[union-attr]
         name="api-test",
         parameters={"options": SMALL},
         job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}},  # as prefect.yaml
     )
-    deployment.apply(work_pool_name=POOL)
+    deployment.apply(work_pool_name=POOL)  # type: ignore[union-attr]
     return DEPLOYMENT
 
 
@@ -473,6 +474,7 @@ def test_every_prefect_state_maps_to_a_contract_status(
     operators: httpx.Client, creation: str, gcs_emulator: GcsEmulator, api_env: str
 ) -> None:
     from prefect import states
+    from prefect.client.schemas.objects import State
 
     operators.get(trigger_path(creation))
     (run,) = runs_of(creation)
@@ -482,7 +484,7 @@ def test_every_prefect_state_maps_to_a_contract_status(
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    expected = [
+    expected: list[tuple[State, str, str]] = [
         (states.Scheduled(), "pending", "queued"),
         (states.Late(), "pending", "waiting for a free machine"),
         (states.AwaitingRetry(), "pending", "try again shortly"),

@@ -214,7 +214,7 @@ def test_a_frozen_bucket_is_503_within_5_s_and_recovers(
     os.kill(gcs_emulator.process.pid, signal.SIGSTOP)  # accepts connections, answers nothing
     try:
         for path in (status_path(creation), trigger_path(creation)):
-            answer, seconds = timed(lambda path=path: operators.get(path))
+            answer, seconds = timed(lambda path=path: operators.get(path))  # type: ignore[misc]
             assert answer.status_code == 503, answer.text
             assert seconds < ANSWER_LIMIT, (path, seconds)
             assert "CREATIONS_BUCKET" not in answer.text
@@ -281,15 +281,15 @@ def test_a_frozen_or_stopped_prefect_is_503_within_5_s_and_recovers(
         source = generate_video.from_source(
             source=str(REPO), entrypoint="flows/video.py:generate_video"
         )
-        deployment = source.to_deployment(name="api-test", parameters={"options": SMALL})
-        deployment.apply(work_pool_name="faults-pool")
+        deployment = source.to_deployment(name="api-test", parameters={"options": SMALL})  # type: ignore[union-attr]
+        deployment.apply(work_pool_name="faults-pool")  # type: ignore[union-attr]
         with LiveServer(create_app()) as live:
             headers = {"Authorization": f"Bearer {TOKEN}"}
             with httpx.Client(base_url=live.url, headers=headers, timeout=60) as api:
 
                 def both_503(why: str) -> None:
                     for path in (status_path(creation_id), trigger_path(creation_id)):
-                        answer, seconds = timed(lambda path=path: api.get(path))
+                        answer, seconds = timed(lambda path=path: api.get(path))  # type: ignore[misc]
                         assert answer.status_code == 503, (why, answer.text)
                         assert seconds < ANSWER_LIMIT, (why, path, seconds)
                         print(f"\n{why}: {path.rsplit('/', 1)[1]} 503 in {seconds:.2f} s")

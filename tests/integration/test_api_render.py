@@ -128,7 +128,7 @@ def test_trigger_renders_and_the_link_serves_the_video(
     assert kinds == ["audio", "data", "video"]  # data: the chapter titles
     record_text = gcs_emulator.read_bytes(render_bucket, f"{creation_id}/assets/video.json")
     assert record_text is not None
-    record = VideoRecord.from_json(record_text)
+    record = VideoRecord.from_json(record_text.decode())
     assert record.duration_seconds is not None
     assert float(info["format"]["duration"]) == pytest.approx(record.duration_seconds, abs=0.1)
     assert record.language == "de"

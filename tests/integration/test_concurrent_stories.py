@@ -167,7 +167,7 @@ def test_four_flow_runs_through_one_process_worker_each_render_their_own_story(
     make_command = ["make", "-C", "deployments", "worker-local", f"PREFECT={BIN / 'prefect'}"]
     with running(make_command, worker_env, worker_log) as worker:
         runs = {
-            run_deployment(
+            run_deployment(  # type: ignore[union-attr]  # sync call: a FlowRun, not a coroutine
                 "generate-video/local",
                 parameters={"creation_id": creation_id, "options": TINY},
                 timeout=0,
@@ -209,7 +209,9 @@ def state_names(run_ids: list) -> dict[str, list[str]]:
     async def read() -> dict[str, list[str]]:
         async with get_client() as client:
             return {
-                str(run_id): [state.name for state in await client.read_flow_run_states(run_id)]
+                str(run_id): [
+                    str(state.name) for state in await client.read_flow_run_states(run_id)
+                ]
                 for run_id in run_ids
             }
 
@@ -241,6 +243,7 @@ def wait_for_runs(run_ids: list, worker: subprocess.Popen, worker_log: Path) -> 
     deadline = time.monotonic() + 300
     while True:
         found = run_coro_as_sync(read_all())
+        assert found is not None
         if all(run.state is not None and run.state.is_final() for run in found):
             return found
         assert worker.poll() is None, f"the worker stopped:\n{tail(worker_log)}"

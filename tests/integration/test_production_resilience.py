@@ -14,13 +14,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.gcs_emulator import GcsEmulator, emulator_env
 from tests.integration.test_production import assert_shows_story, cache_keys, outputs, read_record
+from tests.processes import Outage
 from tests.stories import PALETTE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -76,19 +77,41 @@ class CliRun:
             f"a line matching {pattern!r}",
         )
         assert found != "exited", f"the run ended before {pattern!r}:\n{self.stderr[-4000:]}"
-        return found
+        return str(found)
 
     def wait(self) -> int:
         code = self.process.wait(timeout=PATIENCE)
+        self.close()
+        return code
+
+    def close(self) -> None:
+        """Whatever happened: the process group ended, its output read, its pipes closed (an
+        unclosed pipe is a ResourceWarning, which would fail whichever test runs next)."""
+        if self.process.poll() is None:
+            self.signal_group(signal.SIGKILL)
+            self.process.wait()
         for reader in self._readers:
             reader.join()
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
-        return code
 
     def signal_group(self, signum: int) -> None:
         os.killpg(self.process.pid, signum)
+
+
+@pytest.fixture
+def start_cli() -> Iterator[Callable[[list[str], dict[str, str]], CliRun]]:
+    """Start command-line runs; every one is ended and closed when the test ends, pass or fail."""
+    runs: list[CliRun] = []
+
+    def start(args: list[str], env: dict[str, str]) -> CliRun:
+        runs.append(CliRun(args, env))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.close()
 
 
 def wait_until(condition: Callable[[], object], what: str) -> object:
@@ -102,12 +125,16 @@ def wait_until(condition: Callable[[], object], what: str) -> object:
         time.sleep(0.1)
 
 
-def cli_env(emulator: GcsEmulator, bucket: str, tmp_dir: Path) -> dict[str, str]:
+def cli_env(
+    emulator: GcsEmulator, bucket: str, tmp_dir: Path, storage: str | None = None
+) -> dict[str, str]:
+    """The run's environment; `storage`, another endpoint for the bucket (an `Outage`)."""
     from prefect.settings import PREFECT_API_URL
 
     tmp_dir.mkdir(parents=True, exist_ok=True)
     return {
         **emulator_env(emulator, bucket),
+        **({"STORAGE_EMULATOR_HOST": storage} if storage else {}),
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "TMPDIR": str(tmp_dir),  # where the run's work area goes: checked for leftovers
     }
@@ -122,12 +149,14 @@ def numbers(pattern: str, text: str) -> list[int]:
 
 
 def test_crash_mid_run_then_a_rerun_renders_only_the_unfinished_parts(
-    prefect_harness, gcs_bucket, gcs_emulator, make_story, tmp_path
+    prefect_harness, gcs_bucket, gcs_emulator, make_story, tmp_path, start_cli
 ) -> None:
     story = story_of(8)
     creation_id = gcs_emulator.upload_story(make_story(story), gcs_bucket)
 
-    crashed = CliRun([creation_id, *TINY_ARGS], cli_env(gcs_emulator, gcs_bucket, tmp_path / "a"))
+    crashed = start_cli(
+        [creation_id, *TINY_ARGS], cli_env(gcs_emulator, gcs_bucket, tmp_path / "a")
+    )
     wait_until(lambda: len(cache_keys(gcs_emulator, gcs_bucket, creation_id)) >= 2, "2 parts")
     crashed.signal_group(signal.SIGKILL)
     assert crashed.wait() == -signal.SIGKILL
@@ -137,7 +166,7 @@ def test_crash_mid_run_then_a_rerun_renders_only_the_unfinished_parts(
     assert record is not None and record["status"] == "running"  # nobody wrote the end
     assert gcs_emulator.read_bytes(gcs_bucket, f"{creation_id}/assets/video.mp4") is None
 
-    rerun = CliRun([creation_id, *TINY_ARGS], cli_env(gcs_emulator, gcs_bucket, tmp_path / "b"))
+    rerun = start_cli([creation_id, *TINY_ARGS], cli_env(gcs_emulator, gcs_bucket, tmp_path / "b"))
     assert rerun.wait() == 0, rerun.stderr[-4000:]
     assert rerun.stdout.strip() == f"gs://{gcs_bucket}/{creation_id}/assets/video.mp4"
     reused = numbers(r"part (\d+) re-used", rerun.stderr)
@@ -156,7 +185,7 @@ def test_crash_mid_run_then_a_rerun_renders_only_the_unfinished_parts(
 
 
 def test_storage_outage_mid_run_retries_then_fails_and_keeps_the_old_video(
-    prefect_harness, gcs_bucket, gcs_emulator, make_story, tmp_path
+    prefect_harness, gcs_bucket, gcs_emulator, make_story, tmp_path, start_cli
 ) -> None:
     creation_id = gcs_emulator.upload_story(make_story(story_of(6)), gcs_bucket)
     previous = {
@@ -167,17 +196,25 @@ def test_storage_outage_mid_run_retries_then_fails_and_keeps_the_old_video(
     for name, data in previous.items():
         gcs_emulator.write_bytes(gcs_bucket, f"{creation_id}/assets/{name}", data)
 
-    run = CliRun([creation_id, *TINY_ARGS], cli_env(gcs_emulator, gcs_bucket, tmp_path / "w"))
-    wait_until(
-        lambda: (read_record(gcs_emulator, gcs_bucket, creation_id) or {}).get("parts_done", 0),
-        "a finished part",
-    )
-    gcs_emulator.stop()
-    # Tasks retry with backoff, give up, and the run then tries to record its failure: bring
-    # storage back while it does, so the record can say what happened.
-    run.wait_for_output(r"could not record the failure in .*video\.json")
-    gcs_emulator.start()
-    assert run.wait() == 1
+    # The run reaches the bucket through a relay the test takes down: at once, so the outage
+    # starts while parts remain to render (stopping the emulator itself takes seconds, in which
+    # a fast machine could finish the run), and the emulator's data stays as it was.
+    outage = Outage(gcs_emulator.port)
+    try:
+        env = cli_env(gcs_emulator, gcs_bucket, tmp_path / "w", storage=outage.endpoint)
+        run = start_cli([creation_id, *TINY_ARGS], env)
+        wait_until(
+            lambda: (read_record(gcs_emulator, gcs_bucket, creation_id) or {}).get("parts_done"),
+            "a finished part",
+        )
+        outage.down()
+        # Tasks retry with backoff, give up, and the run then tries to record its failure (for
+        # about a minute): bring storage back while it does, so the record says what happened.
+        run.wait_for_output(r"could not record the failure in .*video\.json")
+        outage.up()
+        assert run.wait() == 1
+    finally:
+        outage.close()
 
     assert re.search(r"Retry 1/4 will start", run.stderr), "storage errors were not retried"
     error_line = run.stderr.strip().splitlines()[-1]
@@ -192,10 +229,10 @@ def test_storage_outage_mid_run_retries_then_fails_and_keeps_the_old_video(
 
 
 def test_sigterm_ends_the_run_with_a_failed_record_and_no_leftovers(
-    prefect_harness, gcs_bucket, gcs_emulator, make_story, tmp_path
+    prefect_harness, gcs_bucket, gcs_emulator, make_story, tmp_path, start_cli
 ) -> None:
     creation_id = gcs_emulator.upload_story(make_story(story_of(6)), gcs_bucket)
-    run = CliRun([creation_id, *TINY_ARGS], cli_env(gcs_emulator, gcs_bucket, tmp_path / "w"))
+    run = start_cli([creation_id, *TINY_ARGS], cli_env(gcs_emulator, gcs_bucket, tmp_path / "w"))
     wait_until(
         lambda: (read_record(gcs_emulator, gcs_bucket, creation_id) or {}).get("parts_done", 0),
         "a finished part",

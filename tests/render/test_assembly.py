@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from services.media.narration_track import make_story_soundtrack
 from services.media.speech import EspeakEngine, Narrator
 from services.settings import RenderOptions
 from services.storage.folder import LocalStorage
@@ -44,7 +45,7 @@ def joined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
         part = fetch_and_check_part(files, storage, work)
         pages = lay_out_part(part, OPTIONS, work)
         clips.append(render_part_clip(pages, narrate_pages(pages, narrator, "en"), OPTIONS, work))
-    assembled = assemble_outputs(clips, OPTIONS, work)
+    assembled = assemble_outputs(clips, OPTIONS, work, make_story_soundtrack(clips, OPTIONS, work))
     return assembled.video, [clip.frames for clip in clips]
 
 

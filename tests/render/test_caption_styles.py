@@ -7,6 +7,8 @@ near-white ink on the frame, so its rows tell where the caption sits and how tal
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.media import caption_drawing, fonts
@@ -29,7 +31,7 @@ PICTURE = (40, 80, 220)
 BASE = RenderOptions(
     width=WIDTH, height=HEIGHT, fps=FPS, preset="ultrafast", language="en", tts="espeak"
 )
-STYLES = {
+STYLES: dict[str, dict[str, Any]] = {
     "top outline": {"caption_position": "top"},
     "middle box large": {"caption_position": "middle", "caption_style": "box", "caption_size": 2.0},
     "bottom outline": {},
@@ -108,7 +110,7 @@ def test_box_look_is_a_translucent_box_around_the_text_only(frames, name: str) -
     inside = media.luma(frame.mean(WIDTH // 2, rows[0] - 3, radius=1))
     assert 0.15 * picture_luma() < inside < 0.65 * picture_luma(), inside
     # Above the box, a line's height over the letters: the picture as it is, no band or gradient.
-    scale = float(STYLES[name].get("caption_size", 1.0))  # type: ignore[arg-type]
+    scale = float(STYLES[name].get("caption_size", 1.0))
     font_size = caption_drawing.caption_layout(WIDTH, HEIGHT, 3, scale=scale).font_size
     above = frame.mean(WIDTH // 2, rows[0] - round(1.3 * font_size), radius=1)
     assert media.distance(above, PICTURE) < 30, above
@@ -127,7 +129,7 @@ def test_outline_look_darkens_only_just_behind_the_lines(frames) -> None:
 
 
 def test_caption_style_is_in_the_part_key_and_music_is_not(part: Part) -> None:
-    def key(**changes: object) -> str:
+    def key(**changes: Any) -> str:
         options = BASE.model_copy(update=changes)
         return part_key(part, options, "espeak-ng:en:165wpm", 48_000, fonts.caption_font())
 

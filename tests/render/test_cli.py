@@ -92,6 +92,7 @@ def test_no_server_default_options_render_the_predecessor_like_video(make_story)
     assert (info.video_codec, info.pixel_format, info.audio_codec) == ("h264", "yuv420p", "aac")
     assert (info.width, info.height, info.frame_rate) == (720, 1080, 24)
     assert media.is_faststart(video)
+    assert info.audio_seconds is not None
     assert abs(info.audio_seconds - info.video_seconds) <= 1 / 24
     spoken = media.espeak_seconds("Hello from the command line.")
     assert spoken <= info.frames / 24 <= spoken + 1 / 24 + 0.0015

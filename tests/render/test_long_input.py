@@ -130,7 +130,7 @@ def long_caption(words: int) -> str:
         "the cat walked along the quiet harbour wall and watched the boats come home while "
         "gulls circled over the lighthouse and the keeper lit the lamp for the night"
     ).split()
-    sentences = []
+    sentences: list[str] = []
     while sum(len(s.split()) for s in sentences) < words:
         length = rng.randint(6, 16)
         sentence = " ".join(rng.choice(vocabulary) for _ in range(length))
@@ -171,6 +171,7 @@ def test_a_caption_of_three_thousand_words_renders_whole(
         assert after.start == before.end
     info = media.inspect(video)
     assert info.frames == round(cues[-1].end * 5)
+    assert info.audio_seconds is not None
     assert abs(info.audio_seconds - info.video_seconds) <= 1 / 5
     # Each page lasts as long as its narration (checked on a sample of pages), to the end.
     for cue in [cues[0], *random.Random(1).sample(cues[1:-1], 4), cues[-1]]:

@@ -413,6 +413,7 @@ def test_zoom_keeps_every_frame_count_exact(zoomed: Rendered) -> None:
     info = zoomed.info
     assert info.frame_rate == ZOOM_FPS
     assert info.frames == round(zoomed.cues[-1].end * ZOOM_FPS)
+    assert info.audio_seconds is not None
     assert abs(info.audio_seconds - info.frames / ZOOM_FPS) <= 1 / ZOOM_FPS
     for cue, spoken in zip(zoomed.cues, zoomed.narration, strict=True):
         assert spoken - CLOCK <= cue.end - cue.start <= spoken + 1 / ZOOM_FPS + CLOCK

@@ -79,19 +79,22 @@ def render(
         "XDG_CACHE_HOME": str(cache),
         **env,
     }
-    video = out / "video.mp4"
+    args = ["--assets-dir", str(story), "--out", str(out / "video.mp4"), "--tts", "espeak"]
+    run_python([str(code / "flows" / "video.py"), *args, *TINY], out.parent, environment)
+    return json.loads((out / "video.json").read_text())
+
+
+def run_python(args: list[str], cwd: Path, env: dict[str, str]) -> None:
     done = subprocess.run(
-        [sys.executable, str(code / "flows" / "video.py"), "--assets-dir", str(story)]
-        + ["--out", str(video), "--tts", "espeak", *TINY],
-        cwd=out.parent,
-        env=environment,
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((out / "video.json").read_text())
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -193,16 +196,7 @@ def test_every_project_module_a_render_loads_is_in_the_key_or_decides_nothing(
     )
     env = {**os.environ, "PREFECT_API_URL": api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     args = ["--assets-dir", str(story), "--out", str(tmp_path / "out" / "video.mp4"), *TINY]
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_python(["-c", script, *args], ROOT, env)
     loaded = set((tmp_path / "loaded.txt").read_text().split())
     assert "services.media.caption_drawing" in loaded and "tasks.clips" in loaded
 

@@ -17,10 +17,22 @@ import pytest
 
 from services import timeline
 from services.media import audio_graph, ffmpeg, soundtrack
-from services.media.narration_track import join_narration, write_part_audio
+from services.media.narration_track import (
+    PartSound,
+    join_narration,
+    make_story_soundtrack,
+    write_part_audio,
+)
 from services.media.speech import EspeakEngine, Narrator, NothingToSay
 from services.settings import RenderOptions
-from services.stages import AssembledVideo, PageAudio, PartClip, PartNarration, StorySoundtrack
+from services.stages import (
+    AssembledVideo,
+    Loudness,
+    PageAudio,
+    PartClip,
+    PartNarration,
+    StorySoundtrack,
+)
 from services.storage.folder import LocalStorage
 from services.story.model import StoryError, plan_story, survey_story
 from services.timeline import page_frames_of, poster_frame
@@ -97,14 +109,21 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return Rendered(root=root, clips=clips, narrations=narrations, music=music)
 
 
+def assemble_with_sound(clips: list[PartClip], work: Path, music: Path | None = None):
+    """Stage 5 as the flow runs it: the soundtrack (tasks/soundtrack.py), then assembly."""
+    return assemble_outputs(
+        clips, OPTIONS, work, make_story_soundtrack(clips, OPTIONS, work, music)
+    )
+
+
 @pytest.fixture(scope="module")
 def plain(rendered: Rendered) -> AssembledVideo:
-    return assemble_outputs(rendered.clips, OPTIONS, rendered.root / "plain")
+    return assemble_with_sound(rendered.clips, rendered.root / "plain")
 
 
 @pytest.fixture(scope="module")
 def with_music(rendered: Rendered) -> AssembledVideo:
-    return assemble_outputs(rendered.clips, OPTIONS, rendered.root / "music", rendered.music)
+    return assemble_with_sound(rendered.clips, rendered.root / "music", rendered.music)
 
 
 @pytest.fixture(scope="module")
@@ -212,11 +231,11 @@ def test_quiet_and_hot_voices_are_brought_to_the_same_loudness(
         mp3 = tmp_path / f"{clip.part_number}.mp3"
         ffmpeg.ffmpeg("-i", str(clip.audio), "-af", f"volume={gain_db}dB", str(mp3))
         audio = tmp_path / f"{clip.part_number}.wav"
-        ffmpeg.convert_audio_to_wav(mp3, audio)
+        media.convert_audio_to_wav(mp3, audio)
         clips.append(clip.model_copy(update={"audio": audio}))
     original = media.loudness(rendered.clips[0].audio)[0]
     assert abs(media.loudness(clips[0].audio)[0] - original) > 8
-    assembled = assemble_outputs(clips, OPTIONS, tmp_path / "out")
+    assembled = assemble_with_sound(clips, tmp_path / "out")
     integrated, true_peak = media.loudness(assembled.video)
     assert -17 <= integrated <= -15
     assert true_peak <= -1.0
@@ -243,7 +262,8 @@ def test_leveled_loudness_side_by_side_is_each_gain_measured_alone(rendered: Ren
     audio = rendered.clips[0].audio
     together = audio_graph.leveled_loudnesses(audio, [3.0, 9.0], soundtrack.LIMITER_CEILING)
     alone = [
-        audio_graph.leveled_loudness(audio, gain, soundtrack.LIMITER_CEILING) for gain in (3, 9)
+        audio_graph.leveled_loudnesses(audio, [gain], soundtrack.LIMITER_CEILING)[0]
+        for gain in (3, 9)
     ]
     assert [m.integrated for m in together] == [m.integrated for m in alone]
     assert together[1].integrated > together[0].integrated + 2
@@ -295,10 +315,11 @@ def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
             )
         )  # fmt: skip
     assert clips[0].frames == 2
-    for sources in (narrations, clips, [*clips[::2], *narrations[1::2]]):
+    mixed: list[PartSound] = [*clips[::2], *narrations[1::2]]
+    for sources in (narrations, clips, mixed):
         joined = tmp_path / "joined.wav"
-        sources = sorted(sources, key=lambda part: part.part_number)
-        samples, joined_rate = join_narration(sources, fps, joined)
+        in_order = sorted(sources, key=lambda part: part.part_number)
+        samples, joined_rate = join_narration(in_order, fps, joined)
         assert (samples, joined_rate) == (timeline.sample_at_frame(2 * parts, rate, fps), rate)
         sound, _ = media.read_wav_mono(joined)
         starts = [
@@ -315,11 +336,11 @@ def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: P
         audio=clip.audio,
         samples=timeline.sample_at_frame(clip.frames + 1, ffmpeg.AUDIO_SAMPLE_RATE, FPS),
         sample_rate=ffmpeg.AUDIO_SAMPLE_RATE,
-        loudness=audio_graph.Loudness(-16.0, -2.0, 5.0),
+        loudness=Loudness(-16.0, -2.0, 5.0),
         music=False,
     )
     with pytest.raises(ValueError, match="not as long as the"):
-        assemble_outputs([clip], OPTIONS, tmp_path, sound=wrong)
+        assemble_outputs([clip], OPTIONS, tmp_path, wrong)
 
 
 # --- chapters and poster ------------------------------------------------------------------------

@@ -151,7 +151,8 @@ def test_the_fill_is_darker_and_never_more_saturated_than_the_picture(
     with pictures.frame_background(picture, 240, 360) as frame:
         frame.depth = 8
         pixels = np.frombuffer(frame.make_blob("rgb"), dtype=np.uint8).reshape(360, 240, 3)
-    fill = tuple(float(v) for v in pixels[20, 120])  # above the picture
+    red, green, blue = (float(v) for v in pixels[20, 120])  # above the picture
+    fill = (red, green, blue)
     shown = tuple(float(v) for v in pixels[180, 120])
     assert max(abs(a - b) for a, b in zip(shown, colour, strict=True)) <= 2
     assert hsv_saturation(fill) <= hsv_saturation(colour) + 0.01, (fill, colour)

@@ -11,7 +11,8 @@ import pytest
 
 from services.media import caption_drawing, fonts
 from services.story.hyphenation import hyphen_points
-from services.story.paging import LinesOf, lay_out, paginate, wrap
+from services.story.lines import LinesOf
+from services.story.paging import lay_out, paginate, wrap
 from services.story.sentences import sentence_starts
 from tests.unit.test_paging import LONG_CAPTION, SCRIPTS, greedy_page_count, lines_of, mono
 

@@ -14,7 +14,8 @@ import unicodedata
 import pytest
 
 from services.media import caption_drawing, fonts, pango_text
-from services.story.paging import LinesOf, base_direction, keep_direction, paginate, wrap
+from services.story.lines import LinesOf
+from services.story.paging import base_direction, keep_direction, paginate, wrap
 
 
 def mono(width: float) -> LinesOf:
