@@ -36,8 +36,8 @@ SAFE_MARGIN_DOWN = 0.085  # of the frame's height, between the text and the edge
 SAFE_MARGIN_ACROSS = 0.08  # of the frame's width, on each side of the text
 MAX_LINE_CHARACTERS = 40  # children's captions: short lines (matters in landscape frames)
 # Average advance of a character of running text, per pixel of font size (DejaVu Sans, measured
-# with Pango on English and German captions: 0.50-0.53).
-AVERAGE_CHARACTER_EM = 0.52
+# with Pango on English and German captions: 0.50-0.56; the higher keeps lines near 40).
+AVERAGE_CHARACTER_EM = 0.56
 
 
 @dataclass(frozen=True)

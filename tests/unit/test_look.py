@@ -103,7 +103,9 @@ def test_margins_and_line_length() -> None:
         assert (width - layout.text_width) / 2 >= 0.08 * width - 1
     landscape = caption_drawing.caption_layout(1280, 720, 3)
     # About 40 characters of running text (0.52 em each) and no more.
-    assert landscape.text_width / (landscape.font_size * 0.52) == pytest.approx(40, abs=1)
+    assert landscape.text_width / (
+        landscape.font_size * caption_drawing.AVERAGE_CHARACTER_EM
+    ) == pytest.approx(caption_drawing.MAX_LINE_CHARACTERS, abs=1)
 
 
 @pytest.mark.parametrize("size", [(480, 720), (1280, 720), (720, 1080)])

@@ -285,4 +285,4 @@ def test_landscape_lines_hold_about_forty_characters(width: int, height: int) ->
 def test_portrait_lines_keep_the_frame_width() -> None:
     for width, height in [(720, 1080), (480, 720), (1080, 1920)]:
         layout = caption_drawing.caption_layout(width, height, 3)
-        assert layout.text_width == round(width * 0.86)
+        assert layout.text_width == round(width * (1 - 2 * caption_drawing.SAFE_MARGIN_ACROSS))
