@@ -168,6 +168,7 @@ def generate_video(
                 loudness_lufs=outcome.assembled.loudness.integrated,
                 true_peak_dbtp=outcome.assembled.loudness.true_peak,
                 chapters=len(outcome.assembled.chapters),
+                words_per_minute=outcome.assembled.words_per_minute,
             )
     except BaseException as error:
         if run.written:
@@ -234,7 +235,9 @@ def _render(
     """Check the story, re-use or render each part, join them (the caller publishes). Every
     stage's futures go through `track`, so a failure settles them all before work_dir goes."""
     logger = run.logger
-    narrator = Narrator(make_engine(options.tts or "espeak"), get_settings().cache_dir)
+    narrator = Narrator(
+        make_engine(options.tts or "espeak", options.speech_rate), get_settings().cache_dir
+    )
     if options.language != AUTO:
         narrator.engine.voice_id(options.language)  # a language the engine cannot speak: stop now
     layout = list_story(target.assets)
@@ -252,12 +255,27 @@ def _render(
         logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
     options = _with_story_language(options, story, narrator, logger)
-    run.update(parts=total, language=options.language)
+    run.update(
+        parts=total,
+        language=options.language,
+        pace=options.pace,
+        speech_rate=options.speech_rate,
+        voice=voice_of(narrator, options.language),
+    )
 
     font = fonts.caption_font()
     voice = narrator.engine.voice_id(options.language)
+    first, last = story.parts[0].number, story.parts[-1].number
+    # The story's opening and ending are in its first and last parts' clips.
     keys = {
-        part.number: part_key(part, options, voice, narrator.sample_rate, font)
+        part.number: part_key(
+            part,
+            options,
+            voice,
+            narrator.sample_rate,
+            font,
+            role=(part.number == first, part.number == last),
+        )
         for part in story.parts
     }
     whole = story_key(
@@ -324,7 +342,12 @@ def _render(
         sound = _submit_soundtrack(story, clips, narrated, options, work_dir, music, track)
         rendered = track(
             render_clip.map(
-                pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
+                pages,
+                narrations,
+                options=unmapped(options),
+                work_dir=unmapped(work_dir),
+                first=[part.number == first for part in misses],
+                last=[part.number == last for part in misses],
             )
         )
         kept = track(
@@ -393,6 +416,11 @@ def _with_story_language(
     voice = narrator.engine.voice_id(language)
     logger.info("language: %s (%s); voice %s", language, why, voice)
     return options.model_copy(update={"language": language})
+
+
+def voice_of(narrator: Narrator, language: str) -> str:
+    """The voice as the record names it: engine, voice, and the rate it speaks at."""
+    return narrator.engine.voice_id(language)
 
 
 def _prune_store(store: PartStore, keep: set[str], logger: Any) -> None:

@@ -98,10 +98,13 @@ def convert_audio_to_wav(source: Path, target: Path, sample_rate: int = AUDIO_SA
 
 
 def convert_audio_files_to_wav(
-    conversions: list[tuple[Path, Path]], sample_rate: int = AUDIO_SAMPLE_RATE
+    conversions: list[tuple[Path, Path]],
+    sample_rate: int = AUDIO_SAMPLE_RATE,
+    audio_filter: str | None = None,
 ) -> None:
     """Each (source, target) as `convert_audio_to_wav` makes it, all in one ffmpeg run (one
-    process start instead of one per file: narration converts every page of a part at once)."""
+    process start instead of one per file: narration converts every page of a part at once),
+    through `audio_filter` when given (gTTS's voice slowed with atempo)."""
     if not conversions:
         return
     inputs: list[str] = []
@@ -109,6 +112,8 @@ def convert_audio_files_to_wav(
     for index, (source, target) in enumerate(conversions):
         inputs += ["-i", str(source)]
         outputs += ["-map", f"{index}:a", "-ac", "1", "-ar", str(sample_rate)]
+        if audio_filter:
+            outputs += ["-af", audio_filter]
         outputs += ["-c:a", "pcm_s16le", "-f", "wav", str(target)]
     ffmpeg(*inputs, *outputs, what=f"converting {len(conversions)} narration files to WAV")
 
