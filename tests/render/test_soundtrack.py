@@ -23,7 +23,7 @@ from services.settings import RenderOptions
 from services.stages import AssembledVideo, PageAudio, PartClip, PartNarration, StorySoundtrack
 from services.storage.folder import LocalStorage
 from services.story.model import StoryError, plan_story, survey_story
-from services.timeline import page_frames_of, poster_frame
+from services.timeline import narration_timing, poster_frame
 from tasks.assembly import assemble_outputs
 from tasks.captions import lay_out_part
 from tasks.clips import render_part_clip
@@ -88,11 +88,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     work = root / "work"
     narrator = Narrator(EspeakQuietOnPunctuation(), root / "cache")
     clips, narrations = [], []
-    for files in plan_story(storage.list_names()).parts:
+    planned = plan_story(storage.list_names()).parts
+    for index, files in enumerate(planned):
         part = fetch_and_check_part(files, storage, work)
         pages = lay_out_part(part, OPTIONS, work)
         narrations.append(narrate_pages(pages, narrator, "en"))
-        clips.append(render_part_clip(pages, narrations[-1], OPTIONS, work))
+        first, last = index == 0, index == len(planned) - 1
+        clips.append(render_part_clip(pages, narrations[-1], OPTIONS, work, first, last))
     music = write_tone(root / "music.mp3", MUSIC_SECONDS)
     return Rendered(root=root, clips=clips, narrations=narrations, music=music)
 
@@ -269,10 +271,11 @@ def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
     tmp_path: Path,
 ) -> None:
     """At 22,050 Hz and 24 fps a frame is 918.75 samples: each part's own track is rounded to
-    its own length, and 40 parts of 2 frames each would add 20 samples of drift if joined end
-    to end. Joined, every part's speech starts where its first frame does, from its narration
-    (a part rendered now) or from its clip's track (a part re-used)."""
+    its own length, and 40 parts of an odd number of frames would add samples of drift if joined
+    end to end. Joined, every part's speech starts where the timeline puts it, from its
+    narration (a part rendered now) or from its clip's track (a part re-used)."""
     rate, fps, parts = 22_050, 24, 40
+    options = RenderOptions(fps=fps, pace="normal")
     wav = tmp_path / "page.wav"
     with wave.open(str(wav), "wb") as out:
         out.setnchannels(1)
@@ -284,29 +287,35 @@ def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
         narration = PartNarration(
             part_number=number, sample_rate=rate, pages=[PageAudio(wav=wav, samples=1000)]
         )
-        frames = page_frames_of(narration, fps)
+        timing = narration_timing(narration, options, first=number == 1, last=number == parts)
         track = tmp_path / f"part-{number}.wav"
-        write_part_audio(narration, frames, fps, track)
+        write_part_audio(narration, timing, fps, track)
         narrations.append(narration)
         clips.append(
             PartClip(
-                part_number=number, video=track, audio=track, frames=sum(frames),
-                page_frames=frames, page_texts=["x"],
+                part_number=number, video=track, audio=track, frames=timing.frames,
+                page_texts=["x"], speech_starts=timing.speech_starts,
+                speech_ends=timing.speech_ends, captions=timing.captions, fade_in=timing.fade_in,
             )
         )  # fmt: skip
-    assert clips[0].frames == 2
+    assert clips[1].frames % 2 == 1  # frames that are not a whole number of samples add up
+    total = sum(clip.frames for clip in clips)
+    expected, first_frame = [], 0
+    for clip in clips:
+        expected.append(timeline.sample_at_frame(first_frame + clip.speech_starts[0], rate, fps))
+        first_frame += clip.frames
     for sources in (narrations, clips, [*clips[::2], *narrations[1::2]]):
         joined = tmp_path / "joined.wav"
         sources = sorted(sources, key=lambda part: part.part_number)
-        samples, joined_rate = join_narration(sources, fps, joined)
-        assert (samples, joined_rate) == (timeline.sample_at_frame(2 * parts, rate, fps), rate)
+        samples, joined_rate, _ = join_narration(sources, options, joined)
+        assert (samples, joined_rate) == (timeline.sample_at_frame(total, rate, fps), rate)
         sound, _ = media.read_wav_mono(joined)
         starts = [
             index
             for index, value in enumerate(sound)
             if value and (index == 0 or not sound[index - 1])
         ]
-        assert starts == [timeline.sample_at_frame(2 * k, rate, fps) for k in range(parts)]
+        assert starts == expected
 
 
 def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: Path) -> None:
@@ -351,8 +360,9 @@ def test_poster_is_the_first_part_with_its_caption_at_the_video_size(
 ) -> None:
     poster = media.read_png(plain.poster)  # ImageMagick reads the JPEG as well
     assert (poster.width, poster.height) == (OPTIONS.width, OPTIONS.height)
-    frame_index = poster_frame(rendered.clips[0], OPTIONS)
-    assert frame_index < rendered.clips[0].page_frames[0]  # on the first page
+    frame_index = poster_frame(rendered.clips[0])
+    first = rendered.clips[0]
+    assert first.fade_in <= frame_index < first.captions[0][1]  # on the first page, faded in
     frame = media.frame_number(plain.video, frame_index, FPS)
     difference = sum(abs(a - b) for a, b in zip(poster.pixels, frame.pixels, strict=True)) / len(
         frame.pixels

@@ -115,7 +115,8 @@ def test_part_timing_follows_the_read_aloud(
     assert abs(starts[1] - ends[0] - pace.caption_pause) <= frame
     assert starts[2] - ends[1] >= pace.caption_pause - frame
     # Every caption is on screen long enough to read, and all the time its page is spoken.
-    for (on, off), start, end in zip(timing.captions, timing.speech_starts, timing.speech_ends):
+    spoken = zip(timing.speech_starts, timing.speech_ends, strict=True)
+    for (on, off), (start, end) in zip(timing.captions, spoken, strict=True):
         assert (off - on) / fps >= pace.min_caption - frame / 2
         assert on <= start and end <= off
     # Between two captions at least one frame shows neither.
