@@ -166,12 +166,13 @@ class SpeechEngine(Protocol):
 
 ESPEAK_SAMPLE_RATE = 22_050  # what espeak-ng writes, for every voice it has
 # espeak-ng's `-s` for a child's read-aloud at speech rate 1. Its `-s` is not the real rate:
-# measured on children's sentences (bench/speech_rate.py, words / seconds from the first to the
-# last audible sound of each caption), -s 165 speaks 207 words a minute, -s 120 149, -s 112 about
-# 140 (the middle of the 130-150 read to children), -s 105 130.
-ESPEAK_CHILD_SPEED = 112
+# measured on 13 children's sentences (bench/speech_rate.py: words over the seconds from each
+# sentence's first to its last audible sound), -s 165 speaks 215 words a minute, -s 120 156,
+# -s 110 143, -s 105 136. Read to children: 120-150.
+ESPEAK_CHILD_SPEED = 110
 # gTTS has one normal voice and a `slow` one (about half speed: too slow); its normal voice is
-# time-stretched (ffmpeg's atempo, pitch kept) by this at speech rate 1.
+# time-stretched (ffmpeg's atempo, pitch kept) by this at speech rate 1: words a minute times 0.9
+# (measured on espeak-ng standing in: 215 -> 194; gTTS itself cannot be reached from here).
 GTTS_CHILD_TEMPO = 0.9
 
 

@@ -151,20 +151,31 @@ def test_music_plays_under_every_spoken_page_and_past_its_own_end(
         second += 1
 
 
+def speaking(rendered: Rendered) -> list[tuple[float, float]]:
+    """Where the narration speaks (the timeline's record), each page at least 0.6 s."""
+    return [
+        (start, end)
+        for start, end in timeline.story_speech(rendered.clips, FPS)
+        if end - start >= 0.6
+    ]
+
+
 def test_voice_is_at_least_12_db_above_the_music_under_narration(
-    with_music: AssembledVideo, heard
+    with_music: AssembledVideo, heard, rendered: Rendered
 ) -> None:
-    for cue in spoken_cues(with_music):
-        music, voice = levels(heard, cue.start + 0.3, cue.end - 0.3)
-        assert voice - music >= 12, f"{cue.text!r}: voice {voice:.1f} dB, music {music:.1f} dB"
+    spans = speaking(rendered)
+    assert len(spans) == len(spoken_cues(with_music))
+    for start, end in spans:
+        music, voice = levels(heard, start + 0.1, end - 0.1)
+        assert voice - music >= 12, f"{start:.2f} s: voice {voice:.1f} dB, music {music:.1f} dB"
 
 
-def test_music_rises_where_nobody_speaks(with_music: AssembledVideo, heard) -> None:
+def test_music_rises_where_nobody_speaks(
+    with_music: AssembledVideo, heard, rendered: Rendered
+) -> None:
     silent = silent_cue(with_music)
     assert silent.end - silent.start >= 1.4
-    under_speech = max(
-        levels(heard, cue.start + 0.3, cue.end - 0.3)[0] for cue in spoken_cues(with_music)
-    )
+    under_speech = max(levels(heard, start + 0.1, end - 0.1)[0] for start, end in speaking(rendered))
     # Full level from the end of the rise to the start of the fall, inside the silent page.
     rise = soundtrack.DUCK_HOLD + soundtrack.DUCK_RISE
     fall = soundtrack.DUCK_LEAD + soundtrack.DUCK_FALL
@@ -257,9 +268,9 @@ def test_soundtrack_from_narrations_is_the_clips_own_sound(
     """The flow makes the soundtrack from the parts' narration while their clips encode; it is
     sample for sample the track each clip keeps (and a re-used part brings)."""
     from_clips, from_narrations, mixed = tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav"
-    join_narration(list(rendered.clips), FPS, from_clips)
-    join_narration(list(rendered.narrations), FPS, from_narrations)
-    join_narration([rendered.clips[0], rendered.narrations[1]], FPS, mixed)
+    join_narration(list(rendered.clips), OPTIONS, from_clips)
+    join_narration(list(rendered.narrations), OPTIONS, from_narrations)
+    join_narration([rendered.clips[0], rendered.narrations[1]], OPTIONS, mixed)
     expected = from_clips.read_bytes()
     assert from_narrations.read_bytes() == expected
     assert mixed.read_bytes() == expected
