@@ -175,7 +175,8 @@ def test_music_rises_where_nobody_speaks(
 ) -> None:
     silent = silent_cue(with_music)
     assert silent.end - silent.start >= 1.4
-    under_speech = max(levels(heard, start + 0.1, end - 0.1)[0] for start, end in speaking(rendered))
+    spans = speaking(rendered)
+    under_speech = max(levels(heard, start + 0.1, end - 0.1)[0] for start, end in spans)
     # Full level from the end of the rise to the start of the fall, inside the silent page.
     rise = soundtrack.DUCK_HOLD + soundtrack.DUCK_RISE
     fall = soundtrack.DUCK_LEAD + soundtrack.DUCK_FALL
