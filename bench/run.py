@@ -398,7 +398,8 @@ def stages_worker(story: Path, out: Path, result: Path) -> None:
         clips = timed(
             "clips",
             lambda: [
-                render_part_clip(p, n, options, work) for p, n in zip(pages, spoken, strict=True)
+                render_part_clip(p, n, options, work, i == 0, i == len(pages) - 1)
+                for i, (p, n) in enumerate(zip(pages, spoken, strict=True))
             ],
         )
         assembled = timed(
@@ -431,37 +432,29 @@ def moviepy_pages(story: Path, work: Path) -> list[tuple[Any, Any]]:
     return parts
 
 
-def moviepy_part(pages: Any, narration: Any) -> Any:
-    """One part as a moviepy clip (pages cross-fading, fades to black)."""
+def moviepy_part(pages: Any, narration: Any, first: bool, last: bool) -> Any:
+    """One part as a moviepy clip, on the flow's timeline (services/timeline.py): caption pages
+    and the bare picture between them cross-fading, fades to black."""
     from moviepy import CompositeVideoClip, ImageClip, vfx
 
     from services import timeline
 
-    frames = [
-        timeline.frames_for_samples(audio.samples, narration.sample_rate, FPS)
-        for audio in narration.pages
-    ]
-    fade = 0.4
-    crossfades = [
-        timeline.crossfade_frames(fade, FPS, left, right)
-        for left, right in zip(frames, frames[1:], strict=False)
-    ]
+    timing = timeline.narration_timing(narration, bench_options(), first=first, last=last)
+    segments, changes = timing.segments, timing.changes
     layers, start = [], 0
-    for index, (page, length) in enumerate(zip(pages.pages, frames, strict=True)):
-        # Same timing as the flow: a cross-fade is centred on the boundary between two pages.
-        before = crossfades[index - 1] // 2 if index > 0 else 0
-        after = crossfades[index] // 2 if index < len(frames) - 1 else 0
-        clip = ImageClip(str(page.image)).with_start((start - before) / FPS)
+    for index, (page, length) in enumerate(segments):
+        image = pages.pages[page].image if page is not None else pages.blank
+        # Same timing as the flow: a cross-fade is centred on the boundary between two stills.
+        before = changes[index - 1] // 2 if index > 0 else 0
+        after = changes[index] // 2 if index < len(segments) - 1 else 0
+        clip = ImageClip(str(image)).with_start((start - before) / FPS)
         clip = clip.with_duration((length + before + after) / FPS)
         if before:
             clip = clip.with_effects([vfx.CrossFadeIn(2 * before / FPS)])
         layers.append(clip)
         start += length
     part = CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(start / FPS)
-    edge = timeline.part_fade_frames(fade, FPS, start) / FPS
-    if edge:
-        part = part.with_effects([vfx.FadeIn(edge), vfx.FadeOut(edge)])
-    return part
+    return part.with_effects([vfx.FadeIn(timing.fade_in / FPS), vfx.FadeOut(timing.fade_out / FPS)])
 
 
 def moviepy_worker(story: Path, out: Path, result: Path) -> None:
@@ -477,10 +470,14 @@ def moviepy_worker(story: Path, out: Path, result: Path) -> None:
         prep = time.perf_counter() - prep_started
 
         before, started = usage_now(), time.perf_counter()
-        parts = [moviepy_part(pages, narration) for pages, narration in prepared]
+        count = len(prepared)
+        parts = [
+            moviepy_part(pages, narration, index == 0, index == count - 1)
+            for index, (pages, narration) in enumerate(prepared)
+        ]
         narration = work / "narration.wav"
-        # The flow's own join: each page's speech padded to its frames, at the engine's rate.
-        join_narration([spoken for _, spoken in prepared], FPS, narration)
+        # The flow's own join: each page's speech placed where the timeline starts it.
+        join_narration([spoken for _, spoken in prepared], bench_options(), narration)
         video = concatenate_videoclips(parts)
         video = video.with_audio(AudioFileClip(str(narration)))
         video.write_videofile(

@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
         "it off the captions' script and words, else uses TTS_LANGUAGE",
     )
     parser.add_argument(
+        "--pace",
+        choices=["relaxed", "normal"],
+        default=defaults.pace,
+        help="relaxed: a bedtime read with page-turn pauses (the default); normal: shorter gaps",
+    )
+    parser.add_argument(
+        "--speech-rate",
+        type=float,
+        default=defaults.speech_rate,
+        metavar="FACTOR",
+        help="speaking rate, 1 = reading aloud to a child, about 140 words a minute (0.5 to 2)",
+    )
+    parser.add_argument(
         "--caption-position",
         choices=["auto", "bottom", "top", "middle"],
         default=defaults.caption_position,
@@ -217,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             zoom=args.zoom,
             tts=args.tts,
             language=args.language,
+            pace=args.pace,
+            speech_rate=args.speech_rate,
             caption_position=args.caption_position,
             caption_size=args.caption_size,
             caption_style=args.caption_style,

@@ -76,7 +76,10 @@ class StoryRender:
 
     def render(self) -> RenderOutcome:
         """Check the story, re-use or render each part, join them (the caller publishes)."""
-        narrator = Narrator(make_engine(self.options.tts or "espeak"), get_settings().cache_dir)
+        narrator = Narrator(
+            make_engine(self.options.tts or "espeak", self.options.speech_rate),
+            get_settings().cache_dir,
+        )
         if self.options.language != AUTO:
             narrator.engine.voice_id(self.options.language)  # one it cannot speak: stop now
         story, music = self.check_story()
@@ -84,10 +87,26 @@ class StoryRender:
         self.progress.checked(total)
         self.options, voice, why = self.settle_language(story, narrator)
         language_id.release()  # its model is not needed again in this run: 80 MB back
-        self.run.update(parts=total, language=self.options.language, language_reason=why)
+        self.run.update(
+            parts=total,
+            language=self.options.language,
+            language_reason=why,
+            pace=self.options.pace,
+            speech_rate=self.options.speech_rate,
+            voice=voice,
+        )
         font = fonts.caption_font()
+        first, last = story.parts[0].number, story.parts[-1].number
+        # The story's opening and ending are in its first and last parts' clips.
         keys = {
-            part.number: part_key(part, self.options, voice, narrator.sample_rate, font)
+            part.number: part_key(
+                part,
+                self.options,
+                voice,
+                narrator.sample_rate,
+                font,
+                role=(part.number == first, part.number == last),
+            )
             for part in story.parts
         }
         whole = story_key(
@@ -207,7 +226,12 @@ class StoryRender:
         sound = self.submit_soundtrack(story, narrated, music)
         rendered = self.track(
             render_clip.map(
-                pages, narrations, options=unmapped(options), work_dir=unmapped(work_dir)
+                pages,
+                narrations,
+                options=unmapped(options),
+                work_dir=unmapped(work_dir),
+                first=[part.number == story.parts[0].number for part in misses],
+                last=[part.number == story.parts[-1].number for part in misses],
             )
         )
         kept = self.track(

@@ -296,6 +296,7 @@ def _render_and_publish(
                 loudness_lufs=outcome.assembled.loudness.integrated,
                 true_peak_dbtp=outcome.assembled.loudness.true_peak,
                 chapters=len(outcome.assembled.chapters),
+                words_per_minute=outcome.assembled.words_per_minute,
             )
     except BaseException as error:
         if run.written:

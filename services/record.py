@@ -41,6 +41,17 @@ class VideoRecord(BaseModel):
     video: str | None = Field(None, description="file name of the video, beside the record")
     poster: str | None = Field(None, description="file name of the poster (JPEG), beside it")
     music: str | None = Field(None, description="the background music mixed in, if any")
+    pace: str | None = Field(None, description="how the story was read: relaxed or normal")
+    speech_rate: float | None = Field(
+        None, description="the speech rate option (1 = a child's read-aloud rate)"
+    )
+    voice: str | None = Field(
+        None,
+        description="the narration voice and its speed (espeak-ng: its -s; gTTS: the tempo)",
+    )
+    words_per_minute: float | None = Field(
+        None, description="measured: words / seconds from each caption's first to last sound"
+    )
     loudness_lufs: float | None = Field(
         None, description="integrated loudness of the finished video's sound (EBU R128)"
     )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.story.languages import AUTO, check_language, documented_tags
+from services.timeline import DEFAULT_PACE, PaceName
 
 TtsEngineName = Literal["gtts", "espeak"]
 CaptionPosition = Literal["auto", "bottom", "top", "middle"]
@@ -158,6 +159,20 @@ class StoryOptions(BaseModel):
         "outline",
         description="outline: light text with a dark outline over a gradient; "
         "box: light text on a rounded translucent box",
+    )
+
+    # How the story is read (part of a finished part's key): services/timeline.py's PACES.
+    pace: PaceName = Field(
+        DEFAULT_PACE,
+        description="relaxed: a bedtime read (the picture alone before each part's first word, "
+        "breaths between captions, page-turn pauses with the music rising); normal: shorter gaps",
+    )
+    speech_rate: float = Field(
+        1.0,
+        ge=0.5,
+        le=2.0,
+        strict=True,
+        description="Speaking rate, 1 = reading aloud to a child (about 140 words a minute)",
     )
 
     # The soundtrack, mixed at assembly only (never part of a finished part's key).

@@ -55,11 +55,20 @@ class PartPages(BaseModel):
     # Where the zoom heads, in fractions of the frame: the picture's subject, else the centre.
     focus: tuple[float, float] = (0.5, 0.5)
     picture: PictureFit | None = None
+    blank: Path | None = None  # the picture without a caption (zoom on: an empty band)
 
 
 class PageAudio(BaseModel):
+    """A page's narration: its own WAV, whose sample 0 is placed where the timeline starts the
+    page's speech (`PartClip.speech_starts`)."""
+
     wav: Path
     samples: int
+    audible: int | None = None  # samples up to the end of the last audible sound (None: all)
+
+    @property
+    def speech_samples(self) -> int:
+        return self.samples if self.audible is None else self.audible
 
 
 class PartNarration(BaseModel):
@@ -69,13 +78,22 @@ class PartNarration(BaseModel):
 
 
 class PartClip(ClipFiles):
-    """A part's silent clip (`video`) and its narration track (`audio`), with page timing."""
+    """A part's silent clip (`video`) and its narration track (`audio`), with its timing (from
+    services/timeline.py's `part_timing`), in the part's frames.
+
+    `speech_starts[k]`: the frame where page k's speech (sample 0 of its WAV) starts: a time in
+    that WAV plus this frame's time is the time in the part; `speech_ends[k]`: the frame after
+    its last audible sound; `captions[k]`: the frames its caption is on screen (first frame
+    showing any of it, first showing none); `fade_in`: frames of the part's fade from black."""
 
     part_number: int
     frames: int
-    page_frames: list[int]
     page_texts: list[str]
     picture: PictureFit | None = None
+    speech_starts: list[int]
+    speech_ends: list[int]
+    captions: list[tuple[int, int]]
+    fade_in: int
 
 
 class MusicTrack(BaseModel):
@@ -107,6 +125,7 @@ class AssembledVideo(BaseModel):
     chapters: list[Chapter]
     loudness: Loudness  # of the finished file, after the AAC encode
     music: bool
+    words_per_minute: float | None = None  # words / seconds of speech (timeline.speaking_rate)
 
     def files(self) -> dict[str, Path]:
         """The rendered files by output key (services.storage.sources.OUTPUTS), the record aside."""

@@ -1,15 +1,22 @@
-"""Frame-exact timing: narration lengths in samples -> page lengths in frames -> cue times.
+"""Frame-exact timing of a read-aloud: narration lengths in samples -> every start and gap in
+frames -> cue times, chapters, the poster frame and where the music may rise.
 
-Every page lasts a whole number of frames (its narration padded with silence up to the next frame
-edge), and audio is cut at the sample that matches each frame edge. So the video, the narration and
-the caption times agree exactly, part after part, with no drift however long the story is.
+One model (`part_timing`, shaped by a `Pace`) decides, for each part, when its picture fades in,
+when each page's speech starts (a lead-in after the picture is fully on screen), the pause between
+captions (where the old caption fades out before the new one fades in), the page-turn pause at the
+part's end, the opening before the first word and the ending after the last. The clip, the
+narration track, the captions files, the chapters, the poster and the music bed all read it.
+
+Everything is counted in whole frames, and audio is cut at the sample that matches each frame
+edge. So the video, the narration and the caption times agree exactly, part after part, with no
+drift however long the story is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # records and options, for annotations only (stages.py imports Cue)
     from services.settings import RenderOptions
@@ -47,16 +54,6 @@ class Cue:
     start: float
     end: float
     text: str
-
-
-def cue_times(page_frames: list[int], first_frame: int, fps: int) -> list[tuple[float, float]]:
-    """Start and end seconds of consecutive pages beginning at `first_frame`."""
-    times = []
-    frame = first_frame
-    for frames in page_frames:
-        times.append((frame / fps, (frame + frames) / fps))
-        frame += frames
-    return times
 
 
 def _clock(seconds: float, separator: str) -> str:
@@ -133,24 +130,203 @@ def to_ffmetadata(chapters: list[Chapter], fps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def page_frames_of(narration: PartNarration, fps: int) -> list[int]:
-    """How many frames each page lasts: the whole number of frames its speech needs."""
-    return [
-        frames_for_samples(audio.samples, narration.sample_rate, fps) for audio in narration.pages
-    ]
+# --- the read-aloud: pace and each part's timing -------------------------------------------------
+
+PaceName = Literal["relaxed", "normal"]
 
 
-# --- a story's cues, chapters and poster frame, from its parts' clips -------------------------
+@dataclass(frozen=True)
+class Pace:
+    """The gaps of a read-aloud, in seconds. Chosen by looking and listening (README, "Pace")."""
+
+    opening: float  # from the first frame (black, music starting) to the first word
+    lead_in: float  # a part's picture fully on screen before its first word
+    caption_pause: float  # from one caption's last word to the next caption's first
+    caption_fade: float  # the old caption fades out in this, then the new one fades in
+    caption_gap: float  # picture alone between the two
+    page_turn: float  # from a part's last word to the next part's first (the music rises)
+    min_caption: float  # the least time a caption is on screen, however short its speech
+    ending_hold: float  # the last caption held after the last word ...
+    ending_fade: float  # ... then the picture alone, fading out with the music
+
+
+PACES: dict[str, Pace] = {
+    # A bedtime read: time to look at each picture, a breath between captions, a real page turn.
+    "relaxed": Pace(
+        opening=1.5,
+        lead_in=0.6,
+        caption_pause=0.7,
+        caption_fade=0.2,
+        caption_gap=0.1,
+        page_turn=1.6,
+        min_caption=1.5,
+        ending_hold=1.0,
+        ending_fade=2.0,
+    ),
+    # Close to the earlier timing (speech right after the fades), but never over a fade.
+    "normal": Pace(
+        opening=0.8,
+        lead_in=0.25,
+        caption_pause=0.45,
+        caption_fade=0.15,
+        caption_gap=0.05,
+        page_turn=1.1,
+        min_caption=1.2,
+        ending_hold=0.6,
+        ending_fade=1.2,
+    ),
+}
+DEFAULT_PACE: PaceName = "relaxed"
+
+
+def pace_of(name: str) -> Pace:
+    try:
+        return PACES[name]
+    except KeyError:
+        raise ValueError(f"unknown pace {name!r} (choose {' or '.join(PACES)})") from None
+
+
+@dataclass(frozen=True)
+class PartTiming:
+    """Where everything of one part happens, in the part's frames.
+
+    `segments` is what the clip shows, in order: (page index, frames), or (None, frames) for the
+    picture without a caption (between two captions, and at the story's end); `changes[i]` is
+    the dissolve between segment i and i+1 (even, centred on their boundary; 0 for a cut). A
+    caption always dissolves to or from the bare picture, never into another caption.
+    `speech_starts[k]` is the frame where page k's narration (sample 0 of its WAV) begins,
+    `speech_ends[k]` the frame after its last audible sound; `captions[k]` the frames page k's
+    caption is on screen (first frame showing any of it, first frame showing none)."""
+
+    frames: int
+    fade_in: int
+    fade_out: int
+    speech_starts: list[int]
+    speech_ends: list[int]
+    captions: list[tuple[int, int]]
+    segments: list[tuple[int | None, int]]
+    changes: list[int]
+
+
+def _even(frames: int) -> int:
+    return max(0, frames - frames % 2)
+
+
+def caption_change_frames(pace: Pace, fps: int) -> tuple[int, int, int]:
+    """The caption change inside a pause: (pause, dissolve, gap) in frames. The dissolve is even
+    and shrinks when the pause is too short for it and a frame of quiet either side."""
+    pause = max(1, round(pace.caption_pause * fps))
+    gap = round(pace.caption_gap * fps)
+    fade = _even(round(pace.caption_fade * fps))
+    while fade and 2 * fade + gap + 2 > pause:
+        fade -= 2
+    if fade == 0:
+        gap = max(1, gap)  # a cut still shows the picture alone for a frame
+    return pause, fade, gap
+
+
+def part_timing(
+    speech_samples: list[int],
+    sample_rate: int,
+    fps: int,
+    pace: Pace,
+    fade_seconds: float,
+    first: bool = False,
+    last: bool = False,
+) -> PartTiming:
+    """The timing of a part whose pages speak for `speech_samples` (to their last audible
+    sample); `first`/`last`: it opens or ends the story."""
+    if not speech_samples:
+        raise ValueError("a part needs at least one page")
+    fade = round(fade_seconds * fps)
+    lead = round(pace.lead_in * fps)
+    floor = round(pace.min_caption * fps)
+    pause, dissolve, gap = caption_change_frames(pace, fps)
+    margin = (pause - 2 * dissolve - gap) // 2  # quiet between speech and a caption's dissolve
+    start = fade + lead
+    if first:
+        start = max(start, round(pace.opening * fps))
+    starts, ends, captions = [], [], []
+    segments: list[tuple[int | None, int]] = []
+    changes: list[int] = []
+    shown_from, segment_from = 0, 0  # the current caption's first frame, and its segment's
+    count = len(speech_samples)
+    for index, samples in enumerate(speech_samples):
+        end = start + (frames_for_samples(samples, sample_rate, fps) if samples else 0)
+        starts.append(start)
+        ends.append(end)
+        if index < count - 1:
+            leaves = end + margin  # the caption starts to fade out here
+            leaves += max(0, floor - (leaves + dissolve - shown_from))
+            captions.append((shown_from, leaves + dissolve))
+            segments.append((index, leaves + dissolve // 2 - segment_from))
+            segments.append((None, dissolve + gap))
+            changes += [dissolve, dissolve]
+            segment_from = leaves + dissolve + gap + dissolve // 2
+            shown_from = leaves + dissolve + gap + (1 if dissolve else 0)
+            start = leaves + (pause - margin)
+            continue
+        if last:
+            leaves = end + round(pace.ending_hold * fps)
+            leaves += max(0, floor - (leaves + dissolve - shown_from))
+            fade_out = max(fade, round(pace.ending_fade * fps))
+            frames = leaves + dissolve + fade_out
+            captions.append((shown_from, leaves + dissolve))
+            segments.append((index, leaves + dissolve // 2 - segment_from))
+            segments.append((None, frames - (leaves + dissolve // 2)))
+            changes.append(dissolve)
+        else:
+            fade_out = fade
+            next_start = fade + lead
+            hold = max(1, round(pace.page_turn * fps) - fade_out - next_start)
+            frames = end + hold + fade_out
+            frames += max(0, floor - (frames - shown_from))
+            captions.append((shown_from, frames))
+            segments.append((index, frames - segment_from))
+    return PartTiming(
+        frames=frames,
+        fade_in=fade,
+        fade_out=fade_out,
+        speech_starts=starts,
+        speech_ends=ends,
+        captions=captions,
+        segments=segments,
+        changes=changes,
+    )
+
+
+def music_rises_after(pace: Pace) -> float:
+    """Pauses at least this long let the music rise (page turns, the opening and the ending);
+    shorter ones (between captions) keep it down."""
+    return (pace.caption_pause + pace.page_turn) / 2
+
+
+def narration_timing(
+    narration: PartNarration, options: RenderOptions, first: bool, last: bool
+) -> PartTiming:
+    """`part_timing` of a narrated part, with the options' pace and fades."""
+    return part_timing(
+        [page.speech_samples for page in narration.pages],
+        narration.sample_rate,
+        options.fps,
+        pace_of(options.pace),
+        options.fade_seconds,
+        first=first,
+        last=last,
+    )
+
+
+# --- a story's cues, chapters, poster frame and speech, from its parts' clips -------------------
 
 
 def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
+    """Each caption page from the first frame that shows any of it to the first that shows none."""
     cues: list[Cue] = []
     first_frame = 0
     for clip in clips:
-        times = cue_times(clip.page_frames, first_frame, fps)
         cues += [
-            Cue(start=start, end=end, text=text)
-            for (start, end), text in zip(times, clip.page_texts, strict=True)
+            Cue(start=(first_frame + on) / fps, end=(first_frame + off) / fps, text=text)
+            for (on, off), text in zip(clip.captions, clip.page_texts, strict=True)
         ]
         first_frame += clip.frames
     return cues
@@ -166,19 +342,40 @@ def story_chapters(clips: list[PartClip]) -> list[Chapter]:
     return chapters
 
 
-def poster_frame(clip: PartClip, options: RenderOptions) -> int:
-    """A frame of the part's first page clear of its fade-in and of the cross-fade that ends the
-    page: the middle of that stretch."""
-    first_page = clip.page_frames[0]
-    clear_from = part_fade_frames(options.fade_seconds, options.fps, clip.frames)
-    clear_to = first_page
-    if len(clip.page_frames) > 1:
-        clear_to -= (
-            crossfade_frames(options.fade_seconds, options.fps, first_page, clip.page_frames[1])
-            // 2
-        )
-    else:
-        clear_to -= clear_from  # the part fades out at its end
-    if clear_to <= clear_from:
-        return first_page // 2
-    return (clear_from + clear_to) // 2
+def poster_frame(clip: PartClip) -> int:
+    """A frame of the part's first page with the picture fully faded in and the caption fully on
+    screen: halfway from the end of the fade-in to the end of the first page's speech."""
+    return (clip.fade_in + max(clip.fade_in, clip.speech_ends[0])) // 2
+
+
+def story_speech(
+    clips: list[PartClip], fps: int, first_frame: int = 0
+) -> list[tuple[float, float]]:
+    """Where the narration speaks, in seconds (page by page), for clips from `first_frame`: the
+    music ducks there."""
+    spans = []
+    for clip in clips:
+        spans += [
+            ((first_frame + start) / fps, (first_frame + end) / fps)
+            for start, end in zip(clip.speech_starts, clip.speech_ends, strict=True)
+        ]
+        first_frame += clip.frames
+    return spans
+
+
+def speech_start_seconds(clips: list[PartClip], fps: int) -> list[list[float]]:
+    """For each part, each page's speech start in the video, in seconds: a time measured in a
+    page's WAV (from its sample 0) plus this is its time in the video."""
+    starts, first_frame = [], 0
+    for clip in clips:
+        starts.append([(first_frame + start) / fps for start in clip.speech_starts])
+        first_frame += clip.frames
+    return starts
+
+
+def speaking_rate(clips: list[PartClip], fps: int) -> float | None:
+    """Words a minute while the narration speaks: words over the seconds from each page's
+    speech start to its last audible sound (None when nothing is spoken)."""
+    words = sum(len(text.split()) for clip in clips for text in clip.page_texts)
+    seconds = sum(end - start for start, end in story_speech(clips, fps))
+    return round(words / seconds * 60, 1) if seconds > 0 else None

@@ -52,7 +52,7 @@ def assemble_outputs(
     )
 
     poster = out_dir / "video.jpg"
-    mux.extract_poster(video, poster_frame(clips[0], options) / options.fps, poster)
+    mux.extract_poster(video, poster_frame(clips[0]) / options.fps, poster)
     cues = story_cues(clips, options.fps)
     srt, vtt = out_dir / "video.srt", out_dir / "video.vtt"
     srt.write_text(timeline.to_srt(cues), encoding="utf-8")
@@ -68,6 +68,7 @@ def assemble_outputs(
         chapters=chapters,
         loudness=sound.loudness,  # the encoded soundtrack is copied as it is
         music=sound.music,
+        words_per_minute=timeline.speaking_rate(clips, options.fps),
     )
 
 

@@ -78,8 +78,10 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         laid_out = _pages_of(part, layout, options.language)
         # Bands alone: ffmpeg lays them over the slowly zooming background.
         images = [part_dir / f"band-{index:03d}.pam" for index in range(len(laid_out))]
+        blank = part_dir / "band-blank.pam"
         for (_, page), band in zip(laid_out, images, strict=True):
             caption_drawing.draw_caption_band(page.drawn, layout, band, style)
+        caption_drawing.draw_caption_band(_no_caption(laid_out), layout, blank, style)
     else:
         # Full frames: the background is kept in memory, and only the pages are written.
         frame, placement = pictures.framed_background(
@@ -89,8 +91,11 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         with frame:
             laid_out = _pages_of(part, layout, options.language)
             images = [part_dir / f"page-{index:03d}.ppm" for index in range(len(laid_out))]
+            blank = part_dir / "page-blank.ppm"
             drawn = [page.drawn for _, page in laid_out]
-            caption_drawing.compose_pages(frame, drawn, layout, images, style)
+            caption_drawing.compose_pages(
+                frame, [*drawn, _no_caption(laid_out)], layout, [*images, blank], style
+            )
     pages = [
         Page(caption_number=number, text=page.text, lines=list(page.drawn.lines), image=image)
         for (number, page), image in zip(laid_out, images, strict=True)
@@ -107,6 +112,7 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
             # As seen: with zoom the picture is placed in a view larger than the frame.
             enlargement=round(placement.enlargement * options.width / placement.view[0], 3),
         ),
+        blank=blank,
     )
 
 
@@ -117,6 +123,12 @@ def _placed(
     if options.caption_position != "auto":
         return layout
     return replace(layout, position=caption_drawing.choose_position(layout, placement))
+
+
+def _no_caption(laid_out: list[tuple[int, CaptionPage]]) -> caption_drawing.CaptionText:
+    """A page without lines: the picture (under the outline look's gradient, which stays while
+    captions change) shown between two captions, and at the story's end."""
+    return caption_drawing.CaptionText((), laid_out[0][1].drawn.font)
 
 
 # Drawing is CPU-bound ImageMagick work that holds about 45 MB per part at 720x1080 while it

@@ -1,4 +1,5 @@
-"""Stage 4: one part's clip: frame-exact page timing, its narration track, its silent video."""
+"""Stage 4: one part's clip: its timing (services/timeline.py), its narration track, its silent
+video."""
 
 from __future__ import annotations
 
@@ -9,28 +10,29 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from services import timeline
 from services.media import clip_graph, zoom
 from services.media.clip_graph import ClipPlan, StillSegment
 from services.media.narration_track import write_part_audio
 from services.settings import RenderOptions
 from services.stages import PartClip, PartNarration, PartPages
-from services.timeline import page_frames_of
+from services.timeline import PartTiming, narration_timing
 
 
-def plan_clip(pages: PartPages, page_frames: list[int], options: RenderOptions) -> ClipPlan:
-    crossfades = [
-        timeline.crossfade_frames(options.fade_seconds, options.fps, left, right)
-        for left, right in zip(page_frames, page_frames[1:], strict=False)
-    ]
-    total = sum(page_frames)
+def plan_clip(pages: PartPages, timing: PartTiming, options: RenderOptions) -> ClipPlan:
+    """The clip the timeline describes: each caption page, and the bare picture between them."""
+    if pages.blank is None and any(page is None for page, _ in timing.segments):
+        raise ValueError(f"part {pages.part_number}: no caption-less picture was drawn")
     return ClipPlan(
         pages=[
-            StillSegment(image=page.image, frames=frames)
-            for page, frames in zip(pages.pages, page_frames, strict=True)
+            StillSegment(
+                image=pages.pages[page].image if page is not None else pages.blank,  # type: ignore[arg-type]
+                frames=frames,
+            )
+            for page, frames in timing.segments
         ],
-        crossfades=crossfades,
-        fade_frames=timeline.part_fade_frames(options.fade_seconds, options.fps, total),
+        crossfades=timing.changes,
+        fade_frames=timing.fade_in,
+        fade_out_frames=timing.fade_out,
         background=pages.background,
         band_top=pages.band_top,
         zoom_amount=zoom.ZOOM_AMOUNT if options.zoom else 0.0,
@@ -47,16 +49,22 @@ _ENCODING = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 def render_part_clip(
-    pages: PartPages, narration: PartNarration, options: RenderOptions, work_dir: Path
+    pages: PartPages,
+    narration: PartNarration,
+    options: RenderOptions,
+    work_dir: Path,
+    first: bool = False,
+    last: bool = False,
 ) -> PartClip:
-    page_frames = page_frames_of(narration, options.fps)
+    """`first`/`last`: the part opens or ends the story (its opening or ending is in its clip)."""
+    timing = narration_timing(narration, options, first=first, last=last)
     part_dir = work_dir / f"part-{pages.part_number:04d}"
     audio = part_dir / "narration.wav"
-    write_part_audio(narration, page_frames, options.fps, audio)
+    write_part_audio(narration, timing, options.fps, audio)
     video = part_dir / "clip.mp4"
     with _ENCODING:
         clip_graph.encode_clip(
-            plan_clip(pages, page_frames, options),
+            plan_clip(pages, timing, options),
             options,
             video,
             what=f"rendering part {pages.part_number}",
@@ -65,18 +73,26 @@ def render_part_clip(
         part_number=pages.part_number,
         video=video,
         audio=audio,
-        frames=sum(page_frames),
-        page_frames=page_frames,
+        frames=timing.frames,
         page_texts=[page.text for page in pages.pages],
         picture=pages.picture,
+        speech_starts=timing.speech_starts,
+        speech_ends=timing.speech_ends,
+        captions=timing.captions,
+        fade_in=timing.fade_in,
     )
 
 
 @task(name="render-clip", task_run_name="render-clip-{pages.part_number}", cache_policy=NO_CACHE)
 def render_clip(
-    pages: PartPages, narration: PartNarration, options: RenderOptions, work_dir: Path
+    pages: PartPages,
+    narration: PartNarration,
+    options: RenderOptions,
+    work_dir: Path,
+    first: bool = False,
+    last: bool = False,
 ) -> PartClip:
-    clip = render_part_clip(pages, narration, options, work_dir)
+    clip = render_part_clip(pages, narration, options, work_dir, first, last)
     discard_pages(pages)
     return clip
 
@@ -85,6 +101,6 @@ def discard_pages(pages: PartPages) -> None:
     """Once a part is encoded its page images are not needed: drop them now rather than when the
     run ends, since on Cloud Run the work area is held in memory (uncompressed pages are most
     of it: see deployments/README.md)."""
-    for image in [*(page.image for page in pages.pages), pages.background]:
+    for image in [*(page.image for page in pages.pages), pages.background, pages.blank]:
         if image is not None:
             image.unlink(missing_ok=True)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from services.media.speech import Narrator, PageNotSpoken, SpeechError, wav_sample_count
+from services.media.speech import (
+    Narrator,
+    PageNotSpoken,
+    SpeechError,
+    audible_samples,
+    wav_sample_count,
+)
 from services.stages import PageAudio, PartNarration, PartPages
 from services.storage.retrying import TRANSIENT_RETRIES
 
@@ -20,7 +26,10 @@ def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNa
             f"failed: {error}",
             transient=error.transient,
         ) from error.error
-    spoken = [PageAudio(wav=wav, samples=wav_sample_count(wav)) for wav in wavs]
+    spoken = [
+        PageAudio(wav=wav, samples=wav_sample_count(wav), audible=audible_samples(wav))
+        for wav in wavs
+    ]
     return PartNarration(
         part_number=pages.part_number, sample_rate=narrator.sample_rate, pages=spoken
     )

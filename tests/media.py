@@ -363,8 +363,19 @@ def soundtrack(video: Path, target: Path) -> Path:
     return target
 
 
-def espeak_seconds(text: str, language: str = "en") -> float:
-    """How long espeak-ng speaks `text`, asked of espeak-ng directly (not through our Narrator)."""
+def audible_seconds(path: Path, silence_db: float = -45.0) -> float:
+    """Seconds from the start of a mono WAV to the end of its last 10 ms window louder (RMS)
+    than `silence_db`: how long it speaks, without the silence after."""
+    samples, rate = read_wav_mono(path)
+    step = rate // 100
+    level = 32768 * 10 ** (silence_db / 20)
+    loud = [at for at in range(0, len(samples), step) if rms(samples, at, at + step) > level]
+    return (loud[-1] + step) / rate if loud else 0.0
+
+
+def espeak_seconds(text: str, language: str = "en", audible: bool = False) -> float:
+    """How long espeak-ng speaks `text`, asked of espeak-ng directly (not through our Narrator);
+    `audible`: up to the end of its last sound (espeak-ng ends with 0.3-0.7 s of silence)."""
     binary = shutil.which("espeak-ng")
     assert binary, "espeak-ng is not installed"
     with tempfile.TemporaryDirectory(prefix="espeak-") as scratch:
@@ -384,7 +395,7 @@ def espeak_seconds(text: str, language: str = "en") -> float:
             check=True,
             capture_output=True,
         )
-        return wav_seconds(target)
+        return audible_seconds(target) if audible else wav_seconds(target)
 
 
 # --- motion -------------------------------------------------------------------------------------

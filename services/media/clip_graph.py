@@ -2,8 +2,9 @@
 
 How a part's clip is made (see `build_clip_command`): each page still is decoded once, converted
 to yuv420p once and repeated with the `loop` filter (an image input with `-loop 1` would decode the
-page again for every frame); pages cross-fade (`overlay` or `blend`, see `_crossfade`); the part
-fades in from and out to black.
+page again for every frame); stills cross-fade (`overlay` or `blend`, see `_crossfade`); the part
+fades in from and out to black. The timeline puts the bare picture between two caption pages, so a
+caption change is the old caption fading out, then the new one fading in: never both at once.
 Timestamps are pinned to 1/fps with `settb`/`setpts=N` so every frame count is exact.
 However many pages a part has, the command line stays the same length: the pages are one input
 (a concat list of the page images, split into one stream per page by the `segment` filter) and
@@ -41,15 +42,20 @@ class ClipPlan:
 
     pages: list[StillSegment]
     crossfades: list[int]
-    fade_frames: int
+    fade_frames: int  # the part's fade in from black (and out, unless `fade_out_frames`)
     background: Path | None = None
     band_top: int = 0
     zoom_amount: float = 0.0
     zoom_focus: tuple[float, float] = (0.5, 0.5)  # where the zoom heads, fractions of the frame
+    fade_out_frames: int | None = None  # the part's fade out to black, when it differs
 
     @property
     def total_frames(self) -> int:
         return sum(page.frames for page in self.pages)
+
+    @property
+    def fade_out(self) -> int:
+        return self.fade_frames if self.fade_out_frames is None else self.fade_out_frames
 
 
 def _page_chain(plan: ClipPlan, pixel_format: str, sources: list[str], fps: int) -> tuple[str, str]:
@@ -313,8 +319,8 @@ def build_clip_command(
     fades = []
     if plan.fade_frames > 0 and first_frame == 0:
         fades.append(f"fade=t=in:s=0:n={plan.fade_frames}")
-    if plan.fade_frames > 0 and first_frame + last == part_frames:
-        fades.append(f"fade=t=out:s={last - plan.fade_frames}:n={plan.fade_frames}")
+    if plan.fade_out > 0 and first_frame + last == part_frames:
+        fades.append(f"fade=t=out:s={last - plan.fade_out}:n={plan.fade_out}")
     tail = ",".join([*fades, "format=yuv420p"])
     filters.append(f"[{current}]{tail}[video]")
 
@@ -380,7 +386,7 @@ def split_plan(plan: ClipPlan, max_pages: int) -> list[tuple[ClipPlan, int]]:
             len(pages) >= max_pages
             and index < count - 1
             and body >= 2
-            and plan.fade_frames <= at <= plan.total_frames - plan.fade_frames
+            and plan.fade_frames <= at <= plan.total_frames - plan.fade_out
         ):
             pages[-1] = StillSegment(image=page.image, frames=cut)
             runs.append((_with_pages(plan, pages, fades), start))
@@ -400,6 +406,7 @@ def _with_pages(plan: ClipPlan, pages: list[StillSegment], crossfades: list[int]
         band_top=plan.band_top,
         zoom_amount=plan.zoom_amount,
         zoom_focus=plan.zoom_focus,
+        fade_out_frames=plan.fade_out_frames,
     )
 
 

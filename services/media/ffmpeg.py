@@ -61,11 +61,13 @@ def probe(path: Path) -> dict[str, Any]:
 
 
 def convert_audio_files_to_wav(
-    conversions: list[tuple[Path, Path]], sample_rate: int = AUDIO_SAMPLE_RATE
+    conversions: list[tuple[Path, Path]],
+    sample_rate: int = AUDIO_SAMPLE_RATE,
+    audio_filter: str | None = None,
 ) -> None:
     """Each (source, target): any audio ffmpeg reads -> mono 16-bit PCM WAV at `sample_rate`, all
     in one ffmpeg run (one process start instead of one per file: narration converts every page
-    of a part at once)."""
+    of a part at once), through `audio_filter` when given (gTTS's voice slowed with atempo)."""
     if not conversions:
         return
     inputs: list[str] = []
@@ -73,6 +75,8 @@ def convert_audio_files_to_wav(
     for index, (source, target) in enumerate(conversions):
         inputs += ["-i", str(source)]
         outputs += ["-map", f"{index}:a", "-ac", "1", "-ar", str(sample_rate)]
+        if audio_filter:
+            outputs += ["-af", audio_filter]
         outputs += ["-c:a", "pcm_s16le", "-f", "wav", str(target)]
     ffmpeg(*inputs, *outputs, what=f"converting {len(conversions)} narration files to WAV")
 

@@ -8,8 +8,10 @@ depend on it, so adding, changing or removing music re-renders no part.
   beginning), faded in and out, and set to sit BED_BELOW_VOICE_DB under the voice where nobody
   speaks (plus the `music_volume` option).
 - **Ducking.** Under speech the music drops DUCK_DB further, so it stays at least 12 dB under the
-  voice. Where speech is comes from the narration itself (silences of MIN_PAUSE seconds or more,
-  found by ffmpeg's silencedetect); the gain follows a fixed envelope with gentle ramps, starting to
+  voice. Where speech is comes from the timeline (services/timeline.py), which placed it: the
+  music rises in the page-turn pauses, the opening and the ending, not between captions (without
+  the timeline's spans, from silences of MIN_PAUSE seconds or more found by silencedetect); the
+  gain follows a fixed envelope with gentle ramps, starting to
   fall before speech begins (the whole track is known in advance). A computed envelope, unlike a
   side-chain compressor keyed by the voice, does not pump between words and is the same every run.
 - **Loudness.** Measure, then apply: the mix's integrated loudness is measured, a gain brings it
@@ -57,10 +59,11 @@ LOOP_CROSSFADE = 1.0  # seconds of the music's end laid over its beginning at a 
 
 SPEECH_SILENCE_DB = -50.0  # quieter than this is no speech
 MIN_PAUSE = 1.0  # shorter pauses (between words, sentences) keep the music down
-DUCK_LEAD = 0.15  # the music is down this long before speech starts ...
-DUCK_FALL = 0.25  # ... after falling for this long
-DUCK_HOLD = 0.25  # it stays down this long after speech ends ...
-DUCK_RISE = 0.6  # ... then rises for this long
+# In a page-turn pause of the relaxed pace (1.6 s) the music is up for 0.6 s.
+DUCK_LEAD = 0.1  # the music is down this long before speech starts ...
+DUCK_FALL = 0.3  # ... after falling for this long
+DUCK_HOLD = 0.1  # it stays down this long after speech ends ...
+DUCK_RISE = 0.5  # ... then rises for this long
 ENVELOPE_RATE = 1000  # samples per second of the ducking envelope (ffmpeg interpolates)
 
 MUSIC_CHECK_SECONDS = 120.0  # how much of a music file is decoded to check it
@@ -120,6 +123,22 @@ def speech_spans(
     return [(start, end) for start, end in spans if end > start]
 
 
+def merged_spans(
+    speech: list[tuple[float, float]], min_pause: float, duration: float
+) -> list[tuple[float, float]]:
+    """Speech spans with the pauses shorter than `min_pause` between them filled in."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(speech):
+        start, end = max(0.0, start), min(duration, end)
+        if end <= start:
+            continue
+        if merged and start - merged[-1][1] < min_pause:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def duck_gain(seconds: float, spans: list[tuple[float, float]]) -> float:
     """Music gain (0..1) at a time: 1 in pauses, -DUCK_DB under speech, ramps between."""
     low = 10 ** (-DUCK_DB / 20)
@@ -175,8 +194,14 @@ def mix_soundtrack(
     music_volume: float,
     work_dir: Path,
     samples: int | None = None,
+    speech: list[tuple[float, float]] | None = None,
+    min_pause: float = MIN_PAUSE,
 ) -> Soundtrack:
     """The narration, with the music bed under it when there is music, and its loudness gain.
+
+    `speech`: where the narration speaks (seconds), as the timeline placed it; the music ducks
+    there and rises in pauses of at least `min_pause` (page turns, opening, ending). Without it,
+    speech is found in the narration (silences of MIN_PAUSE or more).
 
     `narration` is mono 16-bit WAV at any rate; at another rate than AUDIO_SAMPLE_RATE it is
     resampled in the pass that measures it, to `samples` samples (by default, its own length at
@@ -203,7 +228,12 @@ def mix_soundtrack(
     decoded = work_dir / "music-decoded.wav"
     music_loudness = audio_graph.decode_music(music, duration + 0.1, decoded)
     envelope = work_dir / "ducking.wav"
-    write_envelope(speech_spans(silences, duration), duration, envelope)
+    spans = (
+        speech_spans(silences, duration)
+        if speech is None
+        else merged_spans(speech, min_pause, duration)
+    )
+    write_envelope(spans, duration, envelope)
     music_samples = wav_sample_count(decoded)
     bed = MusicBed(
         music=decoded,

@@ -10,10 +10,12 @@ converted to 48 kHz, a part's new pages in one ffmpeg run.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import wave
@@ -166,6 +168,15 @@ class SpeechEngine(Protocol):
 
 
 ESPEAK_SAMPLE_RATE = 22_050  # what espeak-ng writes, for every voice it has
+# espeak-ng's `-s` for a child's read-aloud at speech rate 1. Its `-s` is not the real rate:
+# measured on 13 children's sentences (bench/speech_rate.py: words over the seconds from each
+# sentence's first to its last audible sound), -s 165 speaks 215 words a minute, -s 120 156,
+# -s 110 143, -s 105 136. Read to children: 120-150.
+ESPEAK_CHILD_SPEED = 110
+# gTTS has one normal voice and a `slow` one (about half speed: too slow); its normal voice is
+# time-stretched (ffmpeg's atempo, pitch kept) by this at speech rate 1: words a minute times 0.9
+# (measured on espeak-ng standing in: 215 -> 194; gTTS itself cannot be reached from here).
+GTTS_CHILD_TEMPO = 0.9
 
 
 class EspeakEngine:
@@ -174,8 +185,8 @@ class EspeakEngine:
     name = "espeak"
     wav_sample_rate = ESPEAK_SAMPLE_RATE  # it writes mono 16-bit WAV at this rate
 
-    def __init__(self, words_per_minute: int = 165):
-        self.words_per_minute = words_per_minute
+    def __init__(self, words_per_minute: int = ESPEAK_CHILD_SPEED):
+        self.words_per_minute = words_per_minute  # espeak-ng's -s (not the measured rate)
 
     def voice(self, language: str) -> str:
         voice = espeak_voice(language)
@@ -221,9 +232,14 @@ class GttsEngine:
 
     name = "gtts"
 
-    def __init__(self, tld: str = "com", timeout: float = 30.0):
+    def __init__(self, tld: str = "com", timeout: float = 30.0, tempo: float = GTTS_CHILD_TEMPO):
         self.tld = tld
         self.timeout = timeout
+        self.tempo = tempo  # ffmpeg atempo applied when the MP3 is converted (Narrator)
+
+    @property
+    def audio_filter(self) -> str | None:
+        return None if self.tempo == 1.0 else f"atempo={self.tempo:.4f}"
 
     def voice(self, language: str) -> tuple[str, str]:
         """gTTS's language code and Google domain for the tag."""
@@ -235,7 +251,7 @@ class GttsEngine:
 
     def voice_id(self, language: str) -> str:
         code, tld = self.voice(language)
-        return f"gtts:{code}:{tld}"
+        return f"gtts:{code}:{tld}:x{self.tempo:.4f}"
 
     def request(self, text: str, language: str) -> gTTS:
         """The gTTS object for this text: checks the language and splits long text into requests."""
@@ -267,11 +283,12 @@ class GttsEngine:
         return target
 
 
-def make_engine(name: str) -> SpeechEngine:
+def make_engine(name: str, speech_rate: float = 1.0) -> SpeechEngine:
+    """The engine by name, speaking at `speech_rate` times a child's read-aloud rate."""
     if name == "espeak":
-        return EspeakEngine()
+        return EspeakEngine(round(ESPEAK_CHILD_SPEED * speech_rate))
     if name == "gtts":
-        return GttsEngine()
+        return GttsEngine(tempo=round(GTTS_CHILD_TEMPO * speech_rate, 4))
     raise ValueError(f"unknown narration engine {name!r} (choose gtts or espeak)")
 
 
@@ -358,7 +375,9 @@ class Narrator:
                     else:
                         conversions.append((spoken, partial))
                 done.append((partial, key))
-            ffmpeg.convert_audio_files_to_wav(conversions, self.sample_rate)
+            ffmpeg.convert_audio_files_to_wav(
+                conversions, self.sample_rate, getattr(self.engine, "audio_filter", None)
+            )
             for partial, key in done:
                 cached = self._cached(key)
                 cached.parent.mkdir(parents=True, exist_ok=True)
@@ -384,6 +403,31 @@ def write_silence(target: Path, seconds: float, sample_rate: int) -> None:
         out.setsampwidth(2)
         out.setframerate(sample_rate)
         out.writeframes(b"\x00\x00" * round(seconds * sample_rate))
+
+
+# Quieter than this (peak, dBFS) is no speech: espeak-ng ends every text with 0.3-0.7 s of
+# silence, which the timeline must not count as speaking.
+AUDIBLE_DB = -45.0
+_AUDIBLE_WINDOW = 0.01  # seconds
+
+
+def audible_samples(path: Path) -> int:
+    """Samples of a mono 16-bit WAV up to the end of its last audible sound (0: silent)."""
+    with wave.open(str(path), "rb") as audio:
+        rate = audio.getframerate()
+        samples = array.array("h")
+        samples.frombytes(audio.readframes(audio.getnframes()))
+    if sys.byteorder == "big":
+        samples.byteswap()
+    level = 32768 * 10 ** (AUDIBLE_DB / 20)
+    window = max(1, round(rate * _AUDIBLE_WINDOW))
+    end = len(samples)
+    while end > 0:
+        chunk = samples[max(0, end - window) : end]
+        if max(chunk) > level or -min(chunk) > level:
+            return end
+        end -= window
+    return 0
 
 
 def wav_sample_count(path: Path) -> int:

@@ -5,7 +5,8 @@ the caption texts, the render options that shape the clip, the narration voice a
 the caption font, the source of every project module the part's stages import, and the versions
 of the native tools that draw and encode (services/media/render_identity.py: a change to any of
 them invalidates every key, so a deployment never mixes clips of two renderer versions). The part's
-number is not in the key: the clip does not depend on where the part sits in the story.
+number is not in the key, only whether it is the story's first or last part (which hold the
+opening and the ending).
 
 A whole story's assembled outputs are kept the same way, under the story's key (`story_key`:
 every part's key in order, plus the assembly's code), so a run whose parts are all unchanged
@@ -49,7 +50,7 @@ from services.story.model import Part, sha256_file
 log = logging.getLogger(__name__)
 
 # Bump when the stored entry's layout changes (files, part.json fields).
-PART_FORMAT_VERSION = 2
+PART_FORMAT_VERSION = 3
 
 CACHE_FOLDER = "render-cache"  # gs://<bucket>/<creation_id>/render-cache/<key>/...
 CLIP_NAME = "clip.mp4"
@@ -69,9 +70,15 @@ def _file_digest(path: str) -> str:
 
 
 def part_key(
-    part: Part, options: RenderOptions, voice_id: str, sample_rate: int, font_path: str
+    part: Part,
+    options: RenderOptions,
+    voice_id: str,
+    sample_rate: int,
+    font_path: str,
+    role: tuple[bool, bool] = (False, False),
 ) -> str:
-    """The content key of one part's rendered clip and narration."""
+    """The content key of one part's rendered clip and narration; `role`: whether it is the
+    story's first and last part (they hold the story's opening and ending)."""
     if options.language == AUTO:
         raise ValueError("a part's key needs the story's language resolved, not auto")
     identity = {
@@ -85,6 +92,7 @@ def part_key(
         "voice": voice_id,
         "sample_rate": sample_rate,
         "font": _file_digest(font_path),
+        "role": list(role),
     }
     text = json.dumps(identity, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -855,6 +855,8 @@ def test_openapi_schema_describes_every_answer() -> None:
         "caption_position",
         "caption_size",
         "caption_style",
+        "pace",
+        "speech_rate",
         "music",
         "music_volume",
     }  # never music_file: a path on the server is not the end user's to choose

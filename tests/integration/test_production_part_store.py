@@ -58,6 +58,18 @@ def test_the_key_is_stable_and_ignores_where_the_part_sits() -> None:
         pytest.param(
             lambda: key(options=OPTIONS.model_copy(update={"fade_seconds": 0.2})), id="fades"
         ),
+        pytest.param(lambda: key(options=OPTIONS.model_copy(update={"pace": "normal"})), id="pace"),
+        pytest.param(
+            lambda: key(options=OPTIONS.model_copy(update={"speech_rate": 0.9})), id="rate"
+        ),
+        pytest.param(
+            lambda: part_key(part(), OPTIONS, "v", 48_000, str(FONT), role=(True, False)),
+            id="opens the story",
+        ),
+        pytest.param(
+            lambda: part_key(part(), OPTIONS, "v", 48_000, str(FONT), role=(False, True)),
+            id="ends the story",
+        ),
         pytest.param(lambda: part_key(part(), OPTIONS, "v", 44_100, str(FONT)), id="sample rate"),
         pytest.param(
             lambda: part_key(
@@ -96,8 +108,11 @@ def clip(tmp_path: Path, part_number: int = 1) -> PartClip:
         video=tmp_path / "clip.mp4",
         audio=tmp_path / "narration.wav",
         frames=5,
-        page_frames=[3, 2],
         page_texts=["Hi.", "Bye."],
+        speech_starts=[0, 3],
+        speech_ends=[2, 5],
+        captions=[(0, 3), (3, 5)],
+        fade_in=0,
     )
 
 

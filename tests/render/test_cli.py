@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import build_parser, main
+from services import timeline
 from services.media import ffmpeg
 from tests import media
 from tests.gcs_emulator import free_port
@@ -94,8 +95,11 @@ def test_no_server_default_options_render_the_predecessor_like_video(make_story)
     assert media.is_faststart(video)
     assert info.audio_seconds is not None
     assert abs(info.audio_seconds - info.video_seconds) <= 1 / 24
-    spoken = media.espeak_seconds("Hello from the command line.")
-    assert spoken <= info.frames / 24 <= spoken + 1 / 24 + 0.0015
+    # The relaxed pace: the opening, the speech, the last caption held, the ending.
+    spoken = media.espeak_seconds("Hello from the command line.", audible=True)
+    pace = timeline.pace_of("relaxed")
+    wanted = pace.opening + spoken + pace.ending_hold + pace.caption_fade + pace.ending_fade
+    assert abs(info.frames / 24 - wanted) <= 3 / 24
     encoder = media.x264_options(video)
     assert encoder["crf"] == "23.0"
     assert (encoder["subme"], encoder["me"], encoder["ref"]) == ("6", "hex", "2")  # preset fast
@@ -118,6 +122,7 @@ def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, t
     args = ["--assets-dir", str(story), "--out", str(out)]
     args += ["--width", "160", "--height", "240", "--fps", "12", "--crf", "30"]
     args += ["--preset", "ultrafast", "--zoom", "--tts", "espeak", "--language", "de"]
+    args += ["--pace", "normal"]
     music = tmp_path / "tune.ogg"
     ffmpeg.ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=2", "-ac", "2", str(music))
     args += ["--music", str(music), "--music-volume", "-6", "--caption-position", "top"]
@@ -147,14 +152,20 @@ def test_every_option_is_obeyed_and_out_moves_all_outputs(make_story, api_url, t
     assert encoder["crf"] == "30.0"
     assert (encoder["subme"], encoder["cabac"]) == ("0", "0")  # preset ultrafast
 
-    # German narration: the pages last as long as espeak-ng's German voice speaks them.
+    # German narration, at the normal pace: each page lasts as long as espeak-ng's German voice
+    # speaks it, with the opening and a page turn (part 1), or the lead-in and the ending (part 2).
+    assert (record["pace"], record["speech_rate"]) == ("normal", 1.0)
+    pace = timeline.pace_of("normal")
     cues = media.parse_srt(out.with_suffix(".srt").read_text(encoding="utf-8"))
     assert [cue.text for cue in cues] == [caption, "Gute Nacht."]
-    for cue in cues:
-        german = media.espeak_seconds(cue.text, "de")
-        assert german - 0.0015 <= cue.end - cue.start <= german + 1 / 12 + 0.0015, cue
-    english = media.espeak_seconds(caption, "en")
-    assert abs(english - (cues[0].end - cues[0].start)) > 1 / 12, "spoken in English?"
+    around = [pace.opening + pace.page_turn - 0.4 - pace.lead_in, 0.4 + pace.lead_in]
+    around[1] += pace.ending_hold
+    for cue, gaps in zip(cues, around, strict=True):
+        german = media.espeak_seconds(cue.text, "de", audible=True)
+        assert abs(cue.end - cue.start - gaps - german) <= 2 / 12 + 0.0015, cue
+    german = media.espeak_seconds(caption, "de", audible=True)
+    english = media.espeak_seconds(caption, "en", audible=True)
+    assert abs(english - german) > 4 / 12, "the check could not tell English from German"
 
     # Zoom: the picture is bigger late in the part than early on (its lower edge, away from the
     # caption at the top, is lower).

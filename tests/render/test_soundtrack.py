@@ -35,7 +35,7 @@ from services.stages import (
 )
 from services.storage.folder import LocalStorage
 from services.story.model import StoryError, plan_story, survey_story
-from services.timeline import page_frames_of, poster_frame
+from services.timeline import narration_timing, poster_frame
 from tasks.assembly import assemble_outputs
 from tasks.captions import lay_out_part
 from tasks.clips import render_part_clip
@@ -100,11 +100,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     work = root / "work"
     narrator = Narrator(EspeakQuietOnPunctuation(), root / "cache")
     clips, narrations = [], []
-    for files in plan_story(storage.list_names()).parts:
+    planned = plan_story(storage.list_names()).parts
+    for index, files in enumerate(planned):
         part = fetch_and_check_part(files, storage, work)
         pages = lay_out_part(part, OPTIONS, work)
         narrations.append(narrate_pages(pages, narrator, "en"))
-        clips.append(render_part_clip(pages, narrations[-1], OPTIONS, work))
+        first, last = index == 0, index == len(planned) - 1
+        clips.append(render_part_clip(pages, narrations[-1], OPTIONS, work, first, last))
     music = write_tone(root / "music.mp3", MUSIC_SECONDS)
     return Rendered(root=root, clips=clips, narrations=narrations, music=music)
 
@@ -168,20 +170,32 @@ def test_music_plays_under_every_spoken_page_and_past_its_own_end(
         second += 1
 
 
+def speaking(rendered: Rendered) -> list[tuple[float, float]]:
+    """Where the narration speaks (the timeline's record), each page at least 0.6 s."""
+    return [
+        (start, end)
+        for start, end in timeline.story_speech(rendered.clips, FPS)
+        if end - start >= 0.6
+    ]
+
+
 def test_voice_is_at_least_12_db_above_the_music_under_narration(
-    with_music: AssembledVideo, heard
+    with_music: AssembledVideo, heard, rendered: Rendered
 ) -> None:
-    for cue in spoken_cues(with_music):
-        music, voice = levels(heard, cue.start + 0.3, cue.end - 0.3)
-        assert voice - music >= 12, f"{cue.text!r}: voice {voice:.1f} dB, music {music:.1f} dB"
+    spans = speaking(rendered)
+    assert len(spans) == len(spoken_cues(with_music))
+    for start, end in spans:
+        music, voice = levels(heard, start + 0.1, end - 0.1)
+        assert voice - music >= 12, f"{start:.2f} s: voice {voice:.1f} dB, music {music:.1f} dB"
 
 
-def test_music_rises_where_nobody_speaks(with_music: AssembledVideo, heard) -> None:
+def test_music_rises_where_nobody_speaks(
+    with_music: AssembledVideo, heard, rendered: Rendered
+) -> None:
     silent = silent_cue(with_music)
     assert silent.end - silent.start >= 1.4
-    under_speech = max(
-        levels(heard, cue.start + 0.3, cue.end - 0.3)[0] for cue in spoken_cues(with_music)
-    )
+    spans = speaking(rendered)
+    under_speech = max(levels(heard, start + 0.1, end - 0.1)[0] for start, end in spans)
     # Full level from the end of the rise to the start of the fall, inside the silent page.
     rise = soundtrack.DUCK_HOLD + soundtrack.DUCK_RISE
     fall = soundtrack.DUCK_LEAD + soundtrack.DUCK_FALL
@@ -275,9 +289,9 @@ def test_soundtrack_from_narrations_is_the_clips_own_sound(
     """The flow makes the soundtrack from the parts' narration while their clips encode; it is
     sample for sample the track each clip keeps (and a re-used part brings)."""
     from_clips, from_narrations, mixed = tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav"
-    join_narration(list(rendered.clips), FPS, from_clips)
-    join_narration(list(rendered.narrations), FPS, from_narrations)
-    join_narration([rendered.clips[0], rendered.narrations[1]], FPS, mixed)
+    join_narration(list(rendered.clips), OPTIONS, from_clips)
+    join_narration(list(rendered.narrations), OPTIONS, from_narrations)
+    join_narration([rendered.clips[0], rendered.narrations[1]], OPTIONS, mixed)
     expected = from_clips.read_bytes()
     assert from_narrations.read_bytes() == expected
     assert mixed.read_bytes() == expected
@@ -289,10 +303,11 @@ def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
     tmp_path: Path,
 ) -> None:
     """At 22,050 Hz and 24 fps a frame is 918.75 samples: each part's own track is rounded to
-    its own length, and 40 parts of 2 frames each would add 20 samples of drift if joined end
-    to end. Joined, every part's speech starts where its first frame does, from its narration
-    (a part rendered now) or from its clip's track (a part re-used)."""
+    its own length, and 40 parts of an odd number of frames would add samples of drift if joined
+    end to end. Joined, every part's speech starts where the timeline puts it, from its
+    narration (a part rendered now) or from its clip's track (a part re-used)."""
     rate, fps, parts = 22_050, 24, 40
+    options = RenderOptions(fps=fps, pace="normal")
     wav = tmp_path / "page.wav"
     with wave.open(str(wav), "wb") as out:
         out.setnchannels(1)
@@ -304,30 +319,36 @@ def test_at_espeaks_rate_every_part_starts_on_the_sample_of_its_first_frame(
         narration = PartNarration(
             part_number=number, sample_rate=rate, pages=[PageAudio(wav=wav, samples=1000)]
         )
-        frames = page_frames_of(narration, fps)
+        timing = narration_timing(narration, options, first=number == 1, last=number == parts)
         track = tmp_path / f"part-{number}.wav"
-        write_part_audio(narration, frames, fps, track)
+        write_part_audio(narration, timing, fps, track)
         narrations.append(narration)
         clips.append(
             PartClip(
-                part_number=number, video=track, audio=track, frames=sum(frames),
-                page_frames=frames, page_texts=["x"],
+                part_number=number, video=track, audio=track, frames=timing.frames,
+                page_texts=["x"], speech_starts=timing.speech_starts,
+                speech_ends=timing.speech_ends, captions=timing.captions, fade_in=timing.fade_in,
             )
         )  # fmt: skip
-    assert clips[0].frames == 2
+    assert clips[1].frames % 2 == 1  # frames that are not a whole number of samples add up
+    total = sum(clip.frames for clip in clips)
+    expected, first_frame = [], 0
+    for clip in clips:
+        expected.append(timeline.sample_at_frame(first_frame + clip.speech_starts[0], rate, fps))
+        first_frame += clip.frames
     mixed: list[PartSound] = [*clips[::2], *narrations[1::2]]
     for sources in (narrations, clips, mixed):
         joined = tmp_path / "joined.wav"
         in_order = sorted(sources, key=lambda part: part.part_number)
-        samples, joined_rate = join_narration(in_order, fps, joined)
-        assert (samples, joined_rate) == (timeline.sample_at_frame(2 * parts, rate, fps), rate)
+        samples, joined_rate, _ = join_narration(in_order, options, joined)
+        assert (samples, joined_rate) == (timeline.sample_at_frame(total, rate, fps), rate)
         sound, _ = media.read_wav_mono(joined)
         starts = [
             index
             for index, value in enumerate(sound)
             if value and (index == 0 or not sound[index - 1])
         ]
-        assert starts == [timeline.sample_at_frame(2 * k, rate, fps) for k in range(parts)]
+        assert starts == expected
 
 
 def test_a_soundtrack_of_other_length_is_refused(rendered: Rendered, tmp_path: Path) -> None:
@@ -372,8 +393,9 @@ def test_poster_is_the_first_part_with_its_caption_at_the_video_size(
 ) -> None:
     poster = media.read_png(plain.poster)  # ImageMagick reads the JPEG as well
     assert (poster.width, poster.height) == (OPTIONS.width, OPTIONS.height)
-    frame_index = poster_frame(rendered.clips[0], OPTIONS)
-    assert frame_index < rendered.clips[0].page_frames[0]  # on the first page
+    frame_index = poster_frame(rendered.clips[0])
+    first = rendered.clips[0]
+    assert first.fade_in <= frame_index < first.captions[0][1]  # on the first page, faded in
     frame = media.frame_number(plain.video, frame_index, FPS)
     difference = sum(abs(a - b) for a, b in zip(poster.pixels, frame.pixels, strict=True)) / len(
         frame.pixels
@@ -473,12 +495,17 @@ def test_chapter_metadata_escapes_special_characters() -> None:
 
 
 def _voice_over_music(video: Path, scratch: Path) -> float:
-    """dB of voice above music, over the spoken pages (from the published SRT)."""
+    """dB of voice above music, over the first 0.8 s of speech of each part (one page a part:
+    from the published SRT, speech starting after the opening or the part's fade-in and
+    lead-in)."""
     heard = media.read_wav_mono(media.soundtrack(video, scratch / f"{video.stem}.wav"))
     cues = media.parse_srt(video.with_suffix(".srt").read_text(encoding="utf-8"))
-    music, voice = zip(
-        *(levels(heard, cue.start + 0.3, cue.end - 0.3) for cue in cues), strict=True
-    )
+    pace = timeline.pace_of(OPTIONS.pace)
+    starts = [
+        cue.start + (pace.opening if index == 0 else OPTIONS.fade_seconds + pace.lead_in)
+        for index, cue in enumerate(cues)
+    ]
+    music, voice = zip(*(levels(heard, start + 0.2, start + 1.0) for start in starts), strict=True)
     return sum(voice) / len(voice) - sum(music) / len(music)
 
 
@@ -501,6 +528,9 @@ def test_music_changes_at_assembly_only_and_never_re_render_a_part(
     assert (poster.width, poster.height) == (OPTIONS.width, OPTIONS.height)
     assert len(media.chapters(story / "video.mp4")) == 2
     loud = _voice_over_music(story / "video.mp4", tmp_path)
+    opening = levels(
+        media.read_wav_mono(media.soundtrack(story / "video.mp4", tmp_path / "o.wav")), 0.6, 1.2
+    )[0]
 
     quieter = generate_video(
         assets_dir=str(story), options=options.model_copy(update={"music_volume": -10.0})
@@ -512,7 +542,8 @@ def test_music_changes_at_assembly_only_and_never_re_render_a_part(
         assets_dir=str(story), options=options.model_copy(update={"music": False})
     )
     assert silent["parts_reused"] == 2 and silent["music"] is None
-    assert _voice_over_music(story / "video.mp4", tmp_path) > loud + 8  # the tone is gone
+    heard = media.read_wav_mono(media.soundtrack(story / "video.mp4", tmp_path / "s.wav"))
+    assert levels(heard, 0.6, 1.2)[0] < opening - 30  # the tone is gone (the opening, no voice)
     assert -17 <= media.loudness(story / "video.mp4")[0] <= -15
 
 

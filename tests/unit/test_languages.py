@@ -18,6 +18,7 @@ import pytest
 from gtts.lang import tts_langs
 from pydantic import ValidationError
 
+from services import timeline
 from services.media.speech import (
     ESPEAK_VOICES,
     GTTS_LANGUAGES,
@@ -189,10 +190,10 @@ def test_a_language_an_engine_cannot_speak_is_refused_naming_both() -> None:
 
 def test_voice_ids_name_the_engines_code_so_equal_voices_share_the_cache() -> None:
     espeak = EspeakEngine()
-    assert espeak.voice_id("zh") == espeak.voice_id("zh-TW") == "espeak-ng:cmn:165wpm"
+    assert espeak.voice_id("zh") == espeak.voice_id("zh-TW") == "espeak-ng:cmn:110wpm"
     assert GttsEngine().voice_id("zh") != GttsEngine().voice_id("zh-TW")
-    assert GttsEngine().voice_id("en-GB") == "gtts:en:co.uk"
-    assert GttsEngine(tld="de").voice_id("de") == "gtts:de:de"
+    assert GttsEngine().voice_id("en-GB") == "gtts:en:co.uk:x0.9000"
+    assert GttsEngine(tld="de").voice_id("de") == "gtts:de:de:x0.9000"
 
 
 def _sent(request) -> tuple[str, str, str]:
@@ -318,12 +319,15 @@ def test_auto_narrates_a_russian_story_in_russian_and_records_it(
     assert result["language"] == "ru"
     record = json.loads((story / "video.json").read_text(encoding="utf-8"))
     assert (record["status"], record["language"]) == ("completed", "ru")
-    # The caption lasts as long as espeak-ng's Russian voice speaks it (within a frame), which
+    # The caption lasts as long as espeak-ng's Russian voice speaks it, with the story's opening
+    # and ending (within the voice's trailing silence, which the timeline does not count), which
     # the English voice would take more than twice as long to.
     (cue,) = media.parse_srt((story / "video.srt").read_text(encoding="utf-8"))
     assert cue.text == RUSSIAN
     russian, english = media.espeak_seconds(RUSSIAN, "ru"), media.espeak_seconds(RUSSIAN, "en")
-    assert abs((cue.end - cue.start) - russian) <= 1 / TINY.fps + 1e-6
+    pace = timeline.pace_of(TINY.pace)
+    spoken = cue.end - cue.start - pace.opening - pace.ending_hold - pace.caption_fade
+    assert russian - 0.8 <= spoken <= russian + 2 / TINY.fps
     assert english > 2 * russian
 
 
@@ -343,13 +347,16 @@ def test_auto_narrates_a_german_story_in_german_and_records_why(
     record = json.loads((story / "video.json").read_text(encoding="utf-8"))
     assert (record["status"], record["language"]) == ("completed", "de")
     assert record["language_reason"].startswith("auto: the words are German, ")
-    # Each caption lasts as long as espeak-ng's German voice speaks it (within a frame), not as
-    # long as the English one would.
+    assert record["voice"].startswith("espeak-ng:de:")
+    # Each caption is on screen while espeak-ng's German voice speaks it (the pace's pauses
+    # around it), which the English voice would not fit.
+    pace = timeline.pace_of(TINY.pace)
     cues = media.parse_srt((story / "video.srt").read_text(encoding="utf-8"))
     assert [cue.text for cue in cues] == GERMAN
     for cue, text in zip(cues, GERMAN, strict=True):
         german, english = media.espeak_seconds(text, "de"), media.espeak_seconds(text, "en")
-        assert abs((cue.end - cue.start) - german) <= 1 / TINY.fps + 1e-6
+        shown = cue.end - cue.start
+        assert german - 0.8 <= shown <= german + pace.opening + pace.ending_hold + 1.0
         assert abs(english - german) > 2 / TINY.fps
 
 

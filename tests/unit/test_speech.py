@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import wave
 from pathlib import Path
@@ -89,6 +90,39 @@ def test_make_engine_knows_both_engines_and_rejects_others() -> None:
     assert isinstance(make_engine("gtts"), GttsEngine)
     with pytest.raises(ValueError, match="unknown narration engine 'polly'"):
         make_engine("polly")
+
+
+def test_speech_rate_sets_espeaks_speed_and_gtts_tempo() -> None:
+    espeak, slower = make_engine("espeak"), make_engine("espeak", 0.8)
+    assert isinstance(espeak, EspeakEngine) and isinstance(slower, EspeakEngine)
+    assert slower.words_per_minute == round(0.8 * espeak.words_per_minute)
+    gtts = make_engine("gtts", 1.1)
+    assert isinstance(gtts, GttsEngine) and gtts.tempo == pytest.approx(0.99)
+    # The tempo is part of the voice, so a cached page is never re-used at another speed.
+    assert gtts.voice_id("en") != GttsEngine().voice_id("en")
+
+
+class Mp3AnsweringGtts(GttsEngine):
+    """gTTS as far as its request: Google's answer (an MP3) is stood in for by espeak-ng's
+    speech encoded to MP3, since Google cannot be reached here."""
+
+    def synthesize(self, text: str, language: str, target_dir: Path) -> Path:
+        self.request(text, language)  # the real request is prepared, not sent
+        spoken = EspeakEngine(165).synthesize(text, "en", target_dir)
+        answer = target_dir / "gtts.mp3"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(spoken), "-c:a", "libmp3lame", str(answer)],
+            check=True,
+        )
+        return answer
+
+
+def test_gtts_speech_is_slowed_by_its_tempo_keeping_its_pitch(tmp_path: Path) -> None:
+    text = "The little fox looked up at the moon."
+    normal = Narrator(Mp3AnsweringGtts(tempo=1.0), tmp_path / "normal").narrate(text, "en")
+    slowed = Narrator(Mp3AnsweringGtts(), tmp_path / "slowed").narrate(text, "en")
+    assert wav_seconds(slowed) / wav_seconds(normal) == pytest.approx(1 / 0.9, rel=0.02)
+    assert read_wav_mono(slowed)[1] == 48_000
 
 
 # --- the Narrator's cache -----------------------------------------------------------------------

@@ -86,13 +86,66 @@ def test_part_fade_is_at_most_a_third_of_the_part() -> None:
     assert timeline.part_fade_frames(0.0, 20, 100) == 0
 
 
-def test_cue_times_are_contiguous_from_the_first_frame() -> None:
-    assert timeline.cue_times([10, 5, 1], first_frame=20, fps=10) == [
-        (2.0, 3.0),
-        (3.0, 3.5),
-        (3.5, 3.6),
-    ]
-    assert timeline.cue_times([], first_frame=0, fps=24) == []
+RELAXED, NORMAL = timeline.PACES["relaxed"], timeline.PACES["normal"]
+
+
+def _seconds_to_samples(*seconds: float) -> list[int]:
+    return [round(value * RATE) for value in seconds]
+
+
+@pytest.mark.parametrize("pace", [RELAXED, NORMAL], ids=["relaxed", "normal"])
+@pytest.mark.parametrize("fps", [10, 20, 24, 30])
+@pytest.mark.parametrize(("first", "last"), [(False, False), (True, False), (False, True)])
+def test_part_timing_follows_the_read_aloud(
+    pace: timeline.Pace, fps: int, first: bool, last: bool
+) -> None:
+    speech = _seconds_to_samples(2.3, 0.3, 4.1)  # a short caption ("Boom!") in the middle
+    timing = timeline.part_timing(speech, RATE, fps, pace, 0.4, first=first, last=last)
+    frame = 1 / fps
+    starts = [start / fps for start in timing.speech_starts]
+    ends = [end / fps for end in timing.speech_ends]
+    # Each page speaks as long as its audio (whole frames), one after another.
+    for start, end, seconds in zip(starts, ends, [2.3, 0.3, 4.1], strict=True):
+        assert seconds - 1e-9 <= end - start < seconds + frame
+    # The picture is fully on screen for the lead-in (the opening) before the first word.
+    assert starts[0] >= timing.fade_in / fps + pace.lead_in - frame / 2
+    if first:
+        assert abs(starts[0] - pace.opening) <= frame / 2
+    # A pause between captions, longer when a short caption must stay readable.
+    assert abs(starts[1] - ends[0] - pace.caption_pause) <= frame
+    assert starts[2] - ends[1] >= pace.caption_pause - frame
+    # Every caption is on screen long enough to read, and all the time its page is spoken.
+    spoken = zip(timing.speech_starts, timing.speech_ends, strict=True)
+    for (on, off), (start, end) in zip(timing.captions, spoken, strict=True):
+        assert (off - on) / fps >= pace.min_caption - frame / 2
+        assert on <= start and end <= off
+    # Between two captions at least one frame shows neither.
+    for (_, off), (on, _) in zip(timing.captions, timing.captions[1:], strict=False):
+        assert off < on
+    # The end: a page-turn pause (with the next part's fade-in and lead-in), or the ending.
+    tail = (timing.frames - timing.speech_ends[-1]) / fps
+    if last:
+        assert tail >= pace.ending_hold + pace.ending_fade - frame
+        assert timing.captions[-1][1] == timing.frames - timing.fade_out
+    else:
+        assert abs(tail + 0.4 + pace.lead_in - pace.page_turn) <= 2 * frame
+        assert timing.captions[-1][1] == timing.frames
+    # What the clip shows adds up to the part, its dissolves fit their stills.
+    assert sum(frames for _, frames in timing.segments) == timing.frames
+    assert len(timing.changes) == len(timing.segments) - 1
+    assert all(change % 2 == 0 for change in timing.changes)
+    for index, change in enumerate(timing.changes):
+        assert (
+            change // 2 <= timing.segments[index][1]
+            and change // 2 <= timing.segments[index + 1][1]
+        )
+    assert [page for page, _ in timing.segments if page is not None] == [0, 1, 2]
+
+
+def test_caption_change_fits_a_short_pause_at_a_low_frame_rate() -> None:
+    pause, fade, gap = timeline.caption_change_frames(NORMAL, 5)
+    assert 2 * fade + gap + 2 <= pause or fade == 0
+    assert gap >= 1
 
 
 def test_srt_has_numbered_blocks_with_comma_milliseconds() -> None:
@@ -139,8 +192,10 @@ def test_clock_formats_hours_minutes_seconds_millis(seconds: float, srt: str, vt
 
 def test_frame_times_at_24_fps_survive_the_millisecond_clock() -> None:
     """Cue ends written to the millisecond still name the right frame when read back."""
-    frames = [37, 1, 24, 49, 13] * 40
-    starts = timeline.cue_times(frames, 0, 24)
+    timing = timeline.part_timing(
+        [37 * 2000, 1, 24 * 2000, 49 * 2000, 13 * 2000] * 40, RATE, 24, RELAXED, 0.4
+    )
+    starts = [(on / 24, off / 24) for on, off in timing.captions]
     cues = [Cue(start, end, f"page {i}") for i, (start, end) in enumerate(starts)]
     for parsed, (start, end) in zip(parse_srt(timeline.to_srt(cues)), starts, strict=True):
         assert round(parsed.start * 24) == round(start * 24)
