@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 import httpx
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun
 from pydantic import ValidationError
 
 from api.liveness import Liveness
@@ -218,16 +218,20 @@ def _up_to_date(
     defaults: dict[str, object],
 ) -> bool:
     """Whether the creation's video is the render of exactly these files with these options:
-    its run completed, wrote the record, and recorded the same input hashes and options."""
+    its run wrote the record `completed`, with the same input hashes and options."""
     run, record = snapshot.run, snapshot.record
     if run is None or record is None or record.status != "completed" or not record.inputs:
         return False
-    if str(run.id) != record.flow_run_id or run.state is None:
-        return False
-    if run.state.type != StateType.COMPLETED:
+    # The record is written `completed` once the outputs are published; the run may still be
+    # reporting (its result artifacts), so its own state is not waited for.
+    if str(run.id) != record.flow_run_id:
         return False
     ran_with = (run.parameters or {}).get("options") or defaults
-    return bool(ran_with == options and record.inputs == inputs)
+    try:  # compared as the story options they mean: a run's parameters may spell out defaults
+        same = story_options(ran_with) == story_options(options)
+    except ValidationError:
+        return False
+    return same and record.inputs == inputs
 
 
 def _newer_than(record: VideoRecord, run: FlowRun) -> bool:
