@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from services import timeline
 from tests import media
 from tests.deployment.test_deployment_image import creation_outputs
 from tests.deployment.test_deployment_worker import BIN, make, tail
@@ -75,7 +76,10 @@ def assert_shows_its_own_story(video: Path, srt: str, story: Story, scratch: Pat
     assert (info.width, info.height, info.frame_rate) == (160, 240, FPS)
     assert info.audio_seconds is not None
     assert abs(info.audio_seconds - info.video_seconds) <= 2 / FPS
-    assert abs(cues[-1].end - info.video_seconds) <= 1 / FPS
+    # The last caption ends, then the picture fades out alone (the pace's ending).
+    assert (
+        abs(cues[-1].end + timeline.pace_of("relaxed").ending_fade - info.video_seconds) <= 1 / FPS
+    )
     samples, rate = media.read_wav_mono(media.soundtrack(video, scratch / f"{story.name}.wav"))
     for cue, (colour, text) in zip(cues, story.parts, strict=True):
         shown = media.frame_at(video, (cue.start + cue.end) / 2).centre()
