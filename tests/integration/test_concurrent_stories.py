@@ -84,8 +84,11 @@ def assert_shows_its_own_story(video: Path, srt: str, story: Story, scratch: Pat
     for cue, (colour, text) in zip(cues, story.parts, strict=True):
         shown = media.frame_at(video, (cue.start + cue.end) / 2).centre()
         assert media.closest(shown, PALETTE) == colour, (story.name, text, shown)
-        spoken = media.espeak_seconds(text)
-        assert spoken - CLOCK <= cue.end - cue.start <= spoken + 1 / FPS + CLOCK, (text, cue)
+        # On screen while it is spoken, with at most the pace's opening and pauses around it.
+        spoken = media.espeak_seconds(text, audible=True)
+        pace = timeline.pace_of("relaxed")
+        around = pace.opening + pace.page_turn + pace.ending_hold + 2 / FPS
+        assert spoken - CLOCK <= cue.end - cue.start <= spoken + around, (text, cue)
         level = media.rms(samples, int(cue.start * rate), int(cue.end * rate))
         assert level > 300, f"{story.name}: silence while {text!r} is on screen"
 
