@@ -283,11 +283,14 @@ def colour_story(prefect_harness, tmp_path_factory: pytest.TempPathFactory):
     keeper = Keep(level=logging.WARNING)
     # The flow run's own logger: Prefect's logging set-up may stop it passing records up.
     flow_runs = logging.getLogger("prefect.flow_runs")
+    # An earlier test's logging.config call (disable_existing_loggers) may have disabled it.
+    was_disabled, flow_runs.disabled = flow_runs.disabled, False
     flow_runs.addHandler(keeper)
     try:
         result = generate_video(assets_dir=str(story), options=options)
     finally:
         flow_runs.removeHandler(keeper)
+        flow_runs.disabled = was_disabled
     return story, result, [record.getMessage() for record in records]
 
 
