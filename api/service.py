@@ -14,13 +14,14 @@ import httpx
 from prefect.client.schemas.objects import FlowRun
 from pydantic import ValidationError
 
-from api.liveness import Liveness
+from api.liveness import Liveness, ServiceSilent
 from api.runs import RenderRuns, RenderServiceUnavailable, story_options, story_options_of
 from api.schemas import VideoStatus
 from api.status import CRASHED_MESSAGE, Summary, summarize
 from api.videos import VIDEO_NAME, CreationFiles, LinkError
 from services.record import VideoRecord
 from services.settings import StoryOptions
+from services.storage import bucket as gcs_bucket
 from services.storage.base import StorageError, holds_story
 
 log = logging.getLogger(__name__)
@@ -238,12 +239,13 @@ def _newer_than(record: VideoRecord, run: FlowRun) -> bool:
     return bool(record.started_at and run.created and record.started_at > run.created)
 
 
-BUCKET = Liveness("the bucket")  # one per process: all its calls tell whether it answers
+# One per process: all its calls tell whether the bucket answers.
+BUCKET = Liveness("the bucket", gcs_bucket.endpoint)
 
 
 async def _in_thread(function: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Blocking storage calls run in worker threads, so one slow bucket call stalls no one else.
-    While the bucket answers nothing (api/liveness.py) the caller gives up after 4 s and does not
+    While the bucket answers nothing (api/liveness.py) the caller gives up within 4 s and does not
     wait for the thread: the call ends by its own request timeout (API_BUCKET_TIMEOUT)."""
     return await BUCKET.call(
         anyio.to_thread.run_sync(lambda: function(*args, **kwargs), abandon_on_cancel=True)
@@ -257,8 +259,13 @@ async def _translated_failures(seconds: float) -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(seconds):
             yield
+    except ServiceSilent as error:
+        log.warning("%s", error)
+        raise ServiceUnavailable(
+            "The render service or the video store did not answer in time; try again in a minute."
+        ) from error
     except TimeoutError as error:
-        log.warning("Prefect or the bucket did not answer in time (net: %.0f s)", seconds)
+        log.warning("Prefect and the bucket answered, but not all within %.0f s", seconds)
         raise ServiceUnavailable(
             "The render service or the video store did not answer in time; try again in a minute."
         ) from error
