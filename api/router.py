@@ -30,8 +30,8 @@ from api.runs import RenderRuns
 from api.schemas import CreationId, Problem, VideoStatus
 from api.service import CreationNotFound, OptionsConflict, ServiceUnavailable, VideoService
 from api.status import NOT_FOUND_MESSAGE
-from api.videos import CreationFiles
 from services.settings import Settings, StoryOptions, get_settings
+from services.storage.creation_files import CreationFiles
 
 log = logging.getLogger(__name__)
 

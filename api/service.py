@@ -18,11 +18,11 @@ from api.liveness import Liveness, ServiceSilent
 from api.runs import RenderRuns, RenderServiceUnavailable, story_options, story_options_of
 from api.schemas import VideoStatus
 from api.status import CRASHED_MESSAGE, Summary, summarize
-from api.videos import VIDEO_NAME, CreationFiles, LinkError
 from services.record import VideoRecord
 from services.settings import StoryOptions
 from services.storage import bucket as gcs_bucket
 from services.storage.base import StorageError, holds_story
+from services.storage.creation_files import VIDEO_NAME, CreationFiles, LinkError
 
 log = logging.getLogger(__name__)
 

@@ -129,7 +129,7 @@ def output_link(target: RenderTarget, name: str, settings: Settings, logger: Any
         return Path(location).resolve().as_uri()
     bucket, _, prefix = location.removeprefix("gs://").partition("/")
     creation_id = prefix.split("/", 1)[0]
-    from api.videos import CreationFiles
+    from services.storage.creation_files import CreationFiles
 
     files = CreationFiles(bucket, timedelta(seconds=settings.video_link_seconds))
     try:

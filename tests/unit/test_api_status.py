@@ -138,7 +138,7 @@ def service_account_client(email: str):  # -> google.cloud.storage.Client
 def test_production_links_are_v4_signed_for_the_configured_lifetime(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from api.videos import CreationFiles
+    from services.storage.creation_files import CreationFiles
 
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
     email = "story-api@project.iam.gserviceaccount.com"
@@ -160,7 +160,7 @@ def test_credentials_that_cannot_sign_give_a_clear_error(monkeypatch: pytest.Mon
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    from api.videos import CreationFiles, LinkError
+    from services.storage.creation_files import CreationFiles, LinkError
 
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
     client = storage.Client(project="test", credentials=AnonymousCredentials())

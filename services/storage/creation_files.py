@@ -1,4 +1,5 @@
-"""The API's side of the bucket: a creation's record, whether it has a story, links to its video.
+"""A creation's files in the bucket as its readers see them (the API, the run report): its record,
+whether it has a story, links to its video.
 
 Links to the video: production answers a V4 signed URL that expires (lifetime from settings), so
 the story app's browser fetches the MP4 straight from Cloud Storage, with range requests and
