@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -38,32 +35,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.gcs_emulator import GcsEmulator, free_port  # noqa: E402
+from bench.stack import TOKEN, local_stack  # noqa: E402
+from tests.gcs_emulator import GcsEmulator  # noqa: E402
 
-TOKEN = "bench-token-0123456789abcdef"
 POOL = "api-bench-pool"
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], what: str, tries: int = 1200) -> None:
-    for _ in range(tries):
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{what} did not answer at {url}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def seed(api_url: str, emulator: GcsEmulator, bucket: str) -> dict[str, str]:
@@ -185,48 +160,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="api-bench-"))
-    prefect_port, api_port = free_port(), free_port()
-    prefect_url = f"http://127.0.0.1:{prefect_port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_TO_API_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
-    os.environ.update({key: env[key] for key in ("PREFECT_HOME", "DO_NOT_TRACK")})
-    processes: list[subprocess.Popen[bytes]] = []
-    emulator = GcsEmulator(home)
-    try:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--port", str(prefect_port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        processes.append(server)
-        emulator.start()
-        bucket = emulator.create_bucket()
-        wait_for(f"{prefect_url}/health", server, "prefect server")
-        os.environ["PREFECT_API_URL"] = prefect_url
-        api_env = {
-            **env,
-            "PREFECT_API_URL": prefect_url,
-            "STORAGE_EMULATOR_HOST": emulator.endpoint,
-            "CREATIONS_BUCKET": bucket,
-            "ENV": "p",
-            "API_TOKEN": TOKEN,
-            "VIDEO_DEPLOYMENT": "generate-video/api-bench",
-        }
-        command = [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(api_port)]
-        command += ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
-        api = subprocess.Popen(command, cwd=REPO, env=api_env, start_new_session=True)
-        processes.append(api)
-        api_url = f"http://127.0.0.1:{api_port}"
-        wait_for(f"{api_url}/docs", api, "the API")
+    with local_stack("api-bench-") as stack:
+        emulator, bucket = stack.emulator, stack.bucket
+        api_url, api = stack.start_api({"VIDEO_DEPLOYMENT": "generate-video/api-bench"})
         ids = seed(api_url, emulator, bucket)
 
         print(f"status-poll latency, {args.polls} sequential polls each (ms):")
@@ -237,7 +173,7 @@ def main() -> None:
                 f"{name:<10} {percentile(times, 0.5):7.1f} {percentile(times, 0.95):7.1f} "
                 f"{percentile(times, 0.99):7.1f} {statistics.mean(times):7.1f}"
             )
-        watched = {"prefect server": server.pid, "API": api.pid}
+        watched = {"prefect server": stack.server.pid, "API": api.pid}
         assert emulator.process is not None
         watched["GCS emulator"] = emulator.process.pid
         before = {name: tree_cpu_seconds(pid) for name, pid in watched.items()}
@@ -252,10 +188,6 @@ def main() -> None:
             f"running creation: {ok / elapsed:.0f} answers/s ({ok} ok, {bad} not 200)"
         )
         print("CPU used meanwhile (s): " + ", ".join(f"{k} {v:.1f}" for k, v in used.items()))
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        emulator.stop()
 
 
 if __name__ == "__main__":

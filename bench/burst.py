@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,11 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.api_status import stop, wait_for  # noqa: E402
-from tests.gcs_emulator import GcsEmulator, free_port  # noqa: E402
+from bench.stack import TOKEN, local_stack  # noqa: E402
 from tests.stories import PALETTE, PartSpec, StorySpec, build_story  # noqa: E402
 
-TOKEN = "bench-token-0123456789abcdef"
 RETRIED: list[str] = []  # triggers answered 503 and asked again
 BIN = Path(sys.executable).parent
 
@@ -119,34 +115,9 @@ def main() -> None:
     parser.add_argument("--local-runs", type=int, default=1, help="the pool's limit (LOCAL_RUNS)")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="burst-bench-"))
-    prefect_port, api_port = free_port(), free_port()
-    prefect_url = f"http://127.0.0.1:{prefect_port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_TO_API_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
-    os.environ.update({key: env[key] for key in ("PREFECT_HOME", "DO_NOT_TRACK")})
-    processes: list[subprocess.Popen[bytes]] = []
-    emulator = GcsEmulator(home)
-    try:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--port", str(prefect_port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        processes.append(server)
-        emulator.start()
-        bucket = emulator.create_bucket()
-        wait_for(f"{prefect_url}/health", server, "prefect server")
-        os.environ["PREFECT_API_URL"] = prefect_url
-        cli_env = {**env, "PREFECT_API_URL": prefect_url}
+    with local_stack("burst-bench-") as stack:
+        home, emulator, bucket = stack.home, stack.emulator, stack.bucket
+        cli_env = stack.env
         make(
             "pools",
             cli_env,
@@ -167,22 +138,13 @@ def main() -> None:
             "XDG_CACHE_HOME": str(home / "cache"),
         }
         poll = ["WORKER_POLL_SECONDS=10"] if args.old else []
-        worker = subprocess.Popen(
+        stack.start(
             ["make", "-C", "deployments", "worker-local", f"PREFECT={BIN / 'prefect'}", *poll],
-            cwd=REPO,
-            env=stack_env,
+            stack_env,
             stdout=(home / "worker.log").open("wb"),
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        processes.append(worker)
-        api_env = {**stack_env, "API_TOKEN": TOKEN, "VIDEO_DEPLOYMENT": "generate-video/local"}
-        command = [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(api_port)]
-        command += ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
-        api = subprocess.Popen(command, cwd=REPO, env=api_env, start_new_session=True)
-        processes.append(api)
-        api_url = f"http://127.0.0.1:{api_port}"
-        wait_for(f"{api_url}/docs", api, "the API")
+        api_url, _ = stack.start_api({**stack_env, "VIDEO_DEPLOYMENT": "generate-video/local"})
 
         ids = []
         for index in range(args.stories):
@@ -249,10 +211,6 @@ def main() -> None:
             f"answers in {min(times):.2f}-{max(times):.2f} s (all at once), "
             f"new flow runs: {after - before}"
         )
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        emulator.stop()
 
 
 if __name__ == "__main__":
