@@ -48,34 +48,48 @@ class Liveness:
         self.silence_seconds = silence_seconds
         self.probe_seconds = probe_seconds
         self._last_answer = 0.0  # loop time of the latest sign of life (an error is one too)
+        self._probing: asyncio.Task[bool] | None = None
 
     async def call(self, call: Awaitable[T]) -> T:
         """The answer of `call`, or ServiceSilent once the service has shown no sign of life for
-        `silence_seconds` and then left the probe unanswered (the call is then cancelled; a thread
-        is abandoned and ends by its own request timeout)."""
+        `silence_seconds` and then none while a probe waited (the call is then cancelled; a
+        thread is abandoned and ends by its own request timeout)."""
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(call)
         try:
             while True:
                 wait = max(0.05, self._last_answer + self.silence_seconds - loop.time())
-                done, _ = await asyncio.wait({task}, timeout=wait)
-                if done:
+                await asyncio.wait({task}, timeout=wait)
+                if task.done():
                     self._last_answer = loop.time()
                     return task.result()
                 if loop.time() - self._last_answer < self.silence_seconds:
                     continue  # another call was answered meanwhile
-                if await self._probe():
-                    self._last_answer = loop.time()
-                    continue
+                probe = self._probe_task(loop)
+                await asyncio.wait({task, probe}, return_when=asyncio.FIRST_COMPLETED)
+                if task.done():
+                    continue  # answered while the probe waited
+                if probe.result() or loop.time() - self._last_answer < self.silence_seconds:
+                    continue  # there, only slow
                 raise ServiceSilent(f"{self.name} answered nothing in time")
         finally:
             if not task.done():
                 task.cancel()
 
+    def _probe_task(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[bool]:
+        """The probe in flight, shared by every call waiting in this loop (a swamped service is
+        not sent one probe per waiting call), or a new one."""
+        probe = self._probing
+        if probe is None or probe.done() or probe.get_loop() is not loop:
+            probe = self._probing = loop.create_task(self._probe())
+        return probe
+
     async def _probe(self) -> bool:
-        """Whether the service answers one plain request within `probe_seconds`."""
+        """Whether the service answers one plain request within `probe_seconds` (and if it does,
+        that is its latest sign of life)."""
         url = self.probe_url() if self.probe_url else None
         if not url:
+            await asyncio.sleep(self.probe_seconds)  # silence alone decides, after the same wait
             return False
         try:
             async with httpx.AsyncClient(timeout=self.probe_seconds) as client:
@@ -83,5 +97,6 @@ class Liveness:
         except (httpx.HTTPError, TimeoutError, OSError) as error:
             log.info("%s: no answer to a probe of %s (%s)", self.name, url, type(error).__name__)
             return False
+        self._last_answer = asyncio.get_running_loop().time()
         log.info("%s: slow to answer, but there (a probe of %s was answered)", self.name, url)
         return True
