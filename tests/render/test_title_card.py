@@ -119,9 +119,7 @@ def _tallest_line(frame: media.Frame) -> int:
     return tallest
 
 
-def test_the_title_is_read_before_part_one_and_a_page_turn_separates_them(
-    renders, tmp_path: Path
-):
+def test_the_title_is_read_before_part_one_and_a_page_turn_separates_them(renders, tmp_path: Path):
     titled = renders["titled"]
     title_cue, first_caption = titled["srt"][0], titled["srt"][1]
     envelope = _envelope(titled["video"], tmp_path)
@@ -184,7 +182,8 @@ def test_a_creation_in_the_bucket_gets_its_title(
     generate_video(creation_id=creation_id, options=OPTIONS)
 
     base = f"{creation_id}/assets"
-    srt = media.parse_srt((gcs_emulator.read_bytes(gcs_bucket, f"{base}/video.srt") or b"").decode())
+    srt_bytes = gcs_emulator.read_bytes(gcs_bucket, f"{base}/video.srt") or b""
+    srt = media.parse_srt(srt_bytes.decode())
     assert srt[0].text == "The Fox"
     assert srt[1].text == CAPTIONS[1][0] and srt[1].start >= srt[0].end
     record = json.loads(gcs_emulator.read_bytes(gcs_bucket, f"{base}/video.json") or b"{}")
