@@ -155,6 +155,7 @@ class StoryRender:
         sound = self.render_parts(story, misses, keys, narrator, music, title)
         if title is not None:
             self.title_clip = title.result()
+            self.logger.info("title card rendered (key %s)", keys[TITLE_PART][:12])
         self.logger.info(
             "parts: %d re-used, %d rendered; narration synthesized for %d page(s)",
             reused,
