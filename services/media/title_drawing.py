@@ -3,8 +3,9 @@
 The title is drawn like a caption (services/media/caption_drawing.py: Pango shapes it, the same
 font choice per script, the same outline or box look), but larger and centred in the frame:
 TITLE_SCALE times the caption's size, in at most TITLE_MAX_LINES lines across the caption's
-safe width. A longer title is set smaller, down to the caption's own size; a title that does not
-fit even then is a problem of the story, reported before anything renders (`fit_title`).
+safe width. A longer title is set smaller, down to the caption's own size, where it may take
+TITLE_MOST_LINES; a title that does not fit even then is a problem of the story, reported before
+anything renders (`fit_title`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from services.story.paging import keep_direction
 
 TITLE_SCALE = 1.7  # the title's text size over the caption's (looked at: 480x720 and 240x360)
 TITLE_MAX_LINES = 3
+TITLE_MOST_LINES = 4  # at the captions' size, for a long title (about 60-90 characters)
 TITLE_LINE_HEIGHT = 1.2  # per pixel of font size: big type reads better a little tighter
 _SIZE_STEP = 0.9  # a title too long for its lines is tried again this much smaller
 
@@ -55,26 +57,28 @@ def fit_title(
     title: str, width: int, height: int, caption_size: float = 1.0, language: str | None = None
 ) -> TitleCard:
     """The title's lines at the largest size from TITLE_SCALE times the caption's down to the
-    caption's that keeps it to TITLE_MAX_LINES; TitleTooLong when none does."""
+    caption's that keeps it to TITLE_MAX_LINES (at the caption's size, TITLE_MOST_LINES);
+    TitleTooLong when none does."""
     caption = caption_drawing.caption_layout(width, height, 1, scale=caption_size)
     font = caption_text_font(title, language)
     size = round(caption.font_size * TITLE_SCALE)
     while True:
         layout = _layout(width, height, size)
         lines = caption_drawing.caption_lines_of(layout, font)(title)
-        if len(lines) <= TITLE_MAX_LINES:
+        smallest = size <= caption.font_size
+        if len(lines) <= (TITLE_MOST_LINES if smallest else TITLE_MAX_LINES):
             return TitleCard(layout, CaptionText(tuple(keep_direction(lines, title)), font))
-        if size <= caption.font_size:
+        if smallest:
             raise TitleTooLong(
                 f"is too long to show on the first picture: {len(lines)} lines at the "
-                f"captions' size, {TITLE_MAX_LINES} at most (shorten it to about "
+                f"captions' size, {TITLE_MOST_LINES} at most (shorten it to about "
                 f"{_about_characters(title, len(lines))} characters)"
             )
         size = max(caption.font_size, round(size * _SIZE_STEP))
 
 
 def _about_characters(title: str, lines: int) -> int:
-    return max(1, len(title) * TITLE_MAX_LINES // lines // 5 * 5)
+    return max(1, len(title) * TITLE_MOST_LINES // lines // 5 * 5)
 
 
 @dataclass(frozen=True)
