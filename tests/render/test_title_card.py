@@ -18,7 +18,7 @@ import pytest
 from services import timeline
 from services.settings import RenderOptions
 from tests import media
-from tests.stories import PartSpec, StorySpec, build_story
+from tests.stories import PartSpec, StorySpec, build_story, draw_scene
 
 pytestmark = pytest.mark.slow
 
@@ -63,9 +63,17 @@ def renders(prefect_harness, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
     root = tmp_path_factory.mktemp("title-card")
     found = {}
-    for name, title in (("titled", TITLE), ("plain", None)):
+    zoomed = OPTIONS.model_copy(update={"zoom": True})
+    for name, title, options in (
+        ("titled", TITLE, OPTIONS),
+        ("plain", None, OPTIONS),
+        ("zoomed", TITLE, zoomed),
+    ):
         folder = _story(root / name, title)
-        generate_video(assets_dir=str(folder), options=OPTIONS)
+        if options.zoom:  # a picture with detail, where a jump of the zoom would show
+            with draw_scene((320, 480), (110, 260, 230, 380)) as scene:
+                scene.save(filename=str(folder / "1" / "image.png"))
+        generate_video(assets_dir=str(folder), options=options)
         found[name] = _outputs(folder)
     return found
 
@@ -134,6 +142,21 @@ def test_the_title_is_read_before_part_one_and_a_page_turn_separates_them(render
     quiet = part_one[0] - spoken[-1]
     assert PACE.page_turn - 0.15 <= quiet <= PACE.page_turn + 0.3, quiet
     assert not _speaking(envelope, spoken[-1] + 2 * WINDOW, part_one[0] - WINDOW)
+
+
+@pytest.mark.parametrize("name", ["titled", "zoomed"])
+def test_the_story_begins_on_the_title_cards_picture_without_a_dip(renders, name: str):
+    """From the title's fade-out to part 1's first caption the picture stays on screen (with
+    zoom too): no frame darker than the picture, and the join of the two clips is no jump."""
+    video = renders[name]
+    width, height, frames = media.grey_frames(video["video"])
+    title_cue, first_caption = video["srt"][0], video["srt"][1]
+    join = round(media.chapters(video["video"])[1].start * FPS)
+    picture = sum(frames[join]) / len(frames[join])
+    for index in range(round(title_cue.end * FPS) - 1, round(first_caption.start * FPS) + 2):
+        assert sum(frames[index]) / len(frames[index]) >= 0.95 * picture, index
+    step = sum(abs(a - b) for a, b in zip(frames[join - 1], frames[join], strict=True))
+    assert step / (width * height) < 2.0  # grey levels: the encoder's noise, not a cut
 
 
 def test_the_captions_chapters_and_record_carry_the_title(renders):
