@@ -23,8 +23,8 @@ from services.media import fonts
 from services.media.framing import enlargement_note
 from services.media.speech import Narrator, UnsupportedLanguage, make_engine
 from services.settings import RenderOptions, get_settings
-from services.stages import AssembledVideo, MusicTrack, PartClip
-from services.storage.part_store import PartStore, part_key, story_key
+from services.stages import TITLE_PART, AssembledVideo, MusicTrack, PartClip
+from services.storage.part_store import PartStore, part_key, story_key, title_key
 from services.storage.sources import RenderTarget
 from services.story import language_id
 from services.story.language_id import resolve_language
@@ -33,10 +33,11 @@ from services.story.model import Part, Story, StoryError, sha256_file
 from tasks.assembly import assemble_video
 from tasks.captions import draw_captions
 from tasks.clips import render_clip
-from tasks.fetch_assets import fetch_music, fetch_part, list_story
+from tasks.fetch_assets import fetch_music, fetch_part, fetch_title, list_story
 from tasks.narration import narrate_part
 from tasks.reuse import keep_part, keep_story, reuse_part, reuse_story
 from tasks.soundtrack import make_soundtrack
+from tasks.title import render_title
 
 Track = Callable[[list[Any]], list[Any]]
 
@@ -69,6 +70,7 @@ class StoryRender:
     progress: RunProgress
     on_language: Callable[[str], None] = lambda language: None
     clips: dict[int, PartClip] = field(default_factory=dict)
+    title_clip: PartClip | None = None  # the title card's, when the story has a title.txt
 
     @property
     def logger(self) -> Any:
@@ -94,10 +96,13 @@ class StoryRender:
             pace=self.options.pace,
             speech_rate=self.options.speech_rate,
             voice=voice,
+            title=story.title,
         )
         font = fonts.caption_font()
         first, last = story.parts[0].number, story.parts[-1].number
-        # The story's opening and ending are in its first and last parts' clips.
+        titled = story.title is not None
+        # The story's opening and ending are in its first and last parts' clips (the opening in
+        # the title card's, when there is one).
         keys = {
             part.number: part_key(
                 part,
@@ -106,11 +111,16 @@ class StoryRender:
                 narrator.sample_rate,
                 font,
                 role=(part.number == first, part.number == last),
+                after_title=titled and part.number == first,
             )
             for part in story.parts
         }
+        if story.title is not None:
+            keys[TITLE_PART] = title_key(
+                story.title, story.parts[0], self.options, voice, narrator.sample_rate, font
+            )
         whole = story_key(
-            [keys[part.number] for part in story.parts],
+            [keys[number] for number in sorted(keys)],
             self.options,
             music=sha256_file(music.path) if music is not None else None,
         )
@@ -140,8 +150,12 @@ class StoryRender:
             return outcome(earlier, total)
 
         reused = self.reuse_parts(story, keys)
+        title = self.title_card(story, keys, narrator)
         misses = longest_first([part for part in story.parts if part.number not in self.clips])
-        sound = self.render_parts(story, misses, keys, narrator, music)
+        sound = self.render_parts(story, misses, keys, narrator, music, title)
+        if title is not None:
+            self.title_clip = title.result()
+            self.logger.info("title card rendered (key %s)", keys[TITLE_PART][:12])
         self.logger.info(
             "parts: %d re-used, %d rendered; narration synthesized for %d page(s)",
             reused,
@@ -164,7 +178,12 @@ class StoryRender:
         music_check = self.track(
             [fetch_music.submit(layout.music, self.options, self.target.assets, self.work_dir)]
         )[0]
-        story, music = gather_story(layout.problems, fetches, music_check)
+        title_check = self.track(
+            [fetch_title.submit(layout.title, self.options, self.target.assets, self.work_dir)]
+        )[0]
+        story, music = gather_story(layout.problems, fetches, music_check, title_check)
+        if story.title is not None:
+            self.logger.info("title: %s (from %s)", story.title, layout.title)
         if music is not None:
             self.logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
         return story, music
@@ -174,6 +193,29 @@ class StoryRender:
         options, why = with_story_language(self.options, story, narrator, self.logger)
         self.on_language(options.language)
         return options, narrator.engine.voice_id(options.language), why
+
+    def title_card(self, story: Story, keys: dict[int, str], narrator: Narrator) -> Any:
+        """The title card's clip: re-used (None here, the clip in `title_clip`), or the future of
+        its render, kept in the store once made; None without a title."""
+        if story.title is None:
+            return None
+        key = keys[TITLE_PART]
+        found = self.track(
+            [reuse_part.submit(TITLE_PART, key, store=self.store, work_dir=self.work_dir)]
+        )[0].result()
+        if found is not None:
+            self.title_clip = found
+            self.logger.info("title card re-used (key %s)", key[:12])
+            return None
+        self.logger.info("rendering the title card")
+        made = self.track(
+            [
+                render_title.submit(
+                    story.title, story.parts[0], narrator, self.options, self.work_dir
+                )
+            ]
+        )[0]
+        return self.track([keep_part.submit(made, key, store=self.store)])[0]
 
     def reuse_parts(self, story: Story, keys: dict[int, str]) -> int:
         """Look every part up in the store; the ones found go into `clips`."""
@@ -206,10 +248,12 @@ class StoryRender:
         keys: dict[int, str],
         narrator: Narrator,
         music: MusicTrack | None,
+        title: Any = None,
     ) -> Any:
-        """Draw, narrate, encode and keep every part not re-used; the soundtrack's future."""
+        """Draw, narrate, encode and keep every part not re-used; the soundtrack's future.
+        `title`: the future of the title card's clip, when it is being rendered."""
         if not misses:
-            return self.submit_soundtrack(story, {}, music)
+            return self.submit_soundtrack(story, {}, music, title)
         self.logger.info("rendering %d part(s): drawing captions, narrating, encoding", len(misses))
         options, work_dir = self.options, self.work_dir
         pages = self.track(
@@ -223,7 +267,7 @@ class StoryRender:
         # Submitted before the clips, so it is made while they encode (Prefect's pool takes
         # tasks in order of submission).
         narrated = dict(zip([part.number for part in misses], narrations, strict=True))
-        sound = self.submit_soundtrack(story, narrated, music)
+        sound = self.submit_soundtrack(story, narrated, music, title)
         rendered = self.track(
             render_clip.map(
                 pages,
@@ -232,6 +276,10 @@ class StoryRender:
                 work_dir=unmapped(work_dir),
                 first=[part.number == story.parts[0].number for part in misses],
                 last=[part.number == story.parts[-1].number for part in misses],
+                after_title=[
+                    story.title is not None and part.number == story.parts[0].number
+                    for part in misses
+                ],
             )
         )
         kept = self.track(
@@ -271,10 +319,13 @@ class StoryRender:
             self.run.update(parts_done=done, progress=round(done / total, 4))
 
     def submit_soundtrack(
-        self, story: Story, narrations: dict[int, Any], music: MusicTrack | None
+        self, story: Story, narrations: dict[int, Any], music: MusicTrack | None, title: Any = None
     ) -> Any:
-        """The story's soundtrack, from each part's re-used clip or (a future of) its narration."""
+        """The story's soundtrack, from each part's re-used clip or (a future of) its narration,
+        after the title card's clip (or its future) when the story has a title."""
         parts = [self.clips.get(part.number) or narrations[part.number] for part in story.parts]
+        if story.title is not None:
+            parts.insert(0, self.title_clip or title)
         music_path = music.path if music is not None else None
         return self.track([make_soundtrack.submit(parts, self.options, self.work_dir, music_path)])[
             0
@@ -299,8 +350,9 @@ class StoryRender:
         """Join the clips under the soundtrack; keep the result for an unchanged re-run."""
         self.logger.info("assembling %d part(s) into the video", len(story.parts))
         self.note_enlarged_pictures([self.clips[part.number] for part in story.parts])
+        title = [self.title_clip] if self.title_clip is not None else []
         assembled = assemble_video(
-            [self.clips[part.number] for part in story.parts],
+            [*title, *(self.clips[part.number] for part in story.parts)],
             self.options,
             self.work_dir,
             sound=sound.result(),
@@ -322,6 +374,8 @@ def with_story_language(
     anything renders) when the engine cannot speak it. Told from all the captions at once: a
     caption in another language is spoken with the story's voice."""
     texts = [caption.text for part in story.parts for caption in part.captions]
+    if story.title is not None:
+        texts.insert(0, story.title)
     language, why = resolve_language(
         options.language,
         texts,
@@ -348,21 +402,25 @@ def longest_first(parts: list[Part]) -> list[Part]:
 
 
 def gather_story(
-    listing_problems: list[str], fetches: list[Any], music: Any
+    listing_problems: list[str], fetches: list[Any], music: Any, title: Any = None
 ) -> tuple[Story, MusicTrack | None]:
-    """Wait for every usable part's check and the music's; report every problem of the story in
-    one StoryError."""
+    """Wait for every usable part's check, the music's and the title's; report every problem of
+    the story in one StoryError."""
     parts, problems = [], list(listing_problems)
     for future in fetches:
         try:
             parts.append(future.result())
         except StoryError as error:
             problems.extend(error.problems)
-    track = None
+    track = text = None
     try:
         track = music.result()
     except StoryError as error:
         problems.extend(error.problems)
+    try:
+        text = title.result() if title is not None else None
+    except StoryError as error:
+        problems.extend(error.problems)
     if problems:
         raise StoryError(problems)
-    return Story(parts=parts), track
+    return Story(parts=parts, title=text), track

@@ -41,6 +41,9 @@ class VideoRecord(BaseModel):
     video: str | None = Field(None, description="file name of the video, beside the record")
     poster: str | None = Field(None, description="file name of the poster (JPEG), beside it")
     music: str | None = Field(None, description="the background music mixed in, if any")
+    title: str | None = Field(
+        None, description="the title card's text (title.txt), shown and read before part 1"
+    )
     pace: str | None = Field(None, description="how the story was read: relaxed or normal")
     speech_rate: float | None = Field(
         None, description="the speech rate option (1 = a child's read-aloud rate)"
@@ -56,7 +59,9 @@ class VideoRecord(BaseModel):
         None, description="integrated loudness of the finished video's sound (EBU R128)"
     )
     true_peak_dbtp: float | None = Field(None, description="its true peak, dBTP")
-    chapters: int | None = Field(None, description="chapter marks in the video (one per part)")
+    chapters: int | None = Field(
+        None, description="chapter marks in the video (one per part, and the title card's)"
+    )
     notes: list[str] = Field(
         default_factory=list,
         description="things a person may want to fix, such as a picture enlarged a lot",

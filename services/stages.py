@@ -130,3 +130,8 @@ class AssembledVideo(BaseModel):
     def files(self) -> dict[str, Path]:
         """The rendered files by output key (services.storage.sources.OUTPUTS), the record aside."""
         return {"srt": self.srt, "vtt": self.vtt, "poster": self.poster, "video": self.video}
+
+
+# The title card's clip (tasks/title.py) is a PartClip with this number: it sorts before every
+# part (a story's parts are numbered from 0 up) and is never a folder's number.
+TITLE_PART = -1

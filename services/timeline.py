@@ -234,9 +234,12 @@ def part_timing(
     fade_seconds: float,
     first: bool = False,
     last: bool = False,
+    after_title: bool = False,
 ) -> PartTiming:
     """The timing of a part whose pages speak for `speech_samples` (to their last audible
-    sample); `first`/`last`: it opens or ends the story."""
+    sample); `first`/`last`: it opens or ends the story; `after_title`: it follows the title
+    card (`title_timing`), whose last frame is this part's picture alone: no fade from black, the
+    picture stays, and the first caption fades in over it, a lead-in before its first word."""
     if not speech_samples:
         raise ValueError("a part needs at least one page")
     fade = round(fade_seconds * fps)
@@ -251,6 +254,14 @@ def part_timing(
     segments: list[tuple[int | None, int]] = []
     changes: list[int] = []
     shown_from, segment_from = 0, 0  # the current caption's first frame, and its segment's
+    fade_in = fade
+    if after_title:
+        fade_in, blank = 0, _title_blank(gap)
+        segments.append((None, blank + dissolve // 2))
+        changes.append(dissolve)
+        segment_from = blank + dissolve // 2
+        shown_from = blank + (1 if dissolve else 0)
+        start = blank + dissolve + lead
     count = len(speech_samples)
     for index, samples in enumerate(speech_samples):
         end = start + (frames_for_samples(samples, sample_rate, fps) if samples else 0)
@@ -286,13 +297,52 @@ def part_timing(
             segments.append((index, frames - segment_from))
     return PartTiming(
         frames=frames,
-        fade_in=fade,
+        fade_in=fade_in,
         fade_out=fade_out,
         speech_starts=starts,
         speech_ends=ends,
         captions=captions,
         segments=segments,
         changes=changes,
+    )
+
+
+def _title_blank(gap: int) -> int:
+    """Frames of the first part's picture alone, after the title card, before its first caption
+    starts to fade in."""
+    return max(1, gap)
+
+
+def title_timing(
+    speech_samples: int, sample_rate: int, fps: int, pace: Pace, fade_seconds: float
+) -> PartTiming:
+    """The title card's timing, as one page: the first part's picture fades in from black with
+    the title on it, the narrator reads the title after the opening, the title stays a moment,
+    fades out, and the picture stays alone until the first part (`part_timing` with
+    `after_title`) fades its first caption in. From the title's last sound to the first part's
+    first word is a page turn."""
+    fade = round(fade_seconds * fps)
+    lead = round(pace.lead_in * fps)
+    floor = round(pace.min_caption * fps)
+    pause, dissolve, gap = caption_change_frames(pace, fps)
+    margin = (pause - 2 * dissolve - gap) // 2
+    start = max(fade + lead, round(pace.opening * fps))
+    end = start + (frames_for_samples(speech_samples, sample_rate, fps) if speech_samples else 0)
+    leaves = end + margin  # the title starts to fade out here
+    leaves += max(0, floor - (leaves + dissolve))
+    part_lead = _title_blank(gap) + dissolve + lead  # the first part's frames before its word
+    turn = round(pace.page_turn * fps)
+    tail = max(_title_blank(gap), turn - (leaves - end) - dissolve - part_lead)
+    frames = leaves + dissolve + tail
+    return PartTiming(
+        frames=frames,
+        fade_in=fade,
+        fade_out=0,
+        speech_starts=[start],
+        speech_ends=[end],
+        captions=[(0, leaves + dissolve)],
+        segments=[(0, leaves + dissolve // 2), (None, frames - leaves - dissolve // 2)],
+        changes=[dissolve],
     )
 
 
@@ -303,7 +353,11 @@ def music_rises_after(pace: Pace) -> float:
 
 
 def narration_timing(
-    narration: PartNarration, options: RenderOptions, first: bool, last: bool
+    narration: PartNarration,
+    options: RenderOptions,
+    first: bool,
+    last: bool,
+    after_title: bool = False,
 ) -> PartTiming:
     """`part_timing` of a narrated part, with the options' pace and fades."""
     return part_timing(
@@ -314,6 +368,18 @@ def narration_timing(
         options.fade_seconds,
         first=first,
         last=last,
+        after_title=after_title,
+    )
+
+
+def narrated_title_timing(narration: PartNarration, options: RenderOptions) -> PartTiming:
+    """`title_timing` of the narrated title (one page), with the options' pace and fades."""
+    return title_timing(
+        narration.pages[0].speech_samples,
+        narration.sample_rate,
+        options.fps,
+        pace_of(options.pace),
+        options.fade_seconds,
     )
 
 
@@ -334,7 +400,8 @@ def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
 
 
 def story_chapters(clips: list[PartClip]) -> list[Chapter]:
-    """One chapter per part, from its first frame, titled with the start of its first caption."""
+    """One chapter per part, from its first frame, titled with the start of its first caption
+    (the title card, when the story has one, is a chapter of its own, titled with the title)."""
     chapters, first_frame = [], 0
     for clip in clips:
         title = chapter_title(clip.page_texts[0]) if clip.page_texts else ""
@@ -345,7 +412,8 @@ def story_chapters(clips: list[PartClip]) -> list[Chapter]:
 
 def poster_frame(clip: PartClip) -> int:
     """A frame of the part's first page with the picture fully faded in and the caption fully on
-    screen: halfway from the end of the fade-in to the end of the first page's speech."""
+    screen: halfway from the end of the fade-in to the end of the first page's speech. Given the
+    title card's clip, the title over the first picture."""
     return (clip.fade_in + max(clip.fade_in, clip.speech_ends[0])) // 2
 
 

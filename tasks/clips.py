@@ -55,9 +55,11 @@ def render_part_clip(
     work_dir: Path,
     first: bool = False,
     last: bool = False,
+    after_title: bool = False,
 ) -> PartClip:
-    """`first`/`last`: the part opens or ends the story (its opening or ending is in its clip)."""
-    timing = narration_timing(narration, options, first=first, last=last)
+    """`first`/`last`: the part opens or ends the story (its opening or ending is in its clip);
+    `after_title`: it follows the title card (tasks/title.py)."""
+    timing = narration_timing(narration, options, first=first, last=last, after_title=after_title)
     part_dir = work_dir / f"part-{pages.part_number:04d}"
     audio = part_dir / "narration.wav"
     write_part_audio(narration, timing, options.fps, audio)
@@ -91,8 +93,9 @@ def render_clip(
     work_dir: Path,
     first: bool = False,
     last: bool = False,
+    after_title: bool = False,
 ) -> PartClip:
-    clip = render_part_clip(pages, narration, options, work_dir, first, last)
+    clip = render_part_clip(pages, narration, options, work_dir, first, last, after_title)
     discard_pages(pages)
     return clip
 

@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from services.media.caption_drawing import unknown_characters
 from services.media.pictures import ImageProblem, check_image
 from services.media.soundtrack import MusicProblem, check_music
+from services.media.title_drawing import TitleTooLong, fit_title
 from services.settings import RenderOptions
 from services.stages import MusicTrack
 from services.storage.base import Storage, StorageError
@@ -23,6 +24,7 @@ from services.story.model import (
     StoryError,
     StoryLayout,
     read_caption,
+    read_title,
     sha256_file,
     survey_story,
     undrawable_characters_problem,
@@ -149,3 +151,40 @@ def fetch_music(
     story_music: str | None, options: RenderOptions, storage: Storage, work_dir: Path
 ) -> MusicTrack | None:
     return fetch_and_check_music(story_music, options, storage, work_dir)
+
+
+def fetch_and_check_title(
+    name: str | None, options: RenderOptions, storage: Storage, work_dir: Path
+) -> str | None:
+    """The story's title (title.txt), checked: text, drawable, and short enough to show on the
+    first picture; None when the story has none. StoryError naming the file otherwise."""
+    if name is None:
+        return None
+    title_dir = work_dir / "title" / "source"
+    title_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        path = storage.fetch(name, title_dir)
+    except StorageError as error:
+        if error.transient:
+            raise
+        raise StoryError([f"title: {name}: {error}"]) from None
+    title = read_title(path, name)
+    undrawable = undrawable_characters_problem(title, name, None, unknown_characters)
+    if undrawable:
+        raise StoryError([undrawable])
+    try:
+        fit_title(title, options.width, options.height, options.caption_size, options.language)
+    except TitleTooLong as problem:
+        raise StoryError([f"title: {name} {problem}"]) from None
+    return title
+
+
+@task(
+    cache_policy=NO_CACHE,
+    name="fetch-title",
+    **TRANSIENT_RETRIES,
+)
+def fetch_title(
+    name: str | None, options: RenderOptions, storage: Storage, work_dir: Path
+) -> str | None:
+    return fetch_and_check_title(name, options, storage, work_dir)

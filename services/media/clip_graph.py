@@ -48,6 +48,8 @@ class ClipPlan:
     zoom_amount: float = 0.0
     zoom_focus: tuple[float, float] = (0.5, 0.5)  # where the zoom heads, fractions of the frame
     fade_out_frames: int | None = None  # the part's fade out to black, when it differs
+    # Held at the zoom's first frame (the title card: the first part's zoom starts after it).
+    zoom_still: bool = False
 
     @property
     def total_frames(self) -> int:
@@ -150,7 +152,8 @@ def _run_zoom_steps(
     `part_frames` gets that stretch of the part's zoom."""
     part_frames = plan.total_frames if part_frames is None else part_frames
     canvas = zoom.zoom_canvas(options.width, options.height, plan.zoom_amount)
-    steps = zoom.aimed_steps(canvas, part_frames, plan.zoom_amount, plan.zoom_focus)
+    amount = 0.0 if plan.zoom_still else plan.zoom_amount
+    steps = zoom.aimed_steps(canvas, part_frames, amount, plan.zoom_focus)
     return steps[first_frame : first_frame + plan.total_frames]
 
 
@@ -407,6 +410,7 @@ def _with_pages(plan: ClipPlan, pages: list[StillSegment], crossfades: list[int]
         zoom_amount=plan.zoom_amount,
         zoom_focus=plan.zoom_focus,
         fade_out_frames=plan.fade_out_frames,
+        zoom_still=plan.zoom_still,
     )
 
 

@@ -19,7 +19,7 @@ from services import timeline
 from services.media import soundtrack
 from services.media.ffmpeg import AUDIO_SAMPLE_RATE
 from services.settings import RenderOptions
-from services.stages import PartClip, PartNarration, StorySoundtrack
+from services.stages import TITLE_PART, PartClip, PartNarration, StorySoundtrack
 from services.timeline import PartTiming, narration_timing
 
 
@@ -81,6 +81,9 @@ def join_narration(
     fps = options.fps
     frame = 0
     speech: list[tuple[float, float]] = []
+    # The title card, when the story has one, comes first (always as its finished clip); the
+    # part after it starts on its picture (timeline.part_timing's `after_title`).
+    titled = isinstance(parts[0], PartClip) and parts[0].part_number == TITLE_PART
     with wave.open(str(target), "wb") as out:
         for index, part in enumerate(parts):
             if isinstance(part, PartClip):
@@ -102,7 +105,13 @@ def join_narration(
                 out.setsampwidth(2)
                 out.setframerate(part.sample_rate)
             _same_rate(out, part.sample_rate, part.part_number)
-            timing = narration_timing(part, options, first=index == 0, last=index == len(parts) - 1)
+            timing = narration_timing(
+                part,
+                options,
+                first=index == int(titled),
+                last=index == len(parts) - 1,
+                after_title=titled and index == 1,
+            )
             write_placed_pages(out, part, timing, fps, first_frame=frame)
             speech += [
                 ((frame + start) / fps, (frame + end) / fps)

@@ -33,8 +33,9 @@ from services.media import ffmpeg
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("services", "tasks")
-# The stages that make a part (its pages, narration and clip) and those that join a story.
-PART_STAGES = ("tasks.captions", "tasks.narration", "tasks.clips")
+# The stages that make a part (its pages, narration and clip; the title card's) and those that
+# join a story.
+PART_STAGES = ("tasks.captions", "tasks.narration", "tasks.clips", "tasks.title")
 STORY_STAGES = ("tasks.soundtrack", "tasks.assembly")
 
 

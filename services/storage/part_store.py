@@ -6,7 +6,8 @@ the caption font, the source of every project module the part's stages import, a
 of the native tools that draw and encode (services/media/render_identity.py: a change to any of
 them invalidates every key, so a deployment never mixes clips of two renderer versions). The part's
 number is not in the key, only whether it is the story's first or last part (which hold the
-opening and the ending).
+opening and the ending) and whether it follows a title card. The title card (title.txt) is kept
+like a part, under `title_key`: its text and the first part's picture.
 
 A whole story's assembled outputs are kept the same way, under the story's key (`story_key`:
 every part's key in order, plus the assembly's code), so a run whose parts are all unchanged
@@ -76,9 +77,11 @@ def part_key(
     sample_rate: int,
     font_path: str,
     role: tuple[bool, bool] = (False, False),
+    after_title: bool = False,
 ) -> str:
     """The content key of one part's rendered clip and narration; `role`: whether it is the
-    story's first and last part (they hold the story's opening and ending)."""
+    story's first and last part (they hold the story's opening and ending); `after_title`: it
+    follows the title card (it starts on its picture, not from black)."""
     if options.language == AUTO:
         raise ValueError("a part's key needs the story's language resolved, not auto")
     identity = {
@@ -92,7 +95,34 @@ def part_key(
         "voice": voice_id,
         "sample_rate": sample_rate,
         "font": _file_digest(font_path),
-        "role": list(role),
+        "role": [*role, "after title"] if after_title else list(role),
+    }
+    text = json.dumps(identity, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def title_key(
+    title: str,
+    first_part: Part,
+    options: RenderOptions,
+    voice_id: str,
+    sample_rate: int,
+    font_path: str,
+) -> str:
+    """The content key of the title card's clip (tasks/title.py): the title, the first part's
+    picture it is drawn over, and what else shapes a part's clip. Not the first part's captions:
+    editing them leaves the title card as it is."""
+    if options.language == AUTO:
+        raise ValueError("the title's key needs the story's language resolved, not auto")
+    identity = {
+        "code": render_code_version(),
+        "title": title,
+        "image": first_part.image_sha256,
+        "options": options.model_dump(mode="json", exclude={"tts", *ASSEMBLY_OPTIONS}),
+        "voice": voice_id,
+        "sample_rate": sample_rate,
+        "font": _file_digest(font_path),
+        "role": ["title"],
     }
     text = json.dumps(identity, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

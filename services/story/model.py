@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 MUSIC_EXTENSIONS = (".mp3", ".m4a", ".aac", ".ogg", ".wav", ".flac")
+TITLE_NAME = "title.txt"  # the optional title card, at the top of the story
 _NUMBER = re.compile(r"^[0-9]+$")
 
 
@@ -47,6 +48,7 @@ class PartFiles(BaseModel):
 class StoryLayout(BaseModel):
     parts: list[PartFiles] = Field(description="usable parts, ordered by part number")
     music: str | None = Field(None, description="the background music at the top, music.*")
+    title: str | None = Field(None, description="the title card's text file at the top, title.txt")
     problems: list[str] = Field(default_factory=list, description="what is wrong, part by part")
     ignored: list[str] = Field(
         default_factory=list, description="entries that are not parts, images or captions"
@@ -129,6 +131,7 @@ class Part(BaseModel):
 
 class Story(BaseModel):
     parts: list[Part] = Field(min_length=1)
+    title: str | None = Field(None, description="the title card's text (read_title), if any")
 
 
 def _numeric_name(name: str) -> int | None:
@@ -139,6 +142,11 @@ def is_music(name: str) -> bool:
     """`music.mp3`, `music.ogg`, ... at the top of the story (any case of extension)."""
     path = PurePosixPath(name)
     return len(path.parts) == 1 and path.stem == "music" and path.suffix.lower() in MUSIC_EXTENSIONS
+
+
+def is_title(name: str) -> bool:
+    """`title.txt` at the top of the story (any case)."""
+    return "/" not in name and name.lower() == TITLE_NAME
 
 
 def plan_story(names: list[str]) -> StoryLayout:
@@ -165,10 +173,13 @@ def survey_story(names: list[str]) -> StoryLayout:
     music = sorted(name for name in names if is_music(name))
     if len(music) > 1:
         problems.append(f"more than one music file: {', '.join(music)} (keep one)")
+    titles = sorted(name for name in names if is_title(name))
+    if len(titles) > 1:
+        problems.append(f"more than one title file: {', '.join(titles)} (keep one)")
 
     for name in sorted(names):
         path = PurePosixPath(name)
-        if is_music(name):
+        if is_music(name) or is_title(name):
             continue
         if len(path.parts) < 2:
             ignored.add(name)
@@ -230,7 +241,11 @@ def survey_story(names: list[str]) -> StoryLayout:
             "each with an image and 1.txt)"
         )
     return StoryLayout(
-        parts=parts, problems=problems, ignored=sorted(ignored), music=music[0] if music else None
+        parts=parts,
+        problems=problems,
+        ignored=sorted(ignored),
+        music=music[0] if music else None,
+        title=titles[0] if titles else None,
     )
 
 
@@ -260,11 +275,41 @@ def read_caption(path: Path, display_name: str, part_number: int) -> str:
     return cleaned
 
 
+def read_title(path: Path, display_name: str) -> str:
+    """Decode the title card's file like a caption (UTF-8, a BOM and CRLF allowed, cleaned): its
+    lines make one title. An empty title is an error, not "no title": the file says one is
+    wanted."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise StoryError(
+            [
+                f"title: {display_name} is not UTF-8 text "
+                f"(byte 0x{raw[error.start]:02x} at offset {error.start})"
+            ]
+        ) from None
+    cleaned = clean_caption_text(text)
+    if not cleaned:
+        raise StoryError(
+            [f"title: {display_name} is empty (write the story's title in it, or remove it)"]
+        )
+    if not has_visible_text(cleaned):
+        raise StoryError(
+            [
+                f"title: {display_name} has no visible text "
+                f"(only invisible characters such as zero-width spaces or direction marks)"
+            ]
+        )
+    return cleaned
+
+
 def undrawable_characters_problem(
-    text: str, display_name: str, part_number: int, unknown: Callable[[str], list[str]]
+    text: str, display_name: str, part_number: int | None, unknown: Callable[[str], list[str]]
 ) -> str | None:
-    """The problem to report when the caption has characters no installed font can draw
-    (`unknown` names them), or None. Better to stop than to show boxes or an empty band."""
+    """The problem to report when the caption (or, `part_number` None, the title) has characters
+    no installed font can draw (`unknown` names them), or None. Better to stop than to show
+    boxes or an empty band."""
     missing = unknown(text)
     if not missing:
         return None
@@ -272,7 +317,8 @@ def undrawable_characters_problem(
     if len(missing) > 10:
         shown += f" and {len(missing) - 10} more"
     return (
-        f"part {part_number}: {display_name} has characters no installed font can draw: "
+        f"{'title' if part_number is None else f'part {part_number}'}: {display_name} "
+        f"has characters no installed font can draw: "
         f"{shown} (remove them, or install a font that has them)"
     )
 
