@@ -252,7 +252,7 @@ def _render(
         logger.info("music: %s (%.1f s or more)", music.name, music.seconds)
     total = len(story.parts)
     options = _with_story_language(options, story, narrator, logger)
-    run.update(parts=total, language=options.language)
+    run.update(parts=total, language=options.language, read_along=options.read_along)
 
     font = fonts.caption_font()
     voice = narrator.engine.voice_id(options.language)
@@ -315,7 +315,10 @@ def _render(
         )
         narrations = track(
             narrate_part.map(
-                pages, narrator=unmapped(narrator), language=unmapped(options.language)
+                pages,
+                narrator=unmapped(narrator),
+                language=unmapped(options.language),
+                words=unmapped(options.read_along),
             )
         )
         # Submitted before the clips, so it is made while they encode (Prefect's pool takes

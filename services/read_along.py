@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -42,8 +42,14 @@ class Event:
 _TOKEN = re.compile(r"\S+")
 
 
-def _is_mark(character: str) -> bool:
-    return unicodedata.category(character).startswith("M")
+# Thai and Lao vowels written after (or above) their consonant, and those written before it:
+# a unit never starts with the first nor ends with the second (espeak-ng's Thai events cut there).
+_FOLLOWING_VOWELS = frozenset("\u0e30\u0e31\u0e32\u0e33\u0e45\u0eb0\u0eb2\u0eb3")
+_LEADING_VOWELS = frozenset("\u0e40\u0e41\u0e42\u0e43\u0e44\u0ec0\u0ec1\u0ec2\u0ec3\u0ec4")
+
+
+def _cannot_start(character: str) -> bool:
+    return unicodedata.category(character).startswith("M") or character in _FOLLOWING_VOWELS
 
 
 def _speakable(text: str) -> bool:
@@ -51,10 +57,13 @@ def _speakable(text: str) -> bool:
 
 
 def _snap(text: str, position: int, low: int, high: int) -> int:
-    """`position` moved forward off combining marks (a cut never separates a mark from its
-    letter), kept within (low, high]."""
-    while low < position < high and _is_mark(text[position]):
+    """`position` moved off a place no unit may start (a combining mark, a Thai vowel that
+    follows its consonant) and from just after a vowel that precedes its consonant, kept within
+    (low, high]."""
+    while low < position < high and _cannot_start(text[position]):
         position += 1
+    while low < position - 1 and text[position - 1] in _LEADING_VOWELS:
+        position -= 1
     return position
 
 
@@ -78,7 +87,10 @@ def word_units(text: str, events: Sequence[Event], total_samples: int) -> list[W
     onsets: list[int | None] = [None] * len(spans)
     for event in events:
         index = _unit_at(spans, event.position)
-        if index is not None and (onsets[index] is None or event.sample < onsets[index]):
+        if index is None:
+            continue
+        known = onsets[index]
+        if known is None or event.sample < known:
             onsets[index] = event.sample
     _spread_shared(text, spans, onsets, events)
     times = _interpolate(spans, onsets, total_samples)
@@ -225,21 +237,27 @@ def first_frames(
 
 
 def vtt_text(
-    text: str, words: Sequence[WordTime], start_frame: int, fps: int, frames: list[int], clock
-) -> str:  # type: ignore[no-untyped-def]
-    """The cue's text with a WebVTT timestamp before each unit after the first, at the frame its
-    highlight appears (`frames`, of the page, whose first frame is `start_frame` of the video).
-    `clock` formats seconds as a WebVTT time. Timestamps never decrease, and one equal to the
-    cue's start is left out (the unit is lit from the start)."""
+    text: str,
+    words: Sequence[WordTime],
+    start_frame: int,
+    fps: int,
+    frames: Sequence[int],
+    clock: Callable[[float], str],
+) -> str:
+    """The cue's text with a WebVTT timestamp before each unit, at the frame its highlight
+    appears (`frames`, counted from the cue's first frame `start_frame`); `clock` formats
+    seconds as a WebVTT time. WebVTT wants each timestamp after the cue's start and after the one
+    before: a unit lit on the cue's first frame, or on the same frame as the unit before it, gets
+    none (it is lit with what comes before it)."""
     pieces: list[str] = []
     cursor = 0
     last = start_frame
     for word, frame in zip(words, frames, strict=True):
-        at = max(last, start_frame + frame)
+        at = start_frame + frame
         pieces.append(text[cursor : word.start])
-        if at > start_frame and word.start > 0:
+        if at > last:
             pieces.append(f"<{clock(at / fps)}>")
-        last = at
+            last = at
         cursor = word.start
     pieces.append(text[cursor:])
     return "".join(pieces)

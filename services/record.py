@@ -41,6 +41,9 @@ class VideoRecord(BaseModel):
     )
     true_peak_dbtp: float | None = Field(None, description="its true peak, dBTP")
     chapters: int | None = Field(None, description="chapter marks in the video (one per part)")
+    read_along: bool | None = Field(
+        None, description="whether spoken words are highlighted (and timed in the VTT)"
+    )
     error: str | None = Field(None, description="why it failed, for a person to act on")
 
     def to_json(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from services.media.audio_graph import Loudness
+from services.read_along import WordTime
 from services.timeline import Chapter, Cue
 
 
@@ -38,6 +39,9 @@ class PartPages(BaseModel):
 class PageAudio(BaseModel):
     wav: Path
     samples: int
+    # Read-along: the page's units and the sample of `wav` each is heard from; None when not
+    # asked for or not known (services/read_along.py).
+    words: list[WordTime] | None = None
 
 
 class PartNarration(BaseModel):
@@ -53,6 +57,10 @@ class PartClip(ClipFiles):
     frames: int
     page_frames: list[int]
     page_texts: list[str]
+    # Read-along: each page's word times (samples of the page's own speech, at `word_rate`),
+    # kept with the part in the store so a re-used part keeps its VTT word timestamps.
+    page_words: list[list[WordTime] | None] | None = None
+    word_rate: int | None = None
 
 
 class MusicTrack(BaseModel):

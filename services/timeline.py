@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from services import read_along
+
 if TYPE_CHECKING:  # records and options, for annotations only (stages.py imports Cue)
     from services.settings import RenderOptions
     from services.stages import PartClip, PartNarration
@@ -47,6 +49,9 @@ class Cue:
     start: float
     end: float
     text: str
+    # Read-along: the text with a WebVTT timestamp before each word after the first, at the
+    # frame its highlight appears; None without word times.
+    timed: str | None = None
 
 
 def cue_times(page_frames: list[int], first_frame: int, fps: int) -> list[tuple[float, float]]:
@@ -75,8 +80,17 @@ def to_srt(cues: list[Cue]) -> str:
     return "\n".join(blocks)
 
 
+def vtt_clock(seconds: float) -> str:
+    return _clock(seconds, ".")
+
+
 def to_vtt(cues: list[Cue]) -> str:
-    blocks = [f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.text}\n" for cue in cues]
+    """WebVTT; a cue with word times carries them as inline timestamps (`<00:00:01.500>word`),
+    so a player can highlight the words too. The SRT stays one cue a page."""
+    blocks = [
+        f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.timed or cue.text}\n"
+        for cue in cues
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
@@ -143,15 +157,34 @@ def page_frames_of(narration: PartNarration, fps: int) -> list[int]:
 # --- a story's cues, chapters and poster frame, from its parts' clips -------------------------
 
 
+def speech_start_frames(page_frames: list[int], first_frame: int) -> list[int]:
+    """The frame (of the video) where each page's speech starts, sample 0 of its own WAV: the
+    page's first frame, for pages beginning at `first_frame`."""
+    starts, frame = [], first_frame
+    for frames in page_frames:
+        starts.append(frame)
+        frame += frames
+    return starts
+
+
 def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
     cues: list[Cue] = []
     first_frame = 0
     for clip in clips:
         times = cue_times(clip.page_frames, first_frame, fps)
-        cues += [
-            Cue(start=start, end=end, text=text)
-            for (start, end), text in zip(times, clip.page_texts, strict=True)
-        ]
+        speech = speech_start_frames(clip.page_frames, first_frame)
+        words = clip.page_words or [None] * len(clip.page_texts)
+        for index, ((start, end), text) in enumerate(zip(times, clip.page_texts, strict=True)):
+            timed = None
+            page_words = words[index]
+            if page_words and clip.word_rate:
+                page_start = round(start * fps)
+                lit = read_along.first_frames(
+                    page_words, clip.word_rate, fps, clip.page_frames[index]
+                )
+                frames = [speech[index] - page_start + frame for frame in lit]
+                timed = read_along.vtt_text(text, page_words, page_start, fps, frames, vtt_clock)
+            cues.append(Cue(start=start, end=end, text=text, timed=timed))
         first_frame += clip.frames
     return cues
 

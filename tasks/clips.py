@@ -67,7 +67,17 @@ def render_part_clip(
         frames=sum(page_frames),
         page_frames=page_frames,
         page_texts=[page.text for page in pages.pages],
+        **_word_times(narration, options),
     )
+
+
+def _word_times(narration: PartNarration, options: RenderOptions) -> dict[str, object]:
+    if not options.read_along:
+        return {}
+    return {
+        "page_words": [audio.words for audio in narration.pages],
+        "word_rate": narration.sample_rate,
+    }
 
 
 @task(name="render-clip", task_run_name="render-clip-{pages.part_number}", cache_policy=NO_CACHE)

@@ -47,7 +47,7 @@ from services.story.model import Part, sha256_file
 log = logging.getLogger(__name__)
 
 # Bump when the stored entry's layout changes (files, part.json fields).
-PART_FORMAT_VERSION = 2
+PART_FORMAT_VERSION = 3  # 3: part.json keeps the pages' word times (read-along)
 
 _ROOT = Path(__file__).resolve().parents[2]
 # The code that decides a part's pixels, sound and timing.
@@ -59,6 +59,9 @@ RENDER_CODE = (
     "services/media/caption_drawing.py",
     "services/story/paging.py",
     "services/media/speech.py",
+    "services/media/espeak_library.py",
+    "services/media/alignment.py",
+    "services/read_along.py",
     "services/media/narration_track.py",
     "services/stages.py",
     "services/timeline.py",
@@ -78,6 +81,7 @@ ASSEMBLY_CODE = (
     "services/media/narration_track.py",
     "services/stages.py",
     "services/timeline.py",
+    "services/read_along.py",
 )
 
 CACHE_FOLDER = "render-cache"  # gs://<bucket>/<creation_id>/render-cache/<key>/...
