@@ -27,6 +27,10 @@ class Page(BaseModel):
     text: str
     lines: list[str]
     image: Path  # a full frame, or (zoom on) a transparent caption band
+    # The font it was drawn with (Pango's description, and the language it shaped for): the
+    # read-along highlight lays the page out again exactly as drawn.
+    font: str = ""
+    font_language: str | None = None
 
 
 class PartPages(BaseModel):

@@ -88,7 +88,14 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
             drawn = [page.drawn for _, page in laid_out]
             caption_drawing.compose_pages(frame, drawn, layout, images, style)
     pages = [
-        Page(caption_number=number, text=page.text, lines=list(page.drawn.lines), image=image)
+        Page(
+            caption_number=number,
+            text=page.text,
+            lines=list(page.drawn.lines),
+            image=image,
+            font=page.drawn.font.description,
+            font_language=page.drawn.font.language,
+        )
         for (number, page), image in zip(laid_out, images, strict=True)
     ]
     return PartPages(
