@@ -192,9 +192,12 @@ class Highlight:
 
 
 def onset_frame(sample: int, sample_rate: int, fps: int) -> int:
-    """The frame on which a unit heard from `sample` is highlighted: the one showing at that
-    moment, so the highlight never comes after the voice (and leads it by less than a frame)."""
-    return (sample * fps) // sample_rate
+    """The frame on which a unit heard from `sample` is highlighted: the frame starting nearest
+    that moment (within half a frame of it). espeak-ng's events come 0-80 ms before the sound
+    they name (measured: tests/unit/test_word_times.py), so the highlight leads the voice by about
+    that much, or trails it by at most the few milliseconds left of half a frame; the frame
+    showing at the event (rounding down) would lead it by up to a frame more."""
+    return (2 * sample * fps + sample_rate) // (2 * sample_rate)
 
 
 def highlights(

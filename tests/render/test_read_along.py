@@ -127,13 +127,17 @@ def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
 
     lit = _is_amber(_band_frames(clip.video, layout.band_top))
     appearances = _appearances(lit)
-    assert len(appearances) == len(words), appearances
+    # Words in Chinese and Thai light up piece by piece (the units espeak-ng speaks).
+    assert len(appearances) >= len(words), appearances
     lit_frames = {box: _frames_lit(lit, box) for _, box in appearances}
 
-    for (frame, _), onset in zip(appearances, heard, strict=True):
-        shown = frame / FPS
-        # Never after the voice (the frame showing at the onset or before), within 80 ms.
-        assert onset - 0.08 <= shown <= onset + 0.01, (name, shown, onset)
+    # Each word's first piece lights on the frame nearest its onset in the audio: within 80 ms
+    # before it, and at most half a frame (21 ms) after it.
+    firsts = []
+    for onset in heard:
+        frame = min((frame for frame, _ in appearances), key=lambda f: abs(f / FPS - onset))
+        assert onset - 0.08 <= frame / FPS <= onset + 0.021, (name, frame / FPS, onset)
+        firsts.append(frame)
 
     # Reading order: line by line, left to right in each (right to left in Arabic).
     line_height = layout.line_height
@@ -147,21 +151,16 @@ def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
         assert len(frames) >= hold, (key, frames)
         assert frames == list(range(frames[0], frames[0] + len(frames))), (key, frames)
 
-    # OCR reads each lit word as the word (sampled in the middle of its highlight).
-    for word, (_, box) in zip(words, appearances, strict=True):
-        frames = lit_frames[box]
-        middle = frames[len(frames) // 2]
-        mask = np.zeros_like(lit[middle])
-        left, top_row, right, bottom_row = box
-        mask[top_row : bottom_row + 1, left : right + 1] = lit[middle][
-            top_row : bottom_row + 1, left : right + 1
-        ]
+    # OCR reads each word from what was lit while it was spoken (all its pieces).
+    for index, word in enumerate(words):
+        end = firsts[index + 1] if index + 1 < len(firsts) else lit.shape[0]
+        mask = lit[firsts[index] : end].any(axis=0)
         rows = np.nonzero(mask.any(axis=1))[0]
         top, bottom = max(0, rows[0] - 12), min(mask.shape[0], rows[-1] + 12)
         ink = np.where(mask[top:bottom], 0, 255).astype(np.uint8)
         ink = np.repeat(np.repeat(ink, 2, axis=0), 2, axis=1)
         header = f"P5 {ink.shape[1]} {ink.shape[0]} 255\n".encode()
-        read = media._tesseract(header + ink.tobytes(), ocr_language, "").strip()
+        read = "".join(media._tesseract(header + ink.tobytes(), ocr_language, "").split())
         expected = word.rstrip(".。।")
         similarity = difflib.SequenceMatcher(None, read.rstrip(".。।"), expected).ratio()
         assert similarity >= 0.6, (name, word, read)
