@@ -220,3 +220,47 @@ def test_aligner_refuses_speech_of_another_text(tmp_path: Path, caplog) -> None:
     # Not word by word: clauses at most, and said so in the log.
     assert aligned is None or len(aligned) < len(known)
     assert "read-along" in caplog.text
+
+
+def test_line_offsets_follow_wrapping_and_direction_marks() -> None:
+    from services.media.highlight_drawing import line_offsets
+
+    text = "The fox ran to the river"
+    lines = ["The fox ran", "to the river"]
+    offsets = line_offsets(text, lines)
+    joined = "\u2028".join(lines)
+    # Every letter lands on itself in the drawn lines; the space a line break took has none.
+    assert all(joined[offsets[i]] == text[i] for i in range(len(text)) if offsets[i] is not None)
+    assert offsets[text.index(" to")] is None
+    # A direction mark in front of the first line shifts every index by one.
+    marked = line_offsets("Zoé قال", ["\u200fZoé قال"])
+    assert marked[0] == 1 and marked[-1] == len("\u200fZoé قال") - 1
+
+
+def test_part_store_keeps_the_word_times(tmp_path: Path) -> None:
+    from services.storage.folder import LocalStorage
+    from services.storage.part_store import PartStore
+
+    (tmp_path / "clip.mp4").write_bytes(b"clip")
+    (tmp_path / "narration.wav").write_bytes(b"wav")
+    words = [WordTime(start=0, end=3, sample=0), WordTime(start=4, end=7, sample=9000)]
+    clip = PartClip(
+        part_number=3,
+        video=tmp_path / "clip.mp4",
+        audio=tmp_path / "narration.wav",
+        frames=48,
+        page_frames=[48],
+        page_texts=["The fox"],
+        page_words=[words],
+        word_rate=RATE,
+    )
+    (tmp_path / "store").mkdir()
+    store = PartStore(LocalStorage(tmp_path / "store"))
+    store.save("k" * 64, clip)
+    loaded = store.load("k" * 64, tmp_path / "work", PartClip)
+    assert loaded is not None
+    assert loaded.page_words == [words] and loaded.word_rate == RATE
+    # ... and a re-used part gives the same VTT word timestamps.
+    assert timeline.to_vtt(timeline.story_cues([loaded], 24)) == timeline.to_vtt(
+        timeline.story_cues([clip], 24)
+    )
