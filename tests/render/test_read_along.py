@@ -124,7 +124,8 @@ def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
     heard = _heard_onsets(narration.pages[0].wav)
     assert len(heard) == len(words), heard
 
-    lit = _is_amber(_band_frames(clip.video, layout.band_top))
+    bands = _band_frames(clip.video, layout.band_top)
+    lit = _is_amber(bands)
     appearances = _appearances(lit)
     # Words in Chinese and Thai light up piece by piece (the units espeak-ng speaks).
     assert len(appearances) >= len(words), appearances
@@ -150,10 +151,17 @@ def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
         assert len(frames) >= hold, (key, frames)
         assert frames == list(range(frames[0], frames[0] + len(frames))), (key, frames)
 
-    # OCR reads each word from what was lit while it was spoken (all its pieces).
+    # OCR reads each word where the highlight was while it was spoken (all its pieces): the
+    # caption's ink (white or amber) inside the box of what was lit, on a frame in between.
     for index, word in enumerate(words):
         end = firsts[index + 1] if index + 1 < len(firsts) else lit.shape[0]
-        mask = lit[firsts[index] : end].any(axis=0)
+        where = lit[firsts[index] : end].any(axis=0)
+        rows, columns = (np.nonzero(where.any(axis=axis))[0] for axis in (1, 0))
+        frame = bands[(firsts[index] + end) // 2]
+        ink = (frame.min(axis=2) >= 170) | lit[(firsts[index] + end) // 2]
+        mask = np.zeros_like(where)
+        box = (slice(rows[0], rows[-1] + 1), slice(max(0, columns[0] - 2), columns[-1] + 3))
+        mask[box] = ink[box]
         expected = word.rstrip(".。।")
         similarity = max(
             difflib.SequenceMatcher(None, read.rstrip(".。।"), expected).ratio()
