@@ -98,6 +98,7 @@ def draw_variants(
         }
         if image.suffix == ".pam":
             with Image(filename=str(image)) as band:
+                band.type = "truecolormatte"  # a grey band (no colour glyphs) takes colour now
                 _place(band, page, layout, lit)
                 caption_drawing.save_pam(band, target)
             continue

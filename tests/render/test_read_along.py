@@ -214,3 +214,18 @@ def test_read_along_off_draws_no_highlight(tmp_path: Path) -> None:
     assert clip.page_words is None
     [cue] = timeline.story_cues([clip], FPS)
     assert cue.timed is None and "<" not in timeline.to_vtt([cue])
+
+
+@pytest.mark.parametrize(
+    "look", [{"zoom": True}, {"caption_style": "box"}], ids=["zoom-bands", "box"]
+)
+def test_highlight_in_the_zoomed_and_boxed_looks(tmp_path: Path, look: dict) -> None:
+    """With zoom the highlight is drawn on transparent bands (grey until now), in the box look
+    on the box: the words light up in amber on time there too."""
+    words = HELD_OUT["german"][2]
+    clip, narration, layout = _render(tmp_path, "de", words, **look)
+    heard = _heard_onsets(narration.pages[0].wav)
+    appearances = _appearances(_is_amber(_band_frames(clip.video, layout.band_top)))
+    assert len(appearances) == len(words) == len(heard), appearances
+    for (frame, _), onset in zip(appearances, heard, strict=True):
+        assert onset - 0.08 <= frame / FPS <= onset + 0.021, (look, frame / FPS, onset)
