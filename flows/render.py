@@ -94,6 +94,7 @@ class StoryRender:
             pace=self.options.pace,
             speech_rate=self.options.speech_rate,
             voice=voice,
+            read_along=self.options.read_along,
         )
         font = fonts.caption_font()
         first, last = story.parts[0].number, story.parts[-1].number
@@ -217,7 +218,10 @@ class StoryRender:
         )
         narrations = self.track(
             narrate_part.map(
-                pages, narrator=unmapped(narrator), language=unmapped(options.language)
+                pages,
+                narrator=unmapped(narrator),
+                language=unmapped(options.language),
+                words=unmapped(options.read_along),
             )
         )
         # Submitted before the clips, so it is made while they encode (Prefect's pool takes
