@@ -193,6 +193,10 @@ def read_along_stills(
                 for number, state in enumerate(states)
             ]
         )
+    if made:
+        highlight_drawing.bands_in_colour(
+            [page.image for page in pages.pages] + ([pages.blank] if pages.blank else [])
+        )
     segments: list[list[StillSegment]] = []
     frame = 0
     for page_index, frames in timing.segments:

@@ -105,6 +105,22 @@ def draw_variants(
         _variant_frame(page, layout, image, lit, target)
 
 
+def bands_in_colour(bands: list[Path]) -> None:
+    """Caption bands (.pam) saved grey rewritten in colour, the same pixels: a part's stills go
+    to ffmpeg as one stream of images, and a stream whose pixel format changes from one image to
+    the next (a grey band, then an amber-lit one) makes ffmpeg rebuild the filter graph, losing
+    the frames already counted. Full frames (.ppm) are always colour."""
+    for path in bands:
+        if path.suffix != ".pam":
+            continue
+        with Image(filename=str(path)) as band:
+            if band.type == "truecolormatte":
+                continue
+            band.type = "truecolormatte"
+            band.format = "pam"
+            band.save(filename=str(path))
+
+
 def _variant_frame(
     page: CaptionText, layout: CaptionLayout, image: Path, lit: set[int], target: Path
 ) -> None:

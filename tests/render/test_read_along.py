@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import subprocess
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from services import timeline
 from services.media import caption_drawing, ffmpeg
 from services.media.speech import EspeakEngine, Narrator
 from services.settings import RenderOptions
+from services.stages import PartClip, PartNarration
 from services.storage.folder import LocalStorage
 from services.story.model import PartFiles
 from tasks.captions import lay_out_part
@@ -47,15 +49,17 @@ def _is_amber(rgb: np.ndarray) -> np.ndarray:
     return (red > 170) & (green > 110) & (green < red - 30) & (blue < green - 50)
 
 
-def _band_frames(video: Path, top: int) -> np.ndarray:
-    """Every frame's caption band, as RGB arrays (frames, rows, columns, 3)."""
+def _band_frames(video: Path, layout: caption_drawing.CaptionLayout) -> np.ndarray:
+    """Every frame's caption band (where the part's captions were placed), as RGB arrays
+    (frames, rows, columns, 3)."""
+    top, rows = layout.band_top, layout.band_height
     done = subprocess.run(
         [ffmpeg.binary("FFMPEG", "ffmpeg"), "-v", "error", "-i", str(video),
-         "-vf", f"crop={WIDTH}:{HEIGHT - top}:0:{top}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+         "-vf", f"crop={WIDTH}:{rows}:0:{top}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
         capture_output=True,
         check=True,
     )  # fmt: skip
-    return np.frombuffer(done.stdout, np.uint8).reshape(-1, HEIGHT - top, WIDTH, 3)
+    return np.frombuffer(done.stdout, np.uint8).reshape(-1, rows, WIDTH, 3)
 
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (inclusive) in the band
@@ -105,26 +109,35 @@ def _render(tmp_path: Path, language: str, words: list[str], **options: object):
         fps=FPS,
         language=language,
         tts="espeak",
-        fade_seconds=0,  # today the speech starts in the part's fade-in (issue 17's to change)
         **options,
     )
     pages = lay_out_part(checked, opts, tmp_path / "work")
     narrator = Narrator(EspeakEngine(), tmp_path / "speech")
     narration = narrate_pages(pages, narrator, language, words=opts.read_along)
     clip = render_part_clip(pages, narration, opts, tmp_path / "work")
-    layout = caption_drawing.caption_layout(WIDTH, HEIGHT, opts.max_caption_lines)
+    layout = replace(
+        caption_drawing.caption_layout(WIDTH, HEIGHT, opts.max_caption_lines),
+        position=pages.position,
+    )
     return clip, narration, layout
+
+
+def _heard_in_video(clip: PartClip, narration: PartNarration) -> list[float]:
+    """The onsets heard in the page's WAV, in seconds of the clip: a time in the WAV plus its
+    speech start (the read-along contract)."""
+    start = clip.speech_starts[0] / FPS
+    return [start + onset for onset in _heard_onsets(narration.pages[0].wav)]
 
 
 @pytest.mark.parametrize("name", HELD_OUT)
 def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
     language, ocr_language, words = HELD_OUT[name]
     clip, narration, layout = _render(tmp_path, language, words)
-    assert len(clip.page_frames) == 1, "one page, so the page's audio starts at frame 0"
-    heard = _heard_onsets(narration.pages[0].wav)
+    assert len(clip.speech_starts) == 1, "one page"
+    heard = _heard_in_video(clip, narration)
     assert len(heard) == len(words), heard
 
-    bands = _band_frames(clip.video, layout.band_top)
+    bands = _band_frames(clip.video, layout)
     lit = _is_amber(bands)
     appearances = _appearances(lit)
     # Words in Chinese and Thai light up piece by piece (the units espeak-ng speaks).
@@ -154,7 +167,8 @@ def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
     # OCR reads each word where the highlight was while it was spoken (all its pieces): the
     # caption's ink (white or amber) inside the box of what was lit, on a frame in between.
     for index, word in enumerate(words):
-        end = firsts[index + 1] if index + 1 < len(firsts) else lit.shape[0]
+        last_lit = int(np.nonzero(lit.any(axis=(1, 2)))[0][-1]) + 1
+        end = firsts[index + 1] if index + 1 < len(firsts) else last_lit
         where = lit[firsts[index] : end].any(axis=0)
         rows, columns = (np.nonzero(where.any(axis=axis))[0] for axis in (1, 0))
         frame = bands[(firsts[index] + end) // 2]
@@ -200,17 +214,19 @@ def test_vtt_timestamps_are_the_frames_shown(tmp_path: Path) -> None:
         for stamp in cue.timed.split("<")[1:]
         for stamp in [stamp.split(">")[0]]
     ] if cue.timed else []  # fmt: skip
-    assert len(stamps) == 3 and stamps == sorted(stamps) and stamps[0] > cue.start
-    appearances = _appearances(_is_amber(_band_frames(clip.video, layout.band_top)))
+    # Every word is stamped: even the first lights after the cue starts (the speech starts after
+    # the picture's lead-in).
+    assert len(stamps) == 4 and stamps == sorted(stamps) and stamps[0] > cue.start
+    appearances = _appearances(_is_amber(_band_frames(clip.video, layout)))
     for stamp in stamps:
         assert abs(stamp * FPS - round(stamp * FPS)) < 0.03  # a frame's own time
-    # The words after the first light up exactly on the frames the timestamps name.
-    assert [frame for frame, _ in appearances[1:]] == [round(stamp * FPS) for stamp in stamps]
+    # The words light up exactly on the frames the timestamps name.
+    assert [frame for frame, _ in appearances] == [round(stamp * FPS) for stamp in stamps]
 
 
 def test_read_along_off_draws_no_highlight(tmp_path: Path) -> None:
     clip, _, layout = _render(tmp_path, "en", HELD_OUT["english"][2], read_along=False)
-    assert not _is_amber(_band_frames(clip.video, layout.band_top)).any()
+    assert not _is_amber(_band_frames(clip.video, layout)).any()
     assert clip.page_words is None
     [cue] = timeline.story_cues([clip], FPS)
     assert cue.timed is None and "<" not in timeline.to_vtt([cue])
@@ -224,8 +240,8 @@ def test_highlight_in_the_zoomed_and_boxed_looks(tmp_path: Path, look: dict) -> 
     on the box: the words light up in amber on time there too."""
     words = HELD_OUT["german"][2]
     clip, narration, layout = _render(tmp_path, "de", words, **look)
-    heard = _heard_onsets(narration.pages[0].wav)
-    appearances = _appearances(_is_amber(_band_frames(clip.video, layout.band_top)))
+    heard = _heard_in_video(clip, narration)
+    appearances = _appearances(_is_amber(_band_frames(clip.video, layout)))
     assert len(appearances) == len(words) == len(heard), appearances
     for (frame, _), onset in zip(appearances, heard, strict=True):
         assert onset - 0.08 <= frame / FPS <= onset + 0.021, (look, frame / FPS, onset)
