@@ -15,6 +15,7 @@ import subprocess
 import wave
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,7 +99,9 @@ def _heard_onsets(wav: Path, gap: float = 0.12) -> list[float]:
     return [i / 100 for i in np.nonzero(loud)[0] if not loud[max(0, i - quiet) : i].any()]
 
 
-def _render(tmp_path: Path, language: str, words: list[str], **options: object):  # type: ignore[no-untyped-def]
+def _render(
+    tmp_path: Path, language: str, words: list[str], **options: Any
+) -> tuple[PartClip, PartNarration, caption_drawing.CaptionLayout]:
     caption = " ".join(words)
     root = build_story(tmp_path / "story", StorySpec({1: PartSpec([caption])}))
     files = PartFiles(number=1, image="1/image.png", captions=["1/1.txt"])
@@ -169,8 +172,8 @@ def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
     for index, word in enumerate(words):
         last_lit = int(np.nonzero(lit.any(axis=(1, 2)))[0][-1]) + 1
         end = firsts[index + 1] if index + 1 < len(firsts) else last_lit
-        where = lit[firsts[index] : end].any(axis=0)
-        rows, columns = (np.nonzero(where.any(axis=axis))[0] for axis in (1, 0))
+        where = np.any(lit[firsts[index] : end], axis=0)
+        rows, columns = (np.nonzero(np.any(where, axis=axis))[0] for axis in (1, 0))
         frame = bands[(firsts[index] + end) // 2]
         ink = (frame.min(axis=2) >= 170) | lit[(firsts[index] + end) // 2]
         mask = np.zeros_like(where)

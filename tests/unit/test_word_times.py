@@ -64,7 +64,8 @@ def _bursts(samples: np.ndarray, rate: int, gap: float = 0.12) -> list[float]:
     count = samples.size // hop
     levels = np.sqrt((samples[: count * hop].reshape(count, hop) ** 2).mean(axis=1))
     loud = levels > levels.max() / 25
-    onsets, quiet = [], int(gap * 100)
+    onsets: list[float] = []
+    quiet = int(gap * 100)
     for index in np.nonzero(loud)[0]:
         if not loud[max(0, index - quiet) : index].any():
             onsets.append(index / 100)
@@ -242,7 +243,9 @@ def test_aligner_places_words_of_another_voice(tmp_path: Path) -> None:
     assert np.median(errors) < 0.05 and np.percentile(errors, 90) < 0.1, errors
 
 
-def test_aligner_refuses_speech_of_another_text(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_aligner_refuses_speech_of_another_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     text = "The little fox ran down to the river."
     reference, events = EspeakEngine().synthesize_words(text, "en", tmp_path)
     known = word_units(text, events, wav_sample_count(reference))
@@ -262,7 +265,7 @@ def test_line_offsets_follow_wrapping_and_direction_marks() -> None:
     offsets = line_offsets(text, lines)
     joined = "\u2028".join(lines)
     # Every letter lands on itself in the drawn lines; the space a line break took has none.
-    assert all(joined[offsets[i]] == text[i] for i in range(len(text)) if offsets[i] is not None)
+    assert all(joined[at] == text[i] for i, at in enumerate(offsets) if at is not None)
     assert offsets[text.index(" to")] is None
     # A direction mark in front of the first line shifts every index by one.
     marked = line_offsets("Zoé قال", ["\u200fZoé قال"])
