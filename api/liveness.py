@@ -1,44 +1,87 @@
 """Whether Prefect or the bucket is still there: the API's bound on waiting for them.
 
-A service is taken for gone when it has answered none of this process's calls for
-`silence_seconds` while one waits: a stopped or frozen Prefect server, or a bucket that accepts
-connections and answers nothing, is a 503 within 5 s. A service that is slow because it is busy
-(a burst of triggers on a small machine) keeps answering other calls, so a call to it may take
-longer, up to the service's safety net (api/service.py, ANSWER_SECONDS). A single fixed timeout per
-call could not tell the two apart: 4 s turned a burst of 20 triggers into 503s.
+A call waits while its service shows signs of life. When the service has answered none of this
+process's calls for `silence_seconds`, a probe asks it directly (one plain HTTP request, where any
+HTTP answer, even an error status, means it is there): a stopped or frozen Prefect server, or a
+bucket that accepts connections and answers nothing, leaves the probe unanswered too and is a 503
+within 5 s. A service that is slow because it is busy (a burst of triggers on a small machine, a
+Prefect server writing a finished run's events) answers the probe, so the call may take longer, up
+to the service's safety net (api/service.py, ANSWER_SECONDS). A single fixed timeout per call could
+not tell the two apart: 4 s turned a burst of 20 triggers, and a busy test server, into 503s.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+SILENCE_SECONDS = 2.5  # no answer to any call for this long: probe
+PROBE_SECONDS = 1.5  # the probe's own bound: 2.5 + 1.5 s stays inside the 5 s promise
+
+
+class ServiceSilent(TimeoutError):
+    """The service answered nothing, not even the probe."""
 
 
 class Liveness:
-    """The time of a service's latest answer to any call, and calls bounded by its silence."""
+    """The time of a service's latest answer to any call, and calls bounded by its silence.
 
-    def __init__(self, name: str, silence_seconds: float = 4.0):
+    `probe_url` gives the address to probe (None: no probe, silence alone decides)."""
+
+    def __init__(
+        self,
+        name: str,
+        probe_url: Callable[[], str | None] | None = None,
+        *,
+        silence_seconds: float = SILENCE_SECONDS,
+        probe_seconds: float = PROBE_SECONDS,
+    ):
         self.name = name
+        self.probe_url = probe_url
         self.silence_seconds = silence_seconds
-        self._last_answer = 0.0  # loop time of the latest answer (an error is an answer too)
+        self.probe_seconds = probe_seconds
+        self._last_answer = 0.0  # loop time of the latest sign of life (an error is one too)
 
     async def call(self, call: Awaitable[T]) -> T:
-        """The answer of `call`, or TimeoutError once the service has answered nothing at all
-        for `silence_seconds` (the call is then cancelled; a thread is abandoned and ends by
-        its own request timeout)."""
+        """The answer of `call`, or ServiceSilent once the service has shown no sign of life for
+        `silence_seconds` and then left the probe unanswered (the call is then cancelled; a thread
+        is abandoned and ends by its own request timeout)."""
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(call)
         try:
             while True:
-                done, _ = await asyncio.wait({task}, timeout=self.silence_seconds)
+                wait = max(0.05, self._last_answer + self.silence_seconds - loop.time())
+                done, _ = await asyncio.wait({task}, timeout=wait)
                 if done:
                     self._last_answer = loop.time()
                     return task.result()
-                if loop.time() - self._last_answer >= self.silence_seconds:
-                    raise TimeoutError(f"{self.name} answered nothing in time")
+                if loop.time() - self._last_answer < self.silence_seconds:
+                    continue  # another call was answered meanwhile
+                if await self._probe():
+                    self._last_answer = loop.time()
+                    continue
+                raise ServiceSilent(f"{self.name} answered nothing in time")
         finally:
             if not task.done():
                 task.cancel()
+
+    async def _probe(self) -> bool:
+        """Whether the service answers one plain request within `probe_seconds`."""
+        url = self.probe_url() if self.probe_url else None
+        if not url:
+            return False
+        try:
+            async with httpx.AsyncClient(timeout=self.probe_seconds) as client:
+                await asyncio.wait_for(client.get(url), self.probe_seconds)
+        except (httpx.HTTPError, TimeoutError, OSError) as error:
+            log.info("%s: no answer to a probe of %s (%s)", self.name, url, type(error).__name__)
+            return False
+        log.info("%s: slow to answer, but there (a probe of %s was answered)", self.name, url)
+        return True

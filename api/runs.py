@@ -118,7 +118,7 @@ class RenderRuns:
         self.deployment = deployment
         self.heartbeat_grace = heartbeat_grace
         # Prefect's client alone would retry a refused connection for a minute.
-        self.liveness = Liveness("Prefect")
+        self.liveness = Liveness("Prefect", self._health_url)
         self._client = client
         self._owns_client = client is None
 
@@ -132,6 +132,12 @@ class RenderRuns:
         if self._client is not None and self._owns_client:
             await self._client.__aexit__(None, None, None)
             self._client = None
+
+    def _health_url(self) -> str | None:
+        """The health endpoint of the Prefect server this client talks to (the liveness probe)."""
+        if self._client is None:
+            return None
+        return f"{str(self._client.api_url).rstrip('/')}/health"
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         """The answer of one Prefect call, while Prefect is there (api/liveness.py)."""

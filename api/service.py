@@ -11,16 +11,17 @@ from typing import TypeVar
 
 import anyio.to_thread
 import httpx
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun
 from pydantic import ValidationError
 
-from api.liveness import Liveness
+from api.liveness import Liveness, ServiceSilent
 from api.runs import RenderRuns, RenderServiceUnavailable, story_options, story_options_of
 from api.schemas import VideoStatus
 from api.status import CRASHED_MESSAGE, Summary, summarize
 from api.videos import VIDEO_NAME, CreationFiles, LinkError
 from services.record import VideoRecord
 from services.settings import StoryOptions
+from services.storage import bucket as gcs_bucket
 from services.storage.base import StorageError, holds_story
 
 log = logging.getLogger(__name__)
@@ -218,28 +219,33 @@ def _up_to_date(
     defaults: dict[str, object],
 ) -> bool:
     """Whether the creation's video is the render of exactly these files with these options:
-    its run completed, wrote the record, and recorded the same input hashes and options."""
+    its run wrote the record `completed`, with the same input hashes and options."""
     run, record = snapshot.run, snapshot.record
     if run is None or record is None or record.status != "completed" or not record.inputs:
         return False
-    if str(run.id) != record.flow_run_id or run.state is None:
-        return False
-    if run.state.type != StateType.COMPLETED:
+    # The record is written `completed` once the outputs are published; the run may still be
+    # reporting (its result artifacts), so its own state is not waited for.
+    if str(run.id) != record.flow_run_id:
         return False
     ran_with = (run.parameters or {}).get("options") or defaults
-    return bool(ran_with == options and record.inputs == inputs)
+    try:  # compared as the story options they mean: a run's parameters may spell out defaults
+        same = story_options(ran_with) == story_options(options)
+    except ValidationError:
+        return False
+    return same and record.inputs == inputs
 
 
 def _newer_than(record: VideoRecord, run: FlowRun) -> bool:
     return bool(record.started_at and run.created and record.started_at > run.created)
 
 
-BUCKET = Liveness("the bucket")  # one per process: all its calls tell whether it answers
+# One per process: all its calls tell whether the bucket answers.
+BUCKET = Liveness("the bucket", gcs_bucket.endpoint)
 
 
 async def _in_thread(function: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Blocking storage calls run in worker threads, so one slow bucket call stalls no one else.
-    While the bucket answers nothing (api/liveness.py) the caller gives up after 4 s and does not
+    While the bucket answers nothing (api/liveness.py) the caller gives up within 4 s and does not
     wait for the thread: the call ends by its own request timeout (API_BUCKET_TIMEOUT)."""
     return await BUCKET.call(
         anyio.to_thread.run_sync(lambda: function(*args, **kwargs), abandon_on_cancel=True)
@@ -253,8 +259,13 @@ async def _translated_failures(seconds: float) -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(seconds):
             yield
+    except ServiceSilent as error:
+        log.warning("%s", error)
+        raise ServiceUnavailable(
+            "The render service or the video store did not answer in time; try again in a minute."
+        ) from error
     except TimeoutError as error:
-        log.warning("Prefect or the bucket did not answer in time (net: %.0f s)", seconds)
+        log.warning("Prefect and the bucket answered, but not all within %.0f s", seconds)
         raise ServiceUnavailable(
             "The render service or the video store did not answer in time; try again in a minute."
         ) from error

@@ -151,7 +151,8 @@ PaceName = Literal["relaxed", "normal"]
 
 @dataclass(frozen=True)
 class Pace:
-    """The gaps of a read-aloud, in seconds. Chosen by looking and listening (README, "Pace")."""
+    """The gaps of a read-aloud, in seconds. Chosen by looking and listening
+    (docs/how-it-works.md, "Pace")."""
 
     opening: float  # from the first frame (black, music starting) to the first word
     lead_in: float  # a part's picture fully on screen before its first word

@@ -62,6 +62,14 @@ def make_client() -> Client:
     return storage.Client()
 
 
+def endpoint() -> str:
+    """The address of the storage service the clients talk to (the emulator's, when set)."""
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    if emulator:
+        return emulator if "://" in emulator else f"http://{emulator}"
+    return "https://storage.googleapis.com"
+
+
 def client() -> Client:
     """This thread's client, made on first use (and again if the emulator address changes).
     The one client cache of the flow and the API."""

@@ -99,7 +99,9 @@ def test_cloud_run_deployment_builds_pushes_and_moves_into_the_image_code() -> N
     assert entry["work_pool"]["job_variables"]["image"] == "{{ build-image.image }}"
     [pull] = entry["pull"]
     assert pull == {"prefect.deployments.steps.set_working_directory": {"directory": "/app"}}
-    assert entry["concurrency_limit"]["limit"] >= 1
+    # Runs wait on the work pool's limit (deployments/Makefile), not a deployment limit whose
+    # waiting runs are re-scheduled 30 s later each time.
+    assert "concurrency_limit" not in entry
     assert entry["tags"]
 
 

@@ -27,7 +27,7 @@ from tests.integration.test_api import TOKEN, LiveServer, status_path, trigger_p
 from tests.processes import running
 from tests.stories import PartSpec, StorySpec, build_story
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.stack]
 
 GRACE = 90  # the API's RUN_HEARTBEAT_GRACE_SECONDS default; heartbeats every 30 s
 

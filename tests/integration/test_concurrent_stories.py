@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from services import timeline
 from tests import media
 from tests.deployment.test_deployment_image import creation_outputs
 from tests.deployment.test_deployment_worker import BIN, make, tail
@@ -75,13 +76,19 @@ def assert_shows_its_own_story(video: Path, srt: str, story: Story, scratch: Pat
     assert (info.width, info.height, info.frame_rate) == (160, 240, FPS)
     assert info.audio_seconds is not None
     assert abs(info.audio_seconds - info.video_seconds) <= 2 / FPS
-    assert abs(cues[-1].end - info.video_seconds) <= 1 / FPS
+    # The last caption ends, then the picture fades out alone (the pace's ending).
+    assert (
+        abs(cues[-1].end + timeline.pace_of("relaxed").ending_fade - info.video_seconds) <= 1 / FPS
+    )
     samples, rate = media.read_wav_mono(media.soundtrack(video, scratch / f"{story.name}.wav"))
     for cue, (colour, text) in zip(cues, story.parts, strict=True):
         shown = media.frame_at(video, (cue.start + cue.end) / 2).centre()
         assert media.closest(shown, PALETTE) == colour, (story.name, text, shown)
-        spoken = media.espeak_seconds(text)
-        assert spoken - CLOCK <= cue.end - cue.start <= spoken + 1 / FPS + CLOCK, (text, cue)
+        # On screen while it is spoken, with at most the pace's opening and pauses around it.
+        spoken = media.espeak_seconds(text, audible=True)
+        pace = timeline.pace_of("relaxed")
+        around = pace.opening + pace.page_turn + pace.ending_hold + 2 / FPS
+        assert spoken - CLOCK <= cue.end - cue.start <= spoken + around, (text, cue)
         level = media.rms(samples, int(cue.start * rate), int(cue.end * rate))
         assert level > 300, f"{story.name}: silence while {text!r} is on screen"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from services import timeline
 from services.settings import RenderOptions
 from services.storage.base import StorageError
 from tests import media
@@ -73,7 +74,10 @@ def assert_shows_story(found: dict, parts: list[tuple[tuple[int, int, int], list
     assert [(c.start, c.end, c.text) for c in srt] == [(c.start, c.end, c.text) for c in vtt]
     assert [" ".join(c.text.split()) for c in srt] == [text for _, texts in parts for text in texts]
     assert srt[0].start == 0.0
-    assert abs(srt[-1].end - info.video_seconds) <= 1 / FPS
+    # The last caption ends, then the picture fades out alone (the pace's ending).
+    assert (
+        abs(srt[-1].end + timeline.pace_of("relaxed").ending_fade - info.video_seconds) <= 1 / FPS
+    )
 
     cue = iter(srt)
     for colour, texts in parts:
@@ -339,7 +343,7 @@ def test_storage_failing_between_the_copies_of_a_publish_is_finished_by_the_next
         (c.start, c.end, c.text) for c in srt
     ]
     video_seconds = media.inspect(found["video"]).video_seconds
-    assert abs(srt[-1].end - video_seconds) <= 1 / FPS
+    assert abs(srt[-1].end + timeline.pace_of("relaxed").ending_fade - video_seconds) <= 1 / FPS
     for cue, colour in zip(srt, [PALETTE[0], PALETTE[1], PALETTE[1]], strict=True):
         seen = media.frame_at(found["video"], (cue.start + cue.end) / 2).centre()
         assert media.closest(seen, PALETTE) == colour

@@ -230,6 +230,7 @@ def test_a_full_disk_while_publishing_a_render_keeps_the_previous_render_whole(
     """A real render to a nearly full disk: the new captions would fit, the new video does not.
     The previous video, its captions and its record stay, all three from the same render."""
     from flows.video import generate_video
+    from services import timeline
     from services.settings import RenderOptions
     from services.storage.base import StorageError
     from tests import media
@@ -255,7 +256,7 @@ def test_a_full_disk_while_publishing_a_render_keeps_the_previous_render_whole(
     assert [cue.text for cue in cues] == ["The cat woke up."]
     seconds = media.inspect(out).video_seconds
     record = json.loads(out.with_suffix(".json").read_text())
-    assert abs(cues[-1].end - seconds) <= 1 / 10
+    assert abs(cues[-1].end + timeline.pace_of("relaxed").ending_fade - seconds) <= 1 / 10
     assert record["status"] == "completed" and abs(record["duration_seconds"] - seconds) <= 1 / 10
 
 

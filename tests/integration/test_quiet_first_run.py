@@ -19,7 +19,7 @@ import pytest
 
 from tests.gcs_emulator import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.stack]
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--width", "160", "--height", "240", "--fps", "8", "--preset", "ultrafast"]

@@ -15,6 +15,7 @@ import pytest
 from wand.color import Color
 from wand.image import Image
 
+from services import timeline
 from services.media import clip_graph, ffmpeg
 from services.media.clip_graph import ClipPlan, StillSegment
 from services.media.zoom import zoom_canvas
@@ -166,17 +167,21 @@ def test_a_caption_of_three_thousand_words_renders_whole(
     assert cues[-1].text == "The end.[0m"
     vtt = media.parse_vtt(video.with_suffix(".vtt").read_text(encoding="utf-8"))
     assert [cue.text for cue in vtt] == [cue.text for cue in cues]
-    # The cues follow each other without gaps, and the video ends with the last one.
+    # The cues follow each other in order, and the video ends with the last one and the pace's
+    # ending (the picture alone, fading out).
     for before, after in zip(cues, cues[1:], strict=False):
-        assert after.start == before.end
+        assert after.start >= before.end
     info = media.inspect(video)
-    assert info.frames == round(cues[-1].end * 5)
+    assert info.frames == round((cues[-1].end + timeline.pace_of("relaxed").ending_fade) * 5)
     assert info.audio_seconds is not None
     assert abs(info.audio_seconds - info.video_seconds) <= 1 / 5
-    # Each page lasts as long as its narration (checked on a sample of pages), to the end.
+    # Each page is on screen while its narration is spoken, with at most the pace's opening and
+    # pauses around it (checked on a sample of pages), to the end.
+    pace = timeline.pace_of("relaxed")
+    around = pace.opening + pace.caption_pause + pace.ending_hold + 2 / 5
     for cue in [cues[0], *random.Random(1).sample(cues[1:-1], 4), cues[-1]]:
-        spoken = media.espeak_seconds(cue.text)
-        assert spoken - 0.0015 <= cue.end - cue.start <= spoken + 1 / 5 + 0.0015, cue
+        spoken = media.espeak_seconds(cue.text, audible=True)
+        assert spoken - 0.0015 <= cue.end - cue.start <= spoken + around, cue
     wav = media.soundtrack(video, tmp_path / "sound.wav")
     samples, rate = media.read_wav_mono(wav)
     last = cues[-1]

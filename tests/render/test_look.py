@@ -283,11 +283,18 @@ def colour_story(prefect_harness, tmp_path_factory: pytest.TempPathFactory):
     keeper = Keep(level=logging.WARNING)
     # The flow run's own logger: Prefect's logging set-up may stop it passing records up.
     flow_runs = logging.getLogger("prefect.flow_runs")
+    # The command line silences Prefect's loggers for the rest of its process once it has failed
+    # (flows/cli.py quiet_from_here), and the CLI tests run it in this process before this one.
+    was_level, was_disabled = flow_runs.level, flow_runs.disabled
+    flow_runs.setLevel(logging.INFO)
+    flow_runs.disabled = False
     flow_runs.addHandler(keeper)
     try:
         result = generate_video(assets_dir=str(story), options=options)
     finally:
         flow_runs.removeHandler(keeper)
+        flow_runs.setLevel(was_level)
+        flow_runs.disabled = was_disabled
     return story, result, [record.getMessage() for record in records]
 
 
