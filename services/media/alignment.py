@@ -107,6 +107,25 @@ def speech_span(samples: np.ndarray, rate: int) -> tuple[int, int]:
     return int(loud[0]) * hop, min(samples.size, (int(loud[-1]) + 1) * hop)
 
 
+# A window is audible when its RMS is within this many dB of the page's loudest window: a stop's
+# burst and a soft fricative (f, h) are, the silence of a stop's closure and of a pause is not.
+SOUNDING_DB = -40.0
+SOUNDING_SECONDS = 0.005
+
+
+def sounding(path: Path) -> tuple[list[bool], int]:
+    """Which windows of `SOUNDING_SECONDS` of a WAV file are audible, and the window's length
+    in samples (for read_along.to_sound)."""
+    samples, rate = read_wav(path)
+    window = max(1, round(rate * SOUNDING_SECONDS))
+    count = samples.size // window
+    if count == 0:
+        return [], window
+    levels = np.sqrt(np.mean(samples[: count * window].reshape(count, window) ** 2, axis=1))
+    floor = levels.max() * 10 ** (SOUNDING_DB / 20)
+    return [bool(level) for level in levels > floor] if floor > 0 else [False] * count, window
+
+
 def dtw_path(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
     """The cheapest monotone path from (0, 0) to the last frames of both (steps: both, one or
     the other), as an array mapping each frame of `a` to the first frame of `b` it meets; and the

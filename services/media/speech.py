@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from services.media import espeak_library, ffmpeg
-from services.read_along import Event, WordTime, word_units
+from services.read_along import Event, WordTime, to_sound, word_units
 from services.story.languages import language_name
 
 if TYPE_CHECKING:
@@ -379,12 +379,17 @@ class Narrator:
         return self.cache_dir / key[:2] / f"{key}.words.json"
 
     def words_of(self, text: str, language: str) -> list[WordTime] | None:
-        """The word times `narrate_many(..., words=True)` made for `text`, or None when they
-        are not known (an alignment that was not credible: see services/media/alignment.py)."""
-        found = json.loads(self._words_file(self.cache_key(text, language)).read_text())
+        """The word times `narrate_many(..., words=True)` made for `text`, each where its sound
+        starts in the page's WAV (`read_along.to_sound`), or None when they are not known (an
+        alignment that was not credible: see services/media/alignment.py)."""
+        from services.media.alignment import sounding  # numpy: only for read-along
+
+        key = self.cache_key(text, language)
+        found = json.loads(self._words_file(key).read_text())
         if found is None:
             return None
-        return [WordTime.model_validate(word) for word in found]
+        words = [WordTime.model_validate(word) for word in found]
+        return to_sound(words, *sounding(self._cached(key))) if words else words
 
     def _keep_words(self, key: str, found: list[WordTime] | None) -> None:
         target = self._words_file(key)

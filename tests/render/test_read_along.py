@@ -39,7 +39,8 @@ HELD_OUT = {
     "english": ("en", "eng", ["Lantern.", "Harbour.", "Blanket.", "Morning."]),
     "german": ("de", "deu", ["Laterne.", "Hafen.", "Decke.", "Morgen."]),
     "arabic": ("ar", "ara", ["فانوس.", "ميناء.", "بطانية.", "صباح."]),
-    "chinese": ("zh", "chi_sim", ["灯笼。", "港口。", "毯子。", "早晨。"]),
+    # (not 毯子, blanket: tesseract reads 毯 as 巷 or 徐 even from clean pixels)
+    "chinese": ("zh", "chi_sim", ["灯笼。", "港口。", "被子。", "早晨。"]),
     "thai": ("th", "tha", ["โคม.", "ท่าเรือ.", "ผ้าห่ม.", "เช้า."]),
     "hindi": ("hi", "hin", ["लालटेन।", "बंदरगाह।", "कंबल।", "सुबह।"]),
 }
@@ -91,12 +92,12 @@ def _heard_onsets(wav: Path, gap: float = 0.12) -> list[float]:
     with wave.open(str(wav), "rb") as audio:
         rate = audio.getframerate()
         samples = np.frombuffer(audio.readframes(audio.getnframes()), "<i2").astype(float)
-    hop = rate // 100
+    hop = rate // 100  # 220 samples at 22,050 Hz: 9.98 ms, so a window's time is index * hop
     count = samples.size // hop
     levels = np.sqrt((samples[: count * hop].reshape(count, hop) ** 2).mean(axis=1))
     loud = levels > levels.max() / 25
     quiet = int(gap * 100)
-    return [i / 100 for i in np.nonzero(loud)[0] if not loud[max(0, i - quiet) : i].any()]
+    return [i * hop / rate for i in np.nonzero(loud)[0] if not loud[max(0, i - quiet) : i].any()]
 
 
 def _render(
@@ -147,12 +148,12 @@ def test_highlight_follows_the_voice(tmp_path: Path, name: str) -> None:
     assert len(appearances) >= len(words), appearances
     lit_frames = {box: _frames_lit(lit, box) for _, box in appearances}
 
-    # Each word's first piece lights on the frame nearest its onset in the audio: within 80 ms
-    # before it, and at most half a frame (21 ms) after it.
+    # Each word's first piece lights up with its onset in the audio: at most 80 ms before it, and
+    # never after it (but for the detector's 10 ms window, dated from its start).
     firsts = []
     for onset in heard:
         frame = min((frame for frame, _ in appearances), key=lambda f: abs(f / FPS - onset))
-        assert onset - 0.08 <= frame / FPS <= onset + 0.021, (name, frame / FPS, onset)
+        assert onset - 0.08 <= frame / FPS <= onset + 0.01, (name, frame / FPS, onset)
         firsts.append(frame)
 
     # Reading order: line by line, left to right in each (right to left in Arabic).
@@ -247,4 +248,4 @@ def test_highlight_in_the_zoomed_and_boxed_looks(tmp_path: Path, look: dict) -> 
     appearances = _appearances(_is_amber(_band_frames(clip.video, layout)))
     assert len(appearances) == len(words) == len(heard), appearances
     for (frame, _), onset in zip(appearances, heard, strict=True):
-        assert onset - 0.08 <= frame / FPS <= onset + 0.021, (look, frame / FPS, onset)
+        assert onset - 0.08 <= frame / FPS <= onset + 0.01, (look, frame / FPS, onset)
