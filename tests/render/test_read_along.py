@@ -4,7 +4,7 @@ never lasts less than the hold; the WebVTT timestamps are the frames shown.
 
 Each held-out caption is a row of words spoken one sentence at a time, so every word's onset can
 be measured from the narration itself (the silence before it), not taken from the code's numbers.
-Parts go through the plain stage functions (draw, narrate, render the clip) at 720x1080, where the
+Parts go through the plain stage functions (draw, narrate, render the clip) at 480x720, where the
 caption font is large enough for OCR in every script.
 """
 
@@ -33,7 +33,7 @@ from tasks.fetch_assets import fetch_and_check_part
 from tasks.narration import narrate_pages
 from tests.stories import PartSpec, StorySpec, build_story
 
-WIDTH, HEIGHT, FPS = 720, 1080, 24
+WIDTH, HEIGHT, FPS = 480, 720, 24
 # language, tesseract language, words (each spoken as a sentence of its own)
 HELD_OUT = {
     "english": ("en", "eng", ["Lantern.", "Harbour.", "Blanket.", "Morning."]),
