@@ -9,7 +9,8 @@ Words are spoken one sentence each, so each word's onset can be heard in the aud
 detector, tests/render/test_read_along.py). Printed per language and rate, in ms (a lead is the
 highlight before the sound, a negative one a lag): the raw event's lead to the sound, and the
 highlight frame's lead before and after, as min/mean/max over the words. The issue's bounds:
-never lag, lead at most ~50 ms (the render test allows 80 ms and half a frame of lag).
+never lag, lead at most ~50 ms (the render test: at most 80 ms ahead, never behind but for its
+detector's 10 ms window).
 """
 
 from __future__ import annotations
