@@ -185,9 +185,9 @@ def to_sound(words: Sequence[WordTime], sounding: Sequence[bool], window: int) -
 
     espeak-ng's word event marks where the word's first phoneme starts, and a word that begins
     with a stop (p, t, k, b, d, g; the Chinese, Thai and Hindi aspirated ones too) begins with
-    its closure: silence. So a word time that falls in silence is moved to the first audible window after it, as long
-    as that comes before the next unit's time (otherwise the word is kept where the event put
-    it: it is not heard on its own). Measured at the children's rate (-s 110) on words spoken one
+    its closure: silence. So a word time that falls in silence is moved to the first audible
+    window after it, as long as that comes before the next unit's time (otherwise the word is
+    kept where the event put it: it is not heard on its own). Measured at the children's rate (-s 110) on words spoken one
     sentence each in en, de, fr, es, hi, ar, zh and th (bench/word_onsets.py): the events came up
     to 70-90 ms before the onset heard, most for words opening with a stop; moved, a word time is
     within a few milliseconds of its first sound at -40 dB."""
