@@ -187,10 +187,11 @@ def to_sound(words: Sequence[WordTime], sounding: Sequence[bool], window: int) -
     with a stop (p, t, k, b, d, g; the Chinese, Thai and Hindi aspirated ones too) begins with
     its closure: silence. So a word time that falls in silence is moved to the first audible
     window after it, as long as that comes before the next unit's time (otherwise the word is
-    kept where the event put it: it is not heard on its own). Measured at the children's rate (-s 110) on words spoken one
-    sentence each in en, de, fr, es, hi, ar, zh and th (bench/word_onsets.py): the events came up
-    to 70-90 ms before the onset heard, most for words opening with a stop; moved, a word time is
-    within a few milliseconds of its first sound at -40 dB."""
+    kept where the event put it: it is not heard on its own). Measured at the children's rate
+    (-s 110) on words spoken one sentence each in en, de, fr, es, hi, ar, zh and th
+    (bench/word_onsets.py): the events came up to 70-90 ms before the onset heard, most for
+    words opening with a stop; moved, a word time is within a few milliseconds of its first
+    sound at -40 dB."""
     moved: list[WordTime] = []
     for index, word in enumerate(words):
         following = next((w.sample for w in words[index + 1 :] if w.sample > word.sample), None)
