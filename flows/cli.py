@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="outline: outlined text over a dark gradient; box: text on a rounded translucent box",
     )
     parser.add_argument(
+        "--read-along",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.read_along,
+        help="highlight each word as it is spoken (and word timestamps in the VTT)",
+    )
+    parser.add_argument(
         "--music",
         metavar="FILE",
         type=Path,
@@ -235,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             caption_position=args.caption_position,
             caption_size=args.caption_size,
             caption_style=args.caption_style,
+            read_along=args.read_along,
             music=not args.no_music,
             music_volume=args.music_volume,
             music_file=str(args.music.resolve()) if args.music is not None else None,

@@ -97,6 +97,7 @@ class StoryRender:
             speech_rate=self.options.speech_rate,
             voice=voice,
             title=story.title,
+            read_along=self.options.read_along,
         )
         font = fonts.caption_font()
         first, last = story.parts[0].number, story.parts[-1].number
@@ -261,7 +262,10 @@ class StoryRender:
         )
         narrations = self.track(
             narrate_part.map(
-                pages, narrator=unmapped(narrator), language=unmapped(options.language)
+                pages,
+                narrator=unmapped(narrator),
+                language=unmapped(options.language),
+                words=unmapped(options.read_along),
             )
         )
         # Submitted before the clips, so it is made while they encode (Prefect's pool takes

@@ -66,6 +66,9 @@ class VideoRecord(BaseModel):
         default_factory=list,
         description="things a person may want to fix, such as a picture enlarged a lot",
     )
+    read_along: bool | None = Field(
+        None, description="whether spoken words are highlighted (and timed in the VTT)"
+    )
     error: str | None = Field(None, description="why it failed, for a person to act on")
     inputs: dict[str, str] | None = Field(
         None,

@@ -175,6 +175,14 @@ class StoryOptions(BaseModel):
         description="Speaking rate, 1 = reading aloud to a child (about 140 words a minute)",
     )
 
+    # Read-along (part of a finished part's key: it changes the pictures).
+    read_along: bool = Field(
+        True,
+        strict=True,
+        description="Highlight each word of the caption as it is spoken, and give the WebVTT "
+        "captions word timestamps; off: whole pages, as before",
+    )
+
     # The soundtrack, mixed at assembly only (never part of a finished part's key).
     music: bool = Field(
         True, strict=True, description="Background music, when the story has a music file"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
+from services.read_along import WordTime
 from services.timeline import Chapter, Cue
 
 
@@ -36,6 +38,10 @@ class Page(BaseModel):
     text: str
     lines: list[str]
     image: Path  # a full frame, or (zoom on) a transparent caption band
+    # The font it was drawn with (Pango's description, and the language it shaped for): the
+    # read-along highlight lays the page out again exactly as drawn.
+    font: str = ""
+    font_language: str | None = None
 
 
 class PictureFit(BaseModel):
@@ -56,6 +62,9 @@ class PartPages(BaseModel):
     focus: tuple[float, float] = (0.5, 0.5)
     picture: PictureFit | None = None
     blank: Path | None = None  # the picture without a caption (zoom on: an empty band)
+    position: Literal["bottom", "top", "middle"] = (
+        "bottom"  # where the captions were drawn (`auto` chose for the part)
+    )
 
 
 class PageAudio(BaseModel):
@@ -65,6 +74,9 @@ class PageAudio(BaseModel):
     wav: Path
     samples: int
     audible: int | None = None  # samples up to the end of the last audible sound (None: all)
+    # Read-along: the page's units and the sample of `wav` each is heard from (sample 0 is the
+    # page's speech start); None when not asked for or not known (services/read_along.py).
+    words: list[WordTime] | None = None
 
     @property
     def speech_samples(self) -> int:
@@ -94,6 +106,12 @@ class PartClip(ClipFiles):
     speech_ends: list[int]
     captions: list[tuple[int, int]]
     fade_in: int
+    # Read-along: each page's units (character spans), and the frame of the part where each
+    # one's highlight appears (its word time after the page's speech start, never before the
+    # caption is fully visible); kept with the part in the store so a re-used part keeps its VTT
+    # word timestamps. None when read-along is off.
+    page_words: list[list[WordTime] | None] | None = None
+    word_frames: list[list[int] | None] | None = None
 
 
 class MusicTrack(BaseModel):

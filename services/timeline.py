@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
 
+from services import read_along
+
 if TYPE_CHECKING:  # records and options, for annotations only (stages.py imports Cue)
     from services.settings import RenderOptions
     from services.stages import PartClip, PartNarration
@@ -54,6 +56,9 @@ class Cue:
     start: float
     end: float
     text: str
+    # Read-along: the text with a WebVTT timestamp before each word after the first, at the
+    # frame its highlight appears; None without word times.
+    timed: str | None = None
 
 
 def _clock(seconds: float, separator: str) -> str:
@@ -72,8 +77,17 @@ def to_srt(cues: list[Cue]) -> str:
     return "\n".join(blocks)
 
 
+def vtt_clock(seconds: float) -> str:
+    return _clock(seconds, ".")
+
+
 def to_vtt(cues: list[Cue]) -> str:
-    blocks = [f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.text}\n" for cue in cues]
+    """WebVTT; a cue with word times carries them as inline timestamps (`<00:00:01.500>word`),
+    so a player can highlight the words too. The SRT stays one cue a page."""
+    blocks = [
+        f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.timed or cue.text}\n"
+        for cue in cues
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
@@ -197,7 +211,9 @@ class PartTiming:
     caption always dissolves to or from the bare picture, never into another caption.
     `speech_starts[k]` is the frame where page k's narration (sample 0 of its WAV) begins,
     `speech_ends[k]` the frame after its last audible sound; `captions[k]` the frames page k's
-    caption is on screen (first frame showing any of it, first frame showing none)."""
+    caption is on screen (first frame showing any of it, first frame showing none); `clear[k]`
+    the frames it is fully visible (after its fade-in, before its fade-out: where a read-along
+    highlight may appear)."""
 
     frames: int
     fade_in: int
@@ -207,6 +223,7 @@ class PartTiming:
     captions: list[tuple[int, int]]
     segments: list[tuple[int | None, int]]
     changes: list[int]
+    clear: list[tuple[int, int]]
 
 
 def _even(frames: int) -> int:
@@ -250,7 +267,7 @@ def part_timing(
     start = fade + lead
     if first:
         start = max(start, round(pace.opening * fps))
-    starts, ends, captions = [], [], []
+    starts, ends, captions, clear = [], [], [], []
     segments: list[tuple[int | None, int]] = []
     changes: list[int] = []
     shown_from, segment_from = 0, 0  # the current caption's first frame, and its segment's
@@ -265,12 +282,14 @@ def part_timing(
     count = len(speech_samples)
     for index, samples in enumerate(speech_samples):
         end = start + (frames_for_samples(samples, sample_rate, fps) if samples else 0)
+        clear_from = _clear_from(index == 0 and not after_title, fade, segment_from, dissolve)
         starts.append(start)
         ends.append(end)
         if index < count - 1:
             leaves = end + margin  # the caption starts to fade out here
             leaves += max(0, floor - (leaves + dissolve - shown_from))
             captions.append((shown_from, leaves + dissolve))
+            clear.append((clear_from, leaves))
             segments.append((index, leaves + dissolve // 2 - segment_from))
             segments.append((None, dissolve + gap))
             changes += [dissolve, dissolve]
@@ -284,6 +303,7 @@ def part_timing(
             fade_out = max(fade, round(pace.ending_fade * fps))
             frames = leaves + dissolve + fade_out
             captions.append((shown_from, leaves + dissolve))
+            clear.append((clear_from, leaves))
             segments.append((index, leaves + dissolve // 2 - segment_from))
             segments.append((None, frames - (leaves + dissolve // 2)))
             changes.append(dissolve)
@@ -294,6 +314,12 @@ def part_timing(
             frames = end + hold + fade_out
             frames += max(0, floor - (frames - shown_from))
             captions.append((shown_from, frames))
+            clear.append(
+                (
+                    clear_from,
+                    frames - fade_out,
+                )
+            )
             segments.append((index, frames - segment_from))
     return PartTiming(
         frames=frames,
@@ -304,6 +330,7 @@ def part_timing(
         captions=captions,
         segments=segments,
         changes=changes,
+        clear=clear,
     )
 
 
@@ -343,7 +370,15 @@ def title_timing(
         captions=[(0, leaves + dissolve)],
         segments=[(0, leaves + dissolve // 2), (None, frames - leaves - dissolve // 2)],
         changes=[dissolve],
+        clear=[(fade, leaves)],
     )
+
+
+def _clear_from(with_the_part: bool, fade: int, segment_from: int, dissolve: int) -> int:
+    """The first frame a caption is fully visible: after the part's fade from black (a first
+    page that fades in with its part), or after the dissolve from the bare picture centred on
+    its segment's start (every other page, and a first page after the title card)."""
+    return fade if with_the_part else segment_from + dissolve // 2
 
 
 def music_rises_after(pace: Pace) -> float:
@@ -391,10 +426,19 @@ def story_cues(clips: list[PartClip], fps: int) -> list[Cue]:
     cues: list[Cue] = []
     first_frame = 0
     for clip in clips:
-        cues += [
-            Cue(start=(first_frame + on) / fps, end=(first_frame + off) / fps, text=text)
-            for (on, off), text in zip(clip.captions, clip.page_texts, strict=True)
-        ]
+        words = clip.page_words or [None] * len(clip.page_texts)
+        lit = clip.word_frames or [None] * len(clip.page_texts)
+        for (on, off), text, page_words, page_lit in zip(
+            clip.captions, clip.page_texts, words, lit, strict=True
+        ):
+            timed = None
+            if page_words and page_lit:
+                # The highlights' frames (of the part) from the cue's first frame.
+                frames = [frame - on for frame in page_lit]
+                timed = read_along.vtt_text(
+                    text, page_words, first_frame + on, fps, frames, vtt_clock
+                )
+            cues.append(Cue((first_frame + on) / fps, (first_frame + off) / fps, text, timed))
         first_frame += clip.frames
     return cues
 

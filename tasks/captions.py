@@ -97,7 +97,14 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
                 frame, [*drawn, _no_caption(laid_out)], layout, [*images, blank], style
             )
     pages = [
-        Page(caption_number=number, text=page.text, lines=list(page.drawn.lines), image=image)
+        Page(
+            caption_number=number,
+            text=page.text,
+            lines=list(page.drawn.lines),
+            image=image,
+            font=page.drawn.font.description,
+            font_language=page.drawn.font.language,
+        )
         for (number, page), image in zip(laid_out, images, strict=True)
     ]
     return PartPages(
@@ -105,6 +112,7 @@ def lay_out_part(part: Part, options: RenderOptions, work_dir: Path) -> PartPage
         pages=pages,
         background=background if options.zoom else None,
         band_top=layout.band_top,
+        position=layout.position,
         focus=placement.focus,
         picture=PictureFit(
             width=placement.picture[0],

@@ -16,9 +16,13 @@ from services.stages import PageAudio, PartNarration, PartPages
 from services.storage.retrying import TRANSIENT_RETRIES
 
 
-def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNarration:
+def narrate_pages(
+    pages: PartPages, narrator: Narrator, language: str, words: bool = False
+) -> PartNarration:
+    """Each page spoken; with `words` (read-along), each page's word times too."""
+    texts = [page.text for page in pages.pages]
     try:
-        wavs = narrator.narrate_many([page.text for page in pages.pages], language)
+        wavs = narrator.narrate_many(texts, language, words=words)
     except PageNotSpoken as error:
         page = pages.pages[error.index]
         raise SpeechError(
@@ -27,8 +31,13 @@ def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNa
             transient=error.transient,
         ) from error.error
     spoken = [
-        PageAudio(wav=wav, samples=wav_sample_count(wav), audible=audible_samples(wav))
-        for wav in wavs
+        PageAudio(
+            wav=wav,
+            samples=wav_sample_count(wav),
+            audible=audible_samples(wav),
+            words=narrator.words_of(text, language) if words else None,
+        )
+        for text, wav in zip(texts, wavs, strict=True)
     ]
     return PartNarration(
         part_number=pages.part_number, sample_rate=narrator.sample_rate, pages=spoken
@@ -41,5 +50,7 @@ def narrate_pages(pages: PartPages, narrator: Narrator, language: str) -> PartNa
     task_run_name="narrate-part-{pages.part_number}",
     **TRANSIENT_RETRIES,
 )
-def narrate_part(pages: PartPages, narrator: Narrator, language: str) -> PartNarration:
-    return narrate_pages(pages, narrator, language)
+def narrate_part(
+    pages: PartPages, narrator: Narrator, language: str, words: bool = False
+) -> PartNarration:
+    return narrate_pages(pages, narrator, language, words)

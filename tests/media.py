@@ -250,11 +250,13 @@ class ParsedCue:
     index: int
     start: float
     end: float
-    text: str
+    text: str  # without WebVTT's inline word timestamps (read-along), which go in `stamps`
+    stamps: tuple[float, ...] = ()
 
 
 _TIME = r"(\d+):(\d\d):(\d\d)[,.](\d\d\d)"
 _TIMING = re.compile(rf"^{_TIME} --> {_TIME}$")
+_STAMP = re.compile(r"<(\d+):(\d\d):(\d\d)\.(\d\d\d)>")
 
 
 def _seconds(h: str, m: str, s: str, ms: str) -> float:
@@ -272,12 +274,15 @@ def _parse_blocks(blocks: list[str], numbered: bool) -> list[ParsedCue]:
         if timing is None:
             raise AssertionError(f"cue {position} has no timing line: {block!r}")
         parts = timing.groups()
+        text = "\n".join(lines[1:])
+        stamps = tuple(_seconds(*found) for found in _STAMP.findall(text)) if not numbered else ()
         cues.append(
             ParsedCue(
                 index=index,
                 start=_seconds(*parts[:4]),
                 end=_seconds(*parts[4:]),
-                text="\n".join(lines[1:]),
+                text=_STAMP.sub("", text) if not numbered else text,
+                stamps=stamps,
             )
         )
     return cues

@@ -151,8 +151,15 @@ def unknown_characters(text: str) -> list[str]:
 
 # U+2028 breaks a line inside one paragraph: the lines of a page are laid out as one paragraph,
 # so right-to-left text keeps one direction across its lines (Unicode bidi reorders per line).
-_LINE_SEPARATOR = "\u2028"
+LINE_SEPARATOR = "\u2028"
 _MARKUP_ESCAPES = {character: f"&#{ord(character)};" for character in "&<>%\\"}
+
+
+def markup_character(character: str) -> str:
+    """One character as `_pango_markup` puts it in (escaped, or nothing for a control)."""
+    if unicodedata.category(character) == "Cc":
+        return ""
+    return _MARKUP_ESCAPES.get(character, character)
 
 
 def _pango_markup(lines: list[str], line_height: int) -> str:
@@ -160,12 +167,7 @@ def _pango_markup(lines: list[str], line_height: int) -> str:
     characters come from. ImageMagick expands % escapes, backslashes and the entities &lt; &gt;
     &amp; in the text before Pango parses it (and invalid markup can crash it), so those
     characters go in as numeric references, and control characters not at all."""
-    text = _LINE_SEPARATOR.join(lines)
-    body = "".join(
-        _MARKUP_ESCAPES.get(character, character)
-        for character in text
-        if unicodedata.category(character) != "Cc"
-    )
+    body = "".join(markup_character(character) for character in LINE_SEPARATOR.join(lines))
     return f'<span line_height="{line_height * native.PANGO_SCALE}">{body}</span>'
 
 
@@ -181,7 +183,7 @@ class _TextLayer:
         """A copy of the lines with every pixel `colour`, the alpha kept (glyph shapes, emoji
         included)."""
         if self.alpha is not None:
-            return _one_colour(self.alpha, colour, self.image.width, self.image.height)
+            return one_colour(self.alpha, colour, self.image.width, self.image.height)
         copy = self.image.clone()
         _recolour(copy, colour)
         return copy
@@ -200,13 +202,13 @@ def _text_layer(page: CaptionText, layout: CaptionLayout, colour: str) -> _TextL
     pixels = drawn.draw_pixels(markup, (1.0, 1.0, 1.0, 1.0), padding)
     alpha, *others = (pixels.argb32[byte::4] for byte in range(4))
     if fill.alpha == 1.0 and all(plane == alpha for plane in others):
-        return _TextLayer(_one_colour(alpha, colour, pixels.width, pixels.height), alpha)
+        return _TextLayer(one_colour(alpha, colour, pixels.width, pixels.height), alpha)
     # Colour glyphs (emoji): drawn again, and cairo's PNG writer undoes the premultiplying.
     rgba = (fill.red, fill.green, fill.blue, fill.alpha)
     return _TextLayer(Image(blob=drawn.draw_png(markup, rgba, padding), format="png"), None)
 
 
-def _one_colour(alpha: bytes, colour: str, width: int, height: int) -> Image:
+def one_colour(alpha: bytes, colour: str, width: int, height: int) -> Image:
     """An image all `colour` (its red, green and blue) whose alpha is `alpha`, a byte a pixel,
     row by row: the same pixels as `_recolour` gives."""
     wanted = Color(colour)
@@ -348,7 +350,7 @@ def draw_caption_band(
         blob=rgba, format="rgba", width=layout.width, height=layout.band_height, depth=8
     ) as band:
         if target.suffix == ".pam":
-            _save_pam(band, target)
+            save_pam(band, target)
         else:
             save_png(band, target)
 
@@ -367,7 +369,7 @@ def _is_grey(image: Image) -> bool:
         magick.core.DestroyExceptionInfo(collected)
 
 
-def _save_pam(band: Image, target: Path) -> None:
+def save_pam(band: Image, target: Path) -> None:
     """At the band's depth, grey and alpha only when every pixel is grey (no colour glyphs):
     what the PNG encoder chose, so ffmpeg gets the very same pixels, without the 12 ms a band
     of compressing them."""

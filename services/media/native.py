@@ -6,6 +6,8 @@ decoder's warning and resize without Wand's per-call checks (services/media/pict
 tell whether a band is all grey (services/media/caption_drawing.py). A wrong declaration here
 crashes the process without a traceback, so each function is declared once, below, and
 tests/unit/test_native.py calls every one of them.
+libespeak-ng's few functions are the exception: services/media/espeak_library.py declares them,
+as it runs as a process of its own (`python -I -S`) that imports nothing of the project.
 
 Why ctypes and not a maintained binding: pangocffi / pangocairocffi / cairocffi draw the very
 same pixels (the same libraries underneath; RMSE 0 on Latin, Arabic, Thai and Chinese pages) at

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from services.media import ffmpeg
+from services.media import espeak_library, ffmpeg
+from services.read_along import Event, WordTime, to_sound, word_units
 from services.story.languages import language_name
 
 if TYPE_CHECKING:
@@ -198,22 +200,14 @@ class EspeakEngine:
         return f"espeak-ng:{self.voice(language)}:{self.words_per_minute}wpm"
 
     def synthesize(self, text: str, language: str, target_dir: Path) -> Path:
+        """The speech alone, by the command line (the cheaper: no word events wanted)."""
         voice = self.voice(language)
         binary = shutil.which("espeak-ng")
         if binary is None:
             raise SpeechError("espeak-ng is not installed (run scripts/setup.sh)", transient=False)
         target = target_dir / "espeak.wav"
         completed = subprocess.run(
-            [
-                binary,
-                "-v",
-                voice,
-                "-s",
-                str(self.words_per_minute),
-                "-w",
-                str(target),
-                "--stdin",
-            ],
+            [binary, "-v", voice, "-s", str(self.words_per_minute), "-w", str(target), "--stdin"],
             input=text.encode("utf-8"),
             capture_output=True,
             check=False,
@@ -225,6 +219,25 @@ class EspeakEngine:
                 transient=False,
             )
         return target
+
+    def synthesize_words(
+        self, text: str, language: str, target_dir: Path
+    ) -> tuple[Path, list[Event]]:
+        """The speech as a WAV file and espeak-ng's word events, from one synthesis (through
+        libespeak-ng: the same samples as `espeak-ng -v VOICE -s RATE -w FILE --stdin`)."""
+        voice = self.voice(language)
+        target = target_dir / "espeak.wav"
+        try:
+            found = espeak_library.speak(text, voice, self.words_per_minute, target)
+        except espeak_library.EspeakLibraryError as error:
+            raise SpeechError(
+                f"espeak-ng could not speak {language!r}: {error}", transient=False
+            ) from None
+        if not target.is_file() or target.stat().st_size <= 44:
+            raise SpeechError(
+                f"espeak-ng could not speak {language!r}: no audio produced", transient=False
+            )
+        return target, [Event(word.position, word.length, word.sample) for word in found]
 
 
 class GttsEngine:
@@ -331,11 +344,12 @@ class Narrator:
             failed = error.error
         raise failed  # the engine's own error, as it raised it
 
-    def narrate_many(self, texts: list[str], language: str) -> list[Path]:
+    def narrate_many(self, texts: list[str], language: str, words: bool = False) -> list[Path]:
         """`narrate` for each text, in order; the texts not cached yet are synthesized one by
         one and, unless the engine wrote them as they are kept, converted in one ffmpeg run. A
         text that cannot be spoken raises `PageNotSpoken` with its index; nothing of the others
-        is lost (they are cached)."""
+        is lost (they are cached). With `words`, each text's word times are made too (`words_of`
+        reads them): from the engine's own word events, else by aligning the audio."""
         try:
             keys = [self.cache_key(text, language) for text in texts]
         except SpeechError as failed:  # no voice for the language: every text fails alike
@@ -346,26 +360,77 @@ class Narrator:
             for key in sorted(wanted):
                 held.enter_context(self._lock_for(key))
             missing = {key: text for key, text in wanted.items() if not self._cached(key).is_file()}
+            if words and isinstance(self.engine, EspeakEngine):
+                # Spoken before word times were kept: speak again (the same samples), with them.
+                missing.update(
+                    (key, text)
+                    for key, text in wanted.items()
+                    if not self._words_file(key).is_file()
+                )
             if missing:
-                self._synthesize(missing, language, keys)
+                self._synthesize(missing, language, keys, words)
+            if words:
+                for key, text in wanted.items():
+                    if not self._words_file(key).is_file():
+                        self._align(key, text, language)
         return [self._cached(key) for key in keys]
 
-    def _synthesize(self, missing: dict[str, str], language: str, keys: list[str]) -> None:
+    def _words_file(self, key: str) -> Path:
+        return self.cache_dir / key[:2] / f"{key}.words.json"
+
+    def words_of(self, text: str, language: str) -> list[WordTime] | None:
+        """The word times `narrate_many(..., words=True)` made for `text`, each where its sound
+        starts in the page's WAV (`read_along.to_sound`), or None when they are not known (an
+        alignment that was not credible: see services/media/alignment.py)."""
+        from services.media.alignment import sounding  # numpy: only for read-along
+
+        key = self.cache_key(text, language)
+        found = json.loads(self._words_file(key).read_text())
+        if found is None:
+            return None
+        words = [WordTime.model_validate(word) for word in found]
+        return to_sound(words, *sounding(self._cached(key))) if words else words
+
+    def _keep_words(self, key: str, found: list[WordTime] | None) -> None:
+        target = self._words_file(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        payload = None if found is None else [word.model_dump() for word in found]
+        partial.write_text(json.dumps(payload))
+        os.replace(partial, target)
+
+    def _align(self, key: str, text: str, language: str) -> None:
+        """Word times for audio without word events (gTTS): aligned to espeak-ng's rendering."""
+        from services.media import alignment  # numpy: only when a voice needs aligning
+
+        self._keep_words(key, alignment.align_to_espeak(text, language, self._cached(key)))
+
+    def _synthesize(
+        self, missing: dict[str, str], language: str, keys: list[str], words: bool = False
+    ) -> None:
         """Speak and convert the `missing` texts (by cache key) into the cache; `keys` (all
-        the call's keys, in order) only say which index a failing text had."""
+        the call's keys, in order) only say which index a failing text had. With `words`,
+        espeak-ng speaks through its library and the word times are kept too."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="tts-", dir=self.cache_dir) as scratch:
             done: list[tuple[Path, str]] = []
             conversions: list[tuple[Path, Path]] = []
             error: PageNotSpoken | None = None
+            found_words: dict[str, list[Event]] = {}
             for number, (key, text) in enumerate(missing.items()):
                 work = Path(scratch) / str(number)
                 work.mkdir()
                 partial = work / "normalized.wav"
                 try:
-                    spoken = self.engine.synthesize(text, language, work)
+                    if words and isinstance(self.engine, EspeakEngine):
+                        spoken, found_words[key] = self.engine.synthesize_words(
+                            text, language, work
+                        )
+                    else:
+                        spoken = self.engine.synthesize(text, language, work)
                 except NothingToSay:
                     write_silence(partial, SILENT_PAGE_SECONDS, self.sample_rate)
+                    found_words[key] = []
                 except SpeechError as failed:
                     error = PageNotSpoken(keys.index(key), failed)
                     break
@@ -381,6 +446,9 @@ class Narrator:
             for partial, key in done:
                 cached = self._cached(key)
                 cached.parent.mkdir(parents=True, exist_ok=True)
+                if key in found_words:
+                    units = word_units(missing[key], found_words[key], wav_sample_count(partial))
+                    self._keep_words(key, units)
                 os.replace(partial, cached)
         with self._locks_guard:  # parts narrate on several threads at once
             self._synthesized += len(done)

@@ -51,7 +51,7 @@ from services.story.model import Part, sha256_file
 log = logging.getLogger(__name__)
 
 # Bump when the stored entry's layout changes (files, part.json fields).
-PART_FORMAT_VERSION = 3
+PART_FORMAT_VERSION = 4  # 4: part.json keeps the pages' word times (read-along)
 
 CACHE_FOLDER = "render-cache"  # gs://<bucket>/<creation_id>/render-cache/<key>/...
 CLIP_NAME = "clip.mp4"

@@ -857,11 +857,13 @@ def test_openapi_schema_describes_every_answer() -> None:
         "caption_style",
         "pace",
         "speech_rate",
+        "read_along",
         "music",
         "music_volume",
     }  # never music_file: a path on the server is not the end user's to choose
     assert options["additionalProperties"] is False
     assert options["properties"]["language"]["default"] == "auto"
+    assert options["properties"]["read_along"]["default"] is True
     assert "BCP 47" in options["properties"]["language"]["description"]
 
 

@@ -63,6 +63,9 @@ def test_the_key_is_stable_and_ignores_where_the_part_sits() -> None:
             lambda: key(options=OPTIONS.model_copy(update={"speech_rate": 0.9})), id="rate"
         ),
         pytest.param(
+            lambda: key(options=OPTIONS.model_copy(update={"read_along": False})), id="read-along"
+        ),
+        pytest.param(
             lambda: part_key(part(), OPTIONS, "v", 48_000, str(FONT), role=(True, False)),
             id="opens the story",
         ),
