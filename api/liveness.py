@@ -22,8 +22,8 @@ import httpx
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-SILENCE_SECONDS = 2.5  # no answer to any call for this long: probe
-PROBE_SECONDS = 1.5  # the probe's own bound: 2.5 + 1.5 s stays inside the 5 s promise
+SILENCE_SECONDS = 2.0  # no answer to any call for this long: probe
+PROBE_SECONDS = 2.5  # the probe's own bound: 2 + 2.5 s stays inside the 5 s promise
 
 
 class ServiceSilent(TimeoutError):
