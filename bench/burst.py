@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=10)
     parser.add_argument("--parts", type=int, default=3)
     parser.add_argument("--old", action="store_true", help="the configuration this replaced")
-    parser.add_argument("--local-runs", type=int, default=1, help="the pool's limit (LOCAL_RUNS)")
+    parser.add_argument("--local-runs", type=int, default=2, help="the pool's limit (LOCAL_RUNS)")
     args = parser.parse_args()
 
     with local_stack("burst-bench-") as stack:

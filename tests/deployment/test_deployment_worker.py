@@ -119,9 +119,9 @@ def test_local_deployment_renders_a_creation_through_a_process_worker(
     assert deployment.pull_steps == [
         {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
     ]
-    # One run at a time by the pool's limit (a deployment's limit re-schedules waiting runs
+    # Two runs at once by the pool's limit (a deployment's limit re-schedules waiting runs
     # 30 s later each time), heartbeats every 30 s, and the crash automation beside the pools.
-    assert local_pool.concurrency_limit == 1
+    assert local_pool.concurrency_limit == 2  # LOCAL_RUNS: a start overlaps a render
     assert deployment.global_concurrency_limit is None
     assert deployment.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
     assert [a.name for a in automations] == ["story-video-crash-silent-runs"]
