@@ -252,52 +252,34 @@ def survey_story(names: list[str]) -> StoryLayout:
 def read_caption(path: Path, display_name: str, part_number: int) -> str:
     """Decode one caption file: UTF-8 (a BOM and CRLF allowed), cleaned (`clean_caption_text`),
     with something visible left."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise StoryError(
-            [
-                f"part {part_number}: {display_name} is not UTF-8 text "
-                f"(byte 0x{raw[error.start]:02x} at offset {error.start})"
-            ]
-        ) from None
-    cleaned = clean_caption_text(text)
-    if not cleaned:
-        raise StoryError([f"part {part_number}: {display_name} is empty"])
-    if not has_visible_text(cleaned):
-        raise StoryError(
-            [
-                f"part {part_number}: {display_name} has no visible text "
-                f"(only invisible characters such as zero-width spaces or direction marks)"
-            ]
-        )
-    return cleaned
+    return _read_text(path, f"part {part_number}: {display_name}", "")
 
 
 def read_title(path: Path, display_name: str) -> str:
     """Decode the title card's file like a caption (UTF-8, a BOM and CRLF allowed, cleaned): its
     lines make one title. An empty title is an error, not "no title": the file says one is
     wanted."""
+    hint = " (write the story's title in it, or remove it)"
+    return _read_text(path, f"title: {display_name}", hint)
+
+
+def _read_text(path: Path, where: str, empty_hint: str) -> str:
+    """A caption's or the title's text, cleaned; StoryError beginning with `where` (the part or
+    title and the file) when it is not UTF-8, empty (with `empty_hint`), or all invisible."""
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise StoryError(
-            [
-                f"title: {display_name} is not UTF-8 text "
-                f"(byte 0x{raw[error.start]:02x} at offset {error.start})"
-            ]
+            [f"{where} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"]
         ) from None
     cleaned = clean_caption_text(text)
     if not cleaned:
-        raise StoryError(
-            [f"title: {display_name} is empty (write the story's title in it, or remove it)"]
-        )
+        raise StoryError([f"{where} is empty{empty_hint}"])
     if not has_visible_text(cleaned):
         raise StoryError(
             [
-                f"title: {display_name} has no visible text "
+                f"{where} has no visible text "
                 f"(only invisible characters such as zero-width spaces or direction marks)"
             ]
         )
