@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from services.media import alignment, espeak_library  # noqa: E402
-from services.media.speech import EspeakEngine, espeak_voice, wav_sample_count  # noqa: E402
+from services.media.speech import EspeakEngine, espeak_voice  # noqa: E402
+from services.media.wav import wav_sample_count  # noqa: E402
 from services.read_along import Event, WordTime, word_units  # noqa: E402
 
 CAPTIONS = {

@@ -29,7 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from services.media import espeak_library  # noqa: E402
 from services.media.alignment import sounding  # noqa: E402
-from services.media.speech import espeak_voice, wav_sample_count  # noqa: E402
+from services.media.speech import espeak_voice  # noqa: E402
+from services.media.wav import wav_sample_count  # noqa: E402
 from services.read_along import Event, onset_frame, to_sound, word_units  # noqa: E402
 
 WORDS = {

@@ -5,13 +5,8 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from services.media.speech import (
-    Narrator,
-    PageNotSpoken,
-    SpeechError,
-    audible_samples,
-    wav_sample_count,
-)
+from services.media.speech import Narrator, PageNotSpoken, SpeechError
+from services.media.wav import audible_samples, wav_sample_count
 from services.stages import PageAudio, PartNarration, PartPages
 from services.storage.retrying import TRANSIENT_RETRIES
 

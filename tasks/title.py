@@ -19,14 +19,9 @@ from services.media import clip_graph, zoom
 from services.media.caption_drawing import CaptionStyle
 from services.media.clip_graph import ClipPlan, StillSegment
 from services.media.narration_track import write_part_audio
-from services.media.speech import (
-    Narrator,
-    PageNotSpoken,
-    SpeechError,
-    audible_samples,
-    wav_sample_count,
-)
+from services.media.speech import Narrator, PageNotSpoken, SpeechError
 from services.media.title_drawing import draw_title
+from services.media.wav import audible_samples, wav_sample_count
 from services.settings import RenderOptions
 from services.stages import TITLE_PART, PageAudio, PartClip, PartNarration
 from services.storage.retrying import TRANSIENT_RETRIES

@@ -223,7 +223,8 @@ def align(
 def align_to_espeak(text: str, language: str, target: Path) -> list[WordTime] | None:
     """Word times for `target` (a WAV of `text` spoken by another voice), from espeak-ng's
     rendering of the same text; None when espeak-ng has no voice for the language."""
-    from services.media.speech import EspeakEngine, SpeechError, wav_sample_count
+    from services.media.speech import EspeakEngine, SpeechError
+    from services.media.wav import wav_sample_count
 
     engine = EspeakEngine()
     with tempfile.TemporaryDirectory(prefix="align-") as scratch:

@@ -32,7 +32,7 @@ from pathlib import Path
 from services.media import audio_graph, ffmpeg, mux
 from services.media.audio_graph import MusicBed
 from services.media.ffmpeg import AUDIO_SAMPLE_RATE
-from services.media.speech import wav_sample_count
+from services.media.wav import wav_sample_count
 from services.stages import Loudness
 
 log = logging.getLogger(__name__)

@@ -10,13 +10,11 @@ converted to 48 kHz, a part's new pages in one ffmpeg run.
 
 from __future__ import annotations
 
-import array
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import wave
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from services.media import espeak_library, ffmpeg
+from services.media.wav import wav_sample_count, write_silence
 from services.read_along import Event, WordTime, to_sound, word_units
 from services.story.languages import language_name
 
@@ -463,42 +462,3 @@ class Narrator:
         except (wave.Error, EOFError):  # not a PCM WAV (gTTS's MP3)
             return False
         return params == (1, 2, self.sample_rate)
-
-
-def write_silence(target: Path, seconds: float, sample_rate: int) -> None:
-    with wave.open(str(target), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(b"\x00\x00" * round(seconds * sample_rate))
-
-
-# Quieter than this (peak, dBFS) is no speech: espeak-ng ends every text with 0.3-0.7 s of
-# silence, which the timeline must not count as speaking.
-AUDIBLE_DB = -45.0
-_AUDIBLE_WINDOW = 0.01  # seconds
-
-
-def audible_samples(path: Path) -> int:
-    """Samples of a mono 16-bit WAV up to the end of its last audible sound (0: silent)."""
-    with wave.open(str(path), "rb") as audio:
-        rate = audio.getframerate()
-        samples = array.array("h")
-        samples.frombytes(audio.readframes(audio.getnframes()))
-    if sys.byteorder == "big":
-        samples.byteswap()
-    level = 32768 * 10 ** (AUDIBLE_DB / 20)
-    window = max(1, round(rate * _AUDIBLE_WINDOW))
-    end = len(samples)
-    while end > 0:
-        chunk = samples[max(0, end - window) : end]
-        if max(chunk) > level or -min(chunk) > level:
-            return end
-        end -= window
-    return 0
-
-
-def wav_sample_count(path: Path) -> int:
-    """How many samples (per channel) a WAV file holds."""
-    with wave.open(str(path), "rb") as audio:
-        return audio.getnframes()

@@ -19,7 +19,8 @@ import pytest
 from services import timeline
 from services.media import ffmpeg
 from services.media.narration_track import make_story_soundtrack
-from services.media.speech import EspeakEngine, Narrator, audible_samples
+from services.media.speech import EspeakEngine, Narrator
+from services.media.wav import audible_samples
 from services.settings import RenderOptions
 from services.stages import AssembledVideo, PartClip
 from services.storage.folder import LocalStorage

@@ -209,7 +209,7 @@ def test_looped_music_has_no_seam(tmp_path: Path) -> None:
     seconds = 1.2937  # 569.2 periods: a hard loop would break the wave by 0.8 of a period
     music = write_tone(tmp_path / "music.wav", seconds)
     silence = tmp_path / "narration.wav"
-    from services.media.speech import write_silence
+    from services.media.wav import write_silence
 
     write_silence(silence, 5.0, ffmpeg.AUDIO_SAMPLE_RATE)
     mixed = soundtrack.mix_soundtrack(silence, music, 0.0, tmp_path)

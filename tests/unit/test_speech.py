@@ -16,14 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.media.speech import (
-    EspeakEngine,
-    GttsEngine,
-    Narrator,
-    SpeechError,
-    make_engine,
-    wav_sample_count,
-)
+from services.media.speech import EspeakEngine, GttsEngine, Narrator, SpeechError, make_engine
+from services.media.wav import wav_sample_count
 from services.stages import Page, PartPages
 from tasks.narration import narrate_pages
 from tests.media import read_wav_mono, rms, wav_seconds

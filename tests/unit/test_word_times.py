@@ -13,7 +13,8 @@ import pytest
 
 from services import timeline
 from services.media import alignment, espeak_library
-from services.media.speech import EspeakEngine, Narrator, espeak_voice, wav_sample_count
+from services.media.speech import EspeakEngine, Narrator, espeak_voice
+from services.media.wav import wav_sample_count
 from services.read_along import (
     Event,
     WordTime,
