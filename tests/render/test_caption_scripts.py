@@ -214,8 +214,16 @@ def test_a_story_in_three_scripts_renders_readable_captions_at_their_times(
         tmp_path / "story",
         StorySpec(parts={n: PartSpec([text]) for n, (_, text) in FLOW_PARTS.items()}),
     )
+    # The drawing of each script, not the read-along (tests/render/test_read_along.py): the
+    # English voice reads the Chinese page as one unit, which would light it all amber for its
+    # whole time, and this test reads the white ink.
     options = RenderOptions(
-        width=FLOW_WIDTH, height=FLOW_HEIGHT, fps=FLOW_FPS, preset="ultrafast", language="en"
+        width=FLOW_WIDTH,
+        height=FLOW_HEIGHT,
+        fps=FLOW_FPS,
+        preset="ultrafast",
+        language="en",
+        read_along=False,
     )
     video = Path(generate_video(assets_dir=str(story), options=options)["video"])
     cues = media.parse_srt(video.with_suffix(".srt").read_text(encoding="utf-8"))
