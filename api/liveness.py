@@ -55,6 +55,8 @@ class Liveness:
         `silence_seconds` and then none while a probe waited (the call is then cancelled; a
         thread is abandoned and ends by its own request timeout)."""
         loop = asyncio.get_running_loop()
+        if not self._last_answer:  # the first call: its silence counts from now
+            self._last_answer = loop.time()
         task = asyncio.ensure_future(call)
         try:
             while True:
