@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--caption-style",
         choices=["outline", "box"],
         default=defaults.caption_style,
-        help="outline: outlined text over a dark gradient; box: text on a rounded translucent box",
+        help="outline: outlined text over a soft scrim behind the lines; box: text on a rounded "
+        "translucent box",
     )
     parser.add_argument(
         "--read-along",

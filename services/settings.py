@@ -157,7 +157,7 @@ class StoryOptions(BaseModel):
     )
     caption_style: CaptionLook = Field(
         "outline",
-        description="outline: light text with a dark outline over a gradient; "
+        description="outline: light text with a dark outline over a soft scrim behind the lines; "
         "box: light text on a rounded translucent box",
     )
 

@@ -134,7 +134,7 @@ def _placed(
 
 
 def _no_caption(laid_out: list[tuple[int, CaptionPage]]) -> caption_drawing.CaptionText:
-    """A page without lines: the picture (under the outline look's gradient, which stays while
+    """A page without lines: the bare picture (nothing of the outline look's scrim stays while
     captions change) shown between two captions, and at the story's end."""
     return caption_drawing.CaptionText((), laid_out[0][1].drawn.font)
 

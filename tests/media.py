@@ -439,8 +439,8 @@ def bright_centroid(
 
 # --- drawn text ---------------------------------------------------------------------------------
 
-# Captions are drawn white over a dark outline and gradient: a pixel this bright in every channel
-# is caption text (the pictures of the test stories, under the band's gradient, are darker).
+# Captions are drawn white over a dark outline and scrim: a pixel this bright in every channel
+# is caption text (the pictures of the test stories are darker).
 TEXT_LEVEL = 190
 
 

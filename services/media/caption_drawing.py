@@ -90,7 +90,7 @@ def caption_layout(
         round(width * (1 - 2 * SAFE_MARGIN_ACROSS)),
         round(MAX_LINE_CHARACTERS * AVERAGE_CHARACTER_EM * font_size),
     )
-    fade_room = round(font_size * 1.6)  # gradient ramps up above the text
+    fade_room = round(font_size * 1.6)  # room above the text for its scrim
     band_height = min(height, fade_room + max_lines * line_height + bottom_margin)
     band_height += band_height % 2
     return CaptionLayout(
